@@ -19,6 +19,10 @@
 // private to this call. Run returns an error only for data-dependent failures
 // (an index out of range); shape errors belong in Prepare.
 //
+// in[i] is nil when the node omits optional input i; out[i] is nil when the
+// node leaves optional output i unnamed (a nil graph.Value): kernels skip nil
+// outputs. len(in) and len(out) equal len(n.Inputs) and len(n.Outputs).
+//
 // The pure-Go kernels here are the reference and the fallback; faster paths
 // for particular shapes and instruction sets sit behind the same contract.
 package kernels

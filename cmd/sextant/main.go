@@ -66,6 +66,3 @@ func newRootCmd(e *env) *cobra.Command {
 	}
 	return root
 }
-
-// subcommands lists the constructors of the top-level commands, one file each.
-var subcommands = []func(*env) *cobra.Command{}

@@ -1,0 +1,11 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// subcommands lists the constructors of the top-level commands, one file each.
+var subcommands = []func(*env) *cobra.Command{
+	newBenchCmd,
+	newConformanceCmd,
+	newPrivacyCmd,
+	newRunCmd,
+}

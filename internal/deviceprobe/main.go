@@ -1,0 +1,55 @@
+// Command deviceprobe is the smallest program that uses the whole device-side
+// SDK: it opens a bundle, compiles it and runs it. The repository's device
+// build test compiles it for phones to list what a phone build links and to
+// hold it to its size budget; it is not shipped.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/sextant-ml/sextant/engine"
+	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/tensor"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "deviceprobe:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("usage: deviceprobe MODEL.sxm")
+	}
+	g, closeFn, err := open(args[0])
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	m, err := engine.Compile(g, engine.Options{})
+	if err != nil {
+		return err
+	}
+	ins := make([]*tensor.Tensor, len(g.Inputs))
+	for i, v := range g.Inputs {
+		shape, ok := v.Type.Concrete()
+		if !ok {
+			return fmt.Errorf("input %q has a symbolic shape", v.Name)
+		}
+		ins[i] = tensor.New(v.Type.DType, shape...)
+	}
+	outs, err := m.NewSession().Run(context.Background(), ins)
+	if err != nil {
+		return err
+	}
+	for i, o := range outs {
+		fmt.Println(m.OutputNames()[i], o)
+	}
+	return nil
+}
+
+var _ = graph.Fixed

@@ -1,0 +1,169 @@
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/tensor"
+)
+
+// convKernel is Conv over 1, 2 or 3 spatial axes (ONNX Operators.md
+// Conv-11): X [N, C, …] ⋆ W [M, C/group, k…] (+ B [M]) with strides, pads,
+// dilations, auto_pad and group. Each image and group is lowered to one
+// matrix product: the input windows are unrolled into a [C/group·|k|,
+// |out|] matrix in scratch (im2col), which W's [M/group, C/group·|k|] rows
+// multiply. A 1×1 kernel with unit strides and no padding reads X directly.
+type convKernel struct {
+	node  *graph.Node
+	group int
+}
+
+func newConv(n *graph.Node, opset int) (Kernel, error) {
+	g := int(n.Int("group", 1))
+	if g < 1 {
+		return nil, fmt.Errorf("Conv: invalid group %d", g)
+	}
+	return &convKernel{node: n, group: g}, nil
+}
+
+type convPlan struct {
+	g             *window3
+	n, c, m       int
+	group         int
+	cg, mg        int // channels per group in and out
+	kdim          int // C/group · kernel volume
+	inVol, outVol int
+	direct        bool // 1×1, stride 1, no padding: X is the column matrix
+	bias          bool
+	colOff        int
+}
+
+func (k *convKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
+	x, w := in[0], in[1]
+	if len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) || w.DType != x.DType {
+		return Step{}, fmt.Errorf("%w: Conv X %v, W %v", tensor.ErrShape, x, w)
+	}
+	kernel := make([]int, len(w.Shape)-2)
+	copy(kernel, w.Shape[2:])
+	if ks, ok := k.node.Ints("kernel_shape"); ok {
+		for i := range kernel {
+			if i >= len(ks) || int(ks[i]) != kernel[i] || len(ks) != len(kernel) {
+				return Step{}, fmt.Errorf("%w: Conv kernel_shape %v vs W %v", tensor.ErrShape, ks, w.Shape)
+			}
+		}
+	}
+	win, err := graph.NewWindow(k.node, kernel)
+	if err != nil {
+		return Step{}, err
+	}
+	g, want, err := newWindow3(win, x.Shape)
+	if err != nil {
+		return Step{}, err
+	}
+	p := &convPlan{g: g, n: x.Shape[0], c: x.Shape[1], m: w.Shape[0], group: k.group}
+	if p.c%k.group != 0 || p.m%k.group != 0 || w.Shape[1] != p.c/k.group {
+		return Step{}, fmt.Errorf("%w: Conv X %v, W %v, group %d", tensor.ErrShape, x.Shape, w.Shape, k.group)
+	}
+	want[1] = p.m
+	if err := checkOut(out, 0, want); err != nil {
+		return Step{}, err
+	}
+	p.cg, p.mg = p.c/k.group, p.m/k.group
+	kvol := g.k[0] * g.k[1] * g.k[2]
+	p.kdim = p.cg * kvol
+	p.inVol = g.in[0] * g.in[1] * g.in[2]
+	p.outVol = g.out[0] * g.out[1] * g.out[2]
+	p.direct = kvol == 1 && g.s == [3]int{1, 1, 1} && g.pb == [3]int{} && g.pe == [3]int{}
+	if b := inputAt(in, 2); b != nil {
+		if len(b.Shape) != 1 || b.Shape[0] != p.m || b.DType != x.DType {
+			return Step{}, fmt.Errorf("%w: Conv bias %v for %d output channels", tensor.ErrShape, b, p.m)
+		}
+		p.bias = true
+	}
+	var sl scratchLayout
+	if !p.direct {
+		p.colOff = sl.take(p.kdim * p.outVol * x.DType.Size())
+	}
+	step := Step{Scratch: sl.size}
+	switch x.DType {
+	case tensor.Float32:
+		step.Run = func(in, out []*tensor.Tensor, s []byte) error { convRun[float32](p, in, out, s); return nil }
+	case tensor.Float64:
+		step.Run = func(in, out []*tensor.Tensor, s []byte) error { convRun[float64](p, in, out, s); return nil }
+	default:
+		return Step{}, unsupportedDType("Conv", x.DType)
+	}
+	return step, nil
+}
+
+func convRun[T floatElem](p *convPlan, in, out []*tensor.Tensor, scratch []byte) {
+	x, w, y := tensor.Data[T](in[0]), tensor.Data[T](in[1]), tensor.Data[T](out[0])
+	var col []T
+	if !p.direct {
+		col = section[T](scratch, p.colOff, p.kdim*p.outVol)
+	}
+	for n := 0; n < p.n; n++ {
+		for gi := 0; gi < p.group; gi++ {
+			xg := x[(n*p.c+gi*p.cg)*p.inVol:][:p.cg*p.inVol]
+			src := xg
+			if !p.direct {
+				im2col(p.g, p.cg, xg, col)
+				src = col
+			}
+			yg := y[(n*p.m+gi*p.mg)*p.outVol:][:p.mg*p.outVol]
+			gemm(false, false, p.mg, p.outVol, p.kdim, 1, w[gi*p.mg*p.kdim:], p.kdim, src, p.outVol, 0, yg, p.outVol)
+		}
+		if p.bias {
+			b := tensor.Data[T](in[2])
+			for m := 0; m < p.m; m++ {
+				row := y[(n*p.m+m)*p.outVol:][:p.outVol]
+				bv := b[m]
+				for i := range row {
+					row[i] += bv
+				}
+			}
+		}
+	}
+}
+
+// im2col unrolls the windows of channels planes of x into col, one row per
+// (channel, kd, kh, kw) and one column per output position; positions in
+// the padding read 0.
+func im2col[T floatElem](g *window3, channels int, x, col []T) {
+	outVol := g.out[0] * g.out[1] * g.out[2]
+	inVol := g.in[0] * g.in[1] * g.in[2]
+	r := 0
+	for c := 0; c < channels; c++ {
+		xc := x[c*inVol : (c+1)*inVol]
+		for kd := 0; kd < g.k[0]; kd++ {
+			for kh := 0; kh < g.k[1]; kh++ {
+				for kw := 0; kw < g.k[2]; kw++ {
+					dst := col[r*outVol : (r+1)*outVol]
+					r++
+					o := 0
+					for od := 0; od < g.out[0]; od++ {
+						id := od*g.s[0] - g.pb[0] + kd*g.d[0]
+						for oh := 0; oh < g.out[1]; oh++ {
+							ih := oh*g.s[1] - g.pb[1] + kh*g.d[1]
+							row := dst[o : o+g.out[2]]
+							o += g.out[2]
+							if id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] {
+								clear(row)
+								continue
+							}
+							src := xc[(id*g.in[1]+ih)*g.in[2]:][:g.in[2]]
+							w0 := kw*g.d[2] - g.pb[2]
+							for ow := range row {
+								if iw := ow*g.s[2] + w0; iw >= 0 && iw < len(src) {
+									row[ow] = src[iw]
+								} else {
+									row[ow] = 0
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,408 @@
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/tensor"
+)
+
+// rnnKernel is GRU and LSTM, forward, reverse or bidirectional, following
+// the equations of ONNX Operators.md (GRU-14, LSTM-14):
+//
+//	GRU (gates z, r, h):
+//	  zt = f(Xt·Wzᵀ + Ht₋₁·Rzᵀ + Wbz + Rbz)
+//	  rt = f(Xt·Wrᵀ + Ht₋₁·Rrᵀ + Wbr + Rbr)
+//	  ht = g(Xt·Whᵀ + (rt ⊙ Ht₋₁)·Rhᵀ + Rbh + Wbh)      linear_before_reset = 0
+//	  ht = g(Xt·Whᵀ + rt ⊙ (Ht₋₁·Rhᵀ + Rbh) + Wbh)      linear_before_reset ≠ 0
+//	  Ht = (1 − zt) ⊙ ht + zt ⊙ Ht₋₁
+//	LSTM (gates i, o, f, c; peepholes P = [Pi, Po, Pf]):
+//	  it = f(Xt·Wiᵀ + Ht₋₁·Riᵀ + Pi ⊙ Ct₋₁ + Wbi + Rbi)
+//	  ft = f(Xt·Wfᵀ + Ht₋₁·Rfᵀ + Pf ⊙ Ct₋₁ + Wbf + Rbf)
+//	  ct = g(Xt·Wcᵀ + Ht₋₁·Rcᵀ + Wbc + Rbc)
+//	  Ct = ft ⊙ Ct₋₁ + it ⊙ ct
+//	  ot = f(Xt·Woᵀ + Ht₋₁·Roᵀ + Po ⊙ Ct + Wbo + Rbo)
+//	  Ht = ot ⊙ h(Ct)
+//
+// The input projections of all time steps are one matrix product into
+// scratch; each step then multiplies the hidden state by R. sequence_lens
+// may differ per batch entry: an entry's steps past its length leave its
+// state unchanged and write zeros to Y, and the reverse direction starts at
+// its last valid step.
+type rnnKernel struct {
+	lstm        bool
+	hidden      int
+	dirs        int
+	reverse     bool // direction "reverse" (single direction)
+	layout      int
+	lbr         bool // GRU linear_before_reset
+	inputForget bool // LSTM input_forget: ft = 1 − it
+	clip        float64
+	acts        [2][3]activation // per direction: f, g (, h)
+}
+
+func newRNN(n *graph.Node, opset int) (Kernel, error) {
+	k := &rnnKernel{lstm: n.Op == "LSTM", hidden: int(n.Int("hidden_size", 0)), layout: int(n.Int("layout", 0))}
+	if k.hidden <= 0 {
+		return nil, fmt.Errorf("%s: hidden_size must be positive", n.Op)
+	}
+	if k.layout != 0 && k.layout != 1 {
+		return nil, fmt.Errorf("%s: invalid layout %d", n.Op, k.layout)
+	}
+	var err error
+	if k.dirs, err = graph.RNNDirections(n); err != nil {
+		return nil, err
+	}
+	k.reverse = n.Str("direction", "forward") == "reverse"
+	k.lbr = n.Int("linear_before_reset", 0) != 0
+	k.inputForget = n.Int("input_forget", 0) != 0
+	if n.HasAttr("clip") {
+		k.clip = float64(n.Float("clip", 0))
+		if k.clip <= 0 {
+			return nil, fmt.Errorf("%s: clip must be positive", n.Op)
+		}
+	}
+	names := []string{"Sigmoid", "Tanh", "Tanh"}
+	nact := 2
+	if k.lstm {
+		nact = 3
+	}
+	given, _ := n.Strs("activations")
+	alphas, _ := n.Floats("activation_alpha")
+	betas, _ := n.Floats("activation_beta")
+	if len(given) != 0 && len(given) != nact && len(given) != nact*k.dirs {
+		return nil, fmt.Errorf("%s: %d activations, want %d per direction", n.Op, len(given), nact)
+	}
+	for d := 0; d < k.dirs; d++ {
+		for i := 0; i < nact; i++ {
+			name, pos := names[i], -1
+			if len(given) > 0 {
+				pos = (d*nact + i) % len(given)
+				name = given[pos]
+			}
+			var a, b float64
+			hasA, hasB := pos >= 0 && pos < len(alphas), pos >= 0 && pos < len(betas)
+			if hasA {
+				a = float64(alphas[pos])
+			}
+			if hasB {
+				b = float64(betas[pos])
+			}
+			act, err := newActivation(name, a, b, hasA, hasB)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", n.Op, err)
+			}
+			k.acts[d][i] = act
+		}
+	}
+	return k, nil
+}
+
+type rnnPlan struct {
+	*rnnKernel
+	seq, batch, input                     int
+	gates                                 int // 3 (GRU) or 4 (LSTM)
+	xprojOff, hprojOff, hOff, cOff, rhOff int
+}
+
+func (k *rnnKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
+	x := in[0]
+	p := &rnnPlan{rnnKernel: k, gates: 3}
+	if k.lstm {
+		p.gates = 4
+	}
+	if len(x.Shape) != 3 {
+		return Step{}, fmt.Errorf("%w: RNN input %v", tensor.ErrShape, x)
+	}
+	p.seq, p.batch, p.input = x.Shape[0], x.Shape[1], x.Shape[2]
+	if k.layout == 1 {
+		p.seq, p.batch = p.batch, p.seq
+	}
+	gh, h := p.gates*k.hidden, k.hidden
+	check := func(i int, t *tensor.Tensor, want tensor.Shape) error {
+		if t == nil {
+			return nil
+		}
+		if t.DType != x.DType && i != 4 || !t.Shape.Equal(want) {
+			return fmt.Errorf("%w: RNN input %d is %v, want %v%v", tensor.ErrShape, i, t, x.DType, want)
+		}
+		return nil
+	}
+	state := tensor.Shape{k.dirs, p.batch, h}
+	if k.layout == 1 {
+		state = tensor.Shape{p.batch, k.dirs, h}
+	}
+	wants := []tensor.Shape{
+		1: {k.dirs, gh, p.input}, 2: {k.dirs, gh, h}, 3: {k.dirs, 2 * gh}, 4: {p.batch},
+		5: state, 6: state, 7: {k.dirs, 3 * h},
+	}
+	for i := 1; i < len(in) && i < len(wants); i++ {
+		if err := check(i, in[i], wants[i]); err != nil {
+			return Step{}, err
+		}
+	}
+	if sl := inputAt(in, 4); sl != nil && sl.DType != tensor.Int32 && sl.DType != tensor.Int64 {
+		return Step{}, fmt.Errorf("RNN sequence_lens must be int32, got %v", sl.DType)
+	}
+	y := tensor.Shape{p.seq, k.dirs, p.batch, h}
+	if k.layout == 1 {
+		y = tensor.Shape{p.batch, p.seq, k.dirs, h}
+	}
+	for i, want := range []tensor.Shape{y, state, state} {
+		if err := checkOut(out, i, want); err != nil {
+			return Step{}, err
+		}
+	}
+	sz := x.DType.Size()
+	var sl scratchLayout
+	p.xprojOff = sl.take(p.seq * p.batch * gh * sz)
+	p.hprojOff = sl.take(p.batch * gh * sz)
+	p.hOff = sl.take(p.batch * h * sz)
+	p.cOff = sl.take(p.batch * h * sz)
+	p.rhOff = sl.take(p.batch * h * sz)
+	step := Step{Scratch: sl.size}
+	switch x.DType {
+	case tensor.Float32:
+		step.Run = func(in, out []*tensor.Tensor, s []byte) error { return rnnRun[float32](p, in, out, s) }
+	case tensor.Float64:
+		step.Run = func(in, out []*tensor.Tensor, s []byte) error { return rnnRun[float64](p, in, out, s) }
+	default:
+		return Step{}, unsupportedDType("RNN", x.DType)
+	}
+	return step, nil
+}
+
+// rnnSeqLen returns batch entry b's sequence length.
+func rnnSeqLen(sl *tensor.Tensor, b, seq int) int {
+	if sl == nil {
+		return seq
+	}
+	if sl.DType == tensor.Int64 {
+		return int(tensor.Data[int64](sl)[b])
+	}
+	return int(tensor.Data[int32](sl)[b])
+}
+
+func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) error {
+	h, gh, batch, seq := p.hidden, p.gates*p.hidden, p.batch, p.seq
+	seqLens := inputAt(in, 4)
+	for b := 0; b < batch; b++ {
+		if l := rnnSeqLen(seqLens, b, seq); l < 0 || l > seq {
+			return fmt.Errorf("RNN: sequence_lens[%d] = %d outside [0, %d]", b, l, seq)
+		}
+	}
+	x, w, r := tensor.Data[T](in[0]), tensor.Data[T](in[1]), tensor.Data[T](in[2])
+	var bias, initH, initC, peep, y, yh, yc []T
+	if t := inputAt(in, 3); t != nil {
+		bias = tensor.Data[T](t)
+	}
+	if t := inputAt(in, 5); t != nil {
+		initH = tensor.Data[T](t)
+	}
+	if t := inputAt(in, 6); t != nil && p.lstm {
+		initC = tensor.Data[T](t)
+	}
+	if t := inputAt(in, 7); t != nil && p.lstm {
+		peep = tensor.Data[T](t)
+	}
+	if len(out) > 0 && out[0] != nil {
+		y = tensor.Data[T](out[0])
+		clear(y)
+	}
+	if len(out) > 1 && out[1] != nil {
+		yh = tensor.Data[T](out[1])
+	}
+	if len(out) > 2 && out[2] != nil && p.lstm {
+		yc = tensor.Data[T](out[2])
+	}
+	xproj := section[T](scratch, p.xprojOff, seq*batch*gh)
+	hproj := section[T](scratch, p.hprojOff, batch*gh)
+	hs := section[T](scratch, p.hOff, batch*h)
+	cs := section[T](scratch, p.cOff, batch*h)
+	rh := section[T](scratch, p.rhOff, batch*h)
+	// stateAt is the offset of (direction d, batch b) in Y_h, Y_c and the
+	// initial states.
+	stateAt := func(d, b int) int {
+		if p.layout == 1 {
+			return (b*p.dirs + d) * h
+		}
+		return (d*batch + b) * h
+	}
+	for d := 0; d < p.dirs; d++ {
+		reverse := d == 1 || p.reverse
+		wd := w[d*gh*p.input : (d+1)*gh*p.input]
+		rd := r[d*gh*h : (d+1)*gh*h]
+		// Input projections of every (t, b) row, plus the biases that add
+		// to them.
+		gemm(false, true, seq*batch, gh, p.input, 1, x, p.input, wd, p.input, 0, xproj, gh)
+		if bias != nil {
+			wb, rb := bias[d*2*gh:d*2*gh+gh], bias[d*2*gh+gh:(d+1)*2*gh]
+			for row := 0; row < seq*batch; row++ {
+				xr := xproj[row*gh : (row+1)*gh]
+				for j := range xr {
+					xr[j] += wb[j]
+					if !(p.lbr && !p.lstm && j >= 2*h) {
+						xr[j] += rb[j]
+					}
+				}
+			}
+		}
+		for b := 0; b < batch; b++ {
+			o := stateAt(d, b)
+			if initH != nil {
+				copy(hs[b*h:(b+1)*h], initH[o:o+h])
+			} else {
+				clear(hs[b*h : (b+1)*h])
+			}
+			if initC != nil {
+				copy(cs[b*h:(b+1)*h], initC[o:o+h])
+			} else {
+				clear(cs[b*h : (b+1)*h])
+			}
+		}
+		acts := &p.acts[d]
+		for s := 0; s < seq; s++ {
+			if p.lstm || p.lbr {
+				gemm(false, true, batch, gh, h, 1, hs, h, rd, h, 0, hproj, gh)
+			} else {
+				gemm(false, true, batch, 2*h, h, 1, hs, h, rd, h, 0, hproj, gh)
+			}
+			if !p.lstm && !p.lbr {
+				// rt ⊙ Ht₋₁ for every active entry, then its product with Rh.
+				for b := 0; b < batch; b++ {
+					t, ok := rnnTime(seqLens, b, s, seq, reverse)
+					if !ok {
+						continue
+					}
+					xr := xproj[rnnRow(p, t, b)*gh:][:gh]
+					hr := hproj[b*gh:][:gh]
+					for j := 0; j < h; j++ {
+						rt := rnnAct(acts[0], float64(xr[h+j]+hr[h+j]), p.clip)
+						rh[b*h+j] = T(rt) * hs[b*h+j]
+					}
+				}
+				gemm(false, true, batch, h, h, 1, rh, h, rd[2*h*h:], h, 0, hproj[2*h:], gh)
+			}
+			for b := 0; b < batch; b++ {
+				t, ok := rnnTime(seqLens, b, s, seq, reverse)
+				if !ok {
+					continue
+				}
+				xr := xproj[rnnRow(p, t, b)*gh:][:gh]
+				hr := hproj[b*gh:][:gh]
+				hb := hs[b*h : (b+1)*h]
+				if p.lstm {
+					lstmCell(p, acts, xr, hr, hb, cs[b*h:(b+1)*h], peep, d)
+				} else {
+					gruCell(p, acts, xr, hr, hb, bias, d)
+				}
+				if y != nil {
+					var off int
+					if p.layout == 1 {
+						off = ((b*seq+t)*p.dirs + d) * h
+					} else {
+						off = ((t*p.dirs+d)*batch + b) * h
+					}
+					copy(y[off:off+h], hb)
+				}
+			}
+		}
+		for b := 0; b < batch; b++ {
+			o := stateAt(d, b)
+			if yh != nil {
+				copy(yh[o:o+h], hs[b*h:(b+1)*h])
+			}
+			if yc != nil {
+				copy(yc[o:o+h], cs[b*h:(b+1)*h])
+			}
+		}
+	}
+	return nil
+}
+
+// rnnTime maps step s to batch entry b's time index, false when the entry's
+// sequence has ended.
+func rnnTime(seqLens *tensor.Tensor, b, s, seq int, reverse bool) (int, bool) {
+	l := rnnSeqLen(seqLens, b, seq)
+	if s >= l {
+		return 0, false
+	}
+	if reverse {
+		return l - 1 - s, true
+	}
+	return s, true
+}
+
+// rnnRow is the row of X (and of the input projections) for time t, entry b.
+func rnnRow(p *rnnPlan, t, b int) int {
+	if p.layout == 1 {
+		return b*p.seq + t
+	}
+	return t*p.batch + b
+}
+
+// rnnAct clips a gate's input to [−clip, clip] (when clip > 0) and applies
+// the activation.
+func rnnAct(a activation, v, clip float64) float64 {
+	if clip > 0 {
+		v = max(-clip, min(clip, v))
+	}
+	return a.eval(v)
+}
+
+func lstmCell[T floatElem](p *rnnPlan, acts *[3]activation, xr, hr, hb, cb, peep []T, d int) {
+	h := p.hidden
+	var pi, po, pf []T
+	if peep != nil {
+		pd := peep[d*3*h : (d+1)*3*h]
+		pi, po, pf = pd[:h], pd[h:2*h], pd[2*h:]
+	}
+	for j := 0; j < h; j++ {
+		c := float64(cb[j])
+		gi := float64(xr[j] + hr[j])
+		gf := float64(xr[2*h+j] + hr[2*h+j])
+		if peep != nil {
+			gi += float64(pi[j]) * c
+			gf += float64(pf[j]) * c
+		}
+		it := rnnAct(acts[0], gi, p.clip)
+		ft := rnnAct(acts[0], gf, p.clip)
+		if p.inputForget {
+			ft = 1 - it
+		}
+		ct := rnnAct(acts[1], float64(xr[3*h+j]+hr[3*h+j]), p.clip)
+		c = ft*c + it*ct
+		gout := float64(xr[h+j] + hr[h+j])
+		if peep != nil {
+			gout += float64(po[j]) * c
+		}
+		ot := rnnAct(acts[0], gout, p.clip)
+		cb[j] = T(c)
+		hb[j] = T(ot * acts[2].eval(c))
+	}
+}
+
+func gruCell[T floatElem](p *rnnPlan, acts *[3]activation, xr, hr, hb, bias []T, d int) {
+	h := p.hidden
+	var rbh []T
+	if p.lbr && bias != nil {
+		gh := 3 * h
+		rbh = bias[d*2*gh+gh+2*h : d*2*gh+gh+3*h]
+	}
+	for j := 0; j < h; j++ {
+		zt := rnnAct(acts[0], float64(xr[j]+hr[j]), p.clip)
+		var pre float64
+		if p.lbr {
+			rt := rnnAct(acts[0], float64(xr[h+j]+hr[h+j]), p.clip)
+			lin := float64(hr[2*h+j])
+			if rbh != nil {
+				lin += float64(rbh[j])
+			}
+			pre = float64(xr[2*h+j]) + rt*lin
+		} else {
+			pre = float64(xr[2*h+j] + hr[2*h+j]) // hr holds (rt ⊙ Ht₋₁)·Rhᵀ
+		}
+		ht := rnnAct(acts[1], pre, p.clip)
+		hb[j] = T((1-zt)*ht + zt*float64(hb[j]))
+	}
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs Sextant's whole test suite, installing first what the tests need that
+# a fresh machine lacks (Debian packages: the ONNX backend node tests, and
+# python3-torch/python3-onnx for the reference checks). Run as root, or with
+# the packages already installed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+[ -d /usr/share/libonnx-testdata/data/node ] || need+=(libonnx-testdata)
+/usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
+/usr/bin/python3 -c 'import onnx' 2>/dev/null || need+=(python3-onnx)
+/usr/bin/python3 -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "test.sh: installing ${need[*]} from Debian" >&2
+	if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+	echo "test.sh: not gofmt-formatted:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+# The engine and the bundle are shared across goroutines: race-check them.
+go test -race -count=1 ./engine/... ./bundle/...
+go test -count=1 ./...
