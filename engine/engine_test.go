@@ -138,7 +138,8 @@ func TestRunZeroAllocs(t *testing.T) {
 // TestArenaSharesMemory checks that values whose lifetimes do not overlap
 // share arena bytes: the arena is smaller than the sum of intermediates.
 func TestArenaSharesMemory(t *testing.T) {
-	m, err := Compile(mlp(t, 64, 256, 64), Options{Dims: map[string]int{"batch": 8}})
+	// Unoptimized, so the four intermediates stay separate values.
+	m, err := Compile(mlp(t, 64, 256, 64), Options{Dims: map[string]int{"batch": 8}, NoOptimize: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +151,22 @@ func TestArenaSharesMemory(t *testing.T) {
 	// h0 and h1 are live at once at the Add.
 	if min := int64(2 * 8 * 256 * 4); m.ArenaBytes() < min {
 		t.Fatalf("arena %d bytes is below the %d bytes live at once", m.ArenaBytes(), min)
+	}
+}
+
+// TestCompileOptimizes checks that Compile runs the graph passes: the
+// MatMul+Add+Relu chain fuses into one node.
+func TestCompileOptimizes(t *testing.T) {
+	m, err := Compile(mlp(t, 8, 16, 4), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, n := range m.Graph().Nodes {
+		ops = append(ops, n.Op)
+	}
+	if len(ops) != 2 || ops[0] != "FusedMatMul" {
+		t.Fatalf("optimized ops %v, want [FusedMatMul Gemm/FusedGemm]", ops)
 	}
 }
 

@@ -25,10 +25,22 @@ type plan struct {
 	arenaBytes int
 }
 
-// prepareGraph readies g for compilation.
+// prepareGraph readies g for compilation: a topological order, then, unless
+// disabled, the standard optimization pipeline (inference, constant folding
+// with the kernels, dead-code elimination, fusion). Symbolic dimensions stay
+// symbolic so one compiled model serves every batch size.
 func prepareGraph(g *graph.Graph, opts Options, log *slog.Logger) error {
-	_ = opts
-	_ = log
+	if opts.NoOptimize {
+		if err := graph.Sort(g); err != nil {
+			return fmt.Errorf("engine: %w", err)
+		}
+		return nil
+	}
+	st, err := graph.Optimize(g, Evaluator{}, graph.OptimizeOptions{})
+	if err != nil {
+		return fmt.Errorf("engine: optimize: %w", err)
+	}
+	log.Debug("optimized", "graph", g.Name, "stats", st.String())
 	return nil
 }
 

@@ -181,7 +181,7 @@ func foldShapeOp(n *Node, opset int) *tensor.Tensor {
 // end from opset 15), when its input's rank is known.
 func shapeDims(n *Node, opset int) ([]Dim, bool) {
 	x := n.Input(0)
-	if n.Op != "Shape" || x == nil || !x.Type.Known || len(n.Outputs) != 1 {
+	if !is(n, "Shape") || x == nil || !x.Type.Known || len(n.Outputs) != 1 {
 		return nil, false
 	}
 	dims := x.Type.Shape

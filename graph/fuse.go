@@ -24,11 +24,15 @@ import (
 //     "Gelu" or "GeluTanh"; absent when there is none) with LeakyRelu's alpha
 //     in the float attribute "activation_alpha".
 //
+// GELU and LayerNorm fuse for float32 and float64 values, MatMul and Gemm for
+// float32, so element types must be known (run Infer first).
+//
 // Patterns match structurally; the constants in them (√2, 0.5, 1, 0.044715,
 // √(2/π), the exponent 2, ε) are checked by value with a relative tolerance
-// of 1e-4, and a pattern matches only when its intermediate values are read
-// by nothing outside it and are not graph outputs. GELU and LayerNorm fuse
-// first, so a Gelu they produce can then fold into a preceding MatMul.
+// of 1e-4 (wider for float16 and bfloat16 constants), and a pattern matches
+// only when its intermediate values are read by nothing outside it and are
+// not graph outputs. GELU and LayerNorm fuse first, so a Gelu they produce
+// can then fold into a preceding MatMul.
 //
 // A rewrite replaces the pattern's last node in place and keeps its output
 // value, so readers and graph outputs are untouched and the order stays
@@ -191,10 +195,21 @@ func scalar(v *Value) (float64, bool) {
 }
 
 // scalarNear reports whether v is a constant holding one number within a
-// relative 1e-4 of want.
+// relative 1e-4 of want (1e-3 for float16 and 1e-2 for bfloat16 constants,
+// whose rounding alone is larger).
 func scalarNear(v *Value, want float64) bool {
 	x, ok := scalar(v)
-	return ok && math.Abs(x-want) <= 1e-4*math.Abs(want)
+	if !ok {
+		return false
+	}
+	tol := 1e-4
+	switch ConstValue(v).DType {
+	case tensor.Float16:
+		tol = 1e-3
+	case tensor.BFloat16:
+		tol = 1e-2
+	}
+	return math.Abs(x-want) <= tol*math.Abs(want)
 }
 
 // constScalarInput returns the input of binary node n other than a constant
@@ -210,6 +225,13 @@ func constScalarInput(n *Node, want float64) *Value {
 		return n.Inputs[1]
 	}
 	return nil
+}
+
+// fusedFloat reports whether Gelu and LayerNormalization nodes made by
+// fusion can take values of type dt: the kernels implement them for float32
+// and float64.
+func fusedFloat(dt tensor.DType) bool {
+	return dt == tensor.Float32 || dt == tensor.Float64
 }
 
 // typeOf returns v's type, taken from its value when it is a constant.

@@ -24,7 +24,7 @@ func (f *fuser) gelu(e *Node, u *uses) (*rewrite, error) {
 		x, inner = geluTanhArg(e, u)
 		approx = "tanh"
 	}
-	if x == nil {
+	if x == nil || !fusedFloat(typeOf(x).DType) {
 		return nil, nil
 	}
 	// 1 + erf(·) or 1 + tanh(·).

@@ -24,7 +24,7 @@ func (f *fuser) layerNorm(r1 *Node, u *uses) (*rewrite, error) {
 		return nil, nil
 	}
 	x := r1.Input(0)
-	if x == nil || !x.Type.Known || !x.Type.DType.IsFloat() {
+	if x == nil || !x.Type.Known || !fusedFloat(x.Type.DType) {
 		return nil, nil
 	}
 	rank := len(x.Type.Shape)
@@ -202,8 +202,8 @@ func (f *fuser) fitParam(p *Value, norm []Dim, dt tensor.DType) *Value {
 	return f.constant(p.Name+"_ln", &tensor.Tensor{DType: c.DType, Shape: shape, Raw: c.Raw})
 }
 
-// onesLike returns a tensor of ones of the given float type and shape, or
-// nil for a type it does not build.
+// onesLike returns a tensor of ones of the given type (float32 or float64)
+// and shape, or nil for another type.
 func onesLike(dt tensor.DType, shape tensor.Shape) *tensor.Tensor {
 	t := tensor.New(dt, shape...)
 	switch dt {
@@ -214,16 +214,6 @@ func onesLike(dt tensor.DType, shape tensor.Shape) *tensor.Tensor {
 	case tensor.Float64:
 		for i := range tensor.Data[float64](t) {
 			tensor.Data[float64](t)[i] = 1
-		}
-	case tensor.Float16:
-		one := uint16(tensor.Float16FromFloat32(1))
-		for i := range tensor.Data[uint16](t) {
-			tensor.Data[uint16](t)[i] = one
-		}
-	case tensor.BFloat16:
-		one := uint16(tensor.BFloat16FromFloat32(1))
-		for i := range tensor.Data[uint16](t) {
-			tensor.Data[uint16](t)[i] = one
 		}
 	default:
 		return nil

@@ -407,3 +407,20 @@ func TestFuseGeluRefusals(t *testing.T) {
 		}
 	}
 }
+
+func TestFuseSkipsUnsupportedFloatTypes(t *testing.T) {
+	// The Gelu and LayerNormalization kernels take float32 and float64: a
+	// float16 GELU stays decomposed.
+	b := NewBuilder("half", 13)
+	b.Input("x", tensor.Float16, 4, 8)
+	half := func(v float32) string {
+		return b.Constant(tensor.From([]tensor.Float16Bits{tensor.Float16FromFloat32(v)}))
+	}
+	e := b.Op("Erf", nil, b.Op("Div", nil, "x", half(1.4142135)))
+	a := b.Op("Add", nil, e, half(1))
+	b.Output(b.Op("Mul", nil, b.Op("Mul", nil, "x", a), half(0.5)))
+	g := b.Graph()
+	if n, err := Fuse(g); err != nil || n != 0 {
+		t.Fatalf("Fuse made %d rewrites (err %v) of a float16 GELU", n, err)
+	}
+}

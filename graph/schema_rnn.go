@@ -3,11 +3,12 @@ package graph
 import "fmt"
 
 func addRNNSchemas(add func(*Schema)) {
+	add(&Schema{Op: "RNN", MinInputs: 3, MaxInputs: 6, MinOutputs: 0, MaxOutputs: 2, Infer: inferRNN})
 	add(&Schema{Op: "GRU", MinInputs: 3, MaxInputs: 6, MinOutputs: 0, MaxOutputs: 2, Infer: inferRNN})
 	add(&Schema{Op: "LSTM", MinInputs: 3, MaxInputs: 8, MinOutputs: 0, MaxOutputs: 3, Infer: inferRNN})
 }
 
-// RNNDirections returns the number of directions of a GRU or LSTM node
+// RNNDirections returns the number of directions of an RNN, GRU or LSTM node
 // (its direction attribute: forward, reverse or bidirectional).
 func RNNDirections(n *Node) (int, error) {
 	switch d := n.Str("direction", "forward"); d {
@@ -20,7 +21,7 @@ func RNNDirections(n *Node) (int, error) {
 	}
 }
 
-// inferRNN types GRU's (Y, Y_h) and LSTM's (Y, Y_h, Y_c). With layout 0,
+// inferRNN types RNN's and GRU's (Y, Y_h) and LSTM's (Y, Y_h, Y_c). With layout 0,
 // X is [seq, batch, input], Y [seq, dirs, batch, hidden] and Y_h, Y_c
 // [dirs, batch, hidden]; with layout 1 the batch axis comes first: X
 // [batch, seq, input], Y [batch, seq, dirs, hidden], Y_h [batch, dirs, hidden].
@@ -36,10 +37,7 @@ func inferRNN(n *Node, opset int, in []Operand) ([]Type, error) {
 	if hidden <= 0 {
 		return nil, fmt.Errorf("hidden_size attribute is required and must be positive")
 	}
-	gates := int64(3)
-	if n.Op == "LSTM" {
-		gates = 4
-	}
+	gates := map[string]int64{"RNN": 1, "GRU": 3, "LSTM": 4}[n.Op]
 	layout := n.Int("layout", 0)
 	if layout != 0 && layout != 1 {
 		return nil, fmt.Errorf("invalid layout %d", layout)

@@ -157,17 +157,39 @@ func (b ewBinary) step() Step {
 	}}
 }
 
+// rowOffsets tabulates the inputs' offsets at the start of each row, two
+// ints per row, so Run avoids Broadcast.Offset's divisions. Beyond
+// maxOffsetRows rows (short rows of a large tensor) the table would rival
+// the data in size and Run uses Offset instead; rowOffsets returns nil.
+func rowOffsets(bc *Broadcast) []int {
+	const maxOffsetRows = 1 << 14
+	if bc.Rows > maxOffsetRows {
+		return nil
+	}
+	off := make([]int, 2*bc.Rows)
+	for r := range bc.Rows {
+		off[2*r], off[2*r+1] = bc.Offset(0, r), bc.Offset(1, r)
+	}
+	return off
+}
+
 // binaryRun runs row over every row of the broadcast.
 func binaryRun[D, T tensor.Elem](bc *Broadcast, row ewRow[D, T]) ewBinary {
 	n, sa, sb := bc.Inner(), bc.RowStep(0), bc.RowStep(1)
+	off := rowOffsets(bc)
 	return ewBinary{run: func(at, bt, dt *tensor.Tensor, _ []byte) {
 		a, b, d := tensor.Data[T](at), tensor.Data[T](bt), tensor.Data[D](dt)
-		if bc.Rows == 1 {
+		switch {
+		case bc.Rows == 1:
 			row(d[:n], a, b, sa, sb)
-			return
-		}
-		for r := range bc.Rows {
-			row(d[r*n:(r+1)*n], a[bc.Offset(0, r):], b[bc.Offset(1, r):], sa, sb)
+		case off != nil:
+			for r := range bc.Rows {
+				row(d[r*n:(r+1)*n], a[off[2*r]:], b[off[2*r+1]:], sa, sb)
+			}
+		default:
+			for r := range bc.Rows {
+				row(d[r*n:(r+1)*n], a[bc.Offset(0, r):], b[bc.Offset(1, r):], sa, sb)
+			}
 		}
 	}}
 }

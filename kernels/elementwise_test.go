@@ -361,3 +361,26 @@ func ExampleNew_add() {
 	fmt.Println(tensor.Data[float32](out))
 	// Output: [11 22 33 14 25 36]
 }
+
+func TestEmptyTensors(t *testing.T) {
+	a := tensor.New(tensor.Float32, 0, 3)
+	b := tensor.From([]float32{1, 2, 3}, 3)
+	if got := run(t, node("Add", nil), 14, tensor.Float32, tensor.Shape{0, 3}, a, b); got.Len() != 0 {
+		t.Fatalf("Add of empty gave %v", got)
+	}
+	for _, op := range []string{"Sigmoid", "Neg", "Max"} {
+		if got := run(t, node(op, nil), 13, tensor.Float32, tensor.Shape{0, 3}, a); got.Len() != 0 {
+			t.Fatalf("%s of empty gave %v", op, got)
+		}
+	}
+	if got := run(t, castNode(tensor.Float16), 13, tensor.Float16, tensor.Shape{0, 3}, a); got.Len() != 0 {
+		t.Fatalf("Cast of empty gave %v", got)
+	}
+	k, _ := New(node("Add", nil), 14)
+	if _, err := k.Prepare([]*tensor.Tensor{b, tensor.New(tensor.Float32, 4)}, []*tensor.Tensor{tensor.New(tensor.Float32, 3)}); err == nil {
+		t.Fatal("Add accepted shapes [3] and [4]")
+	}
+	if _, err := k.Prepare([]*tensor.Tensor{b, tensor.From([]float64{1}, 1)}, []*tensor.Tensor{tensor.New(tensor.Float32, 3)}); err == nil {
+		t.Fatal("Add accepted float32 + float64")
+	}
+}

@@ -134,6 +134,7 @@ func gemmIKJ[T gemmNum](transA bool, m, n, k int, alpha T, a []T, lda int, b []T
 					a2 := alpha * aAt(transA, a, lda, i+2, p)
 					a3 := alpha * aAt(transA, a, lda, i+3, p)
 					bp := b[p*ldb+j0:][:nb]
+					c0, c1, c2, c3 := c0[:len(bp)], c1[:len(bp)], c2[:len(bp)], c3[:len(bp)]
 					for j, bv := range bp {
 						c0[j] += a0 * bv
 						c1[j] += a1 * bv
@@ -147,6 +148,7 @@ func gemmIKJ[T gemmNum](transA bool, m, n, k int, alpha T, a []T, lda int, b []T
 				for p := p0; p < p1; p++ {
 					av := alpha * aAt(transA, a, lda, i, p)
 					bp := b[p*ldb+j0:][:nb]
+					cr := cr[:len(bp)]
 					for j, bv := range bp {
 						cr[j] += av * bv
 					}

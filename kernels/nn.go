@@ -30,6 +30,7 @@ func addNN(add func(string, Factory)) {
 	for _, op := range graph.ReduceOps {
 		add(op, newReduce)
 	}
+	add("RNN", newRNN)
 	add("GRU", newRNN)
 	add("LSTM", newRNN)
 }

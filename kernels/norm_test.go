@@ -103,4 +103,3 @@ func TestLayerNorm(t *testing.T) {
 		}
 	}
 }
-

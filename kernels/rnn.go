@@ -7,9 +7,10 @@ import (
 	"github.com/sextant-ml/sextant/tensor"
 )
 
-// rnnKernel is GRU and LSTM, forward, reverse or bidirectional, following
-// the equations of ONNX Operators.md (GRU-14, LSTM-14):
+// rnnKernel is RNN, GRU and LSTM, forward, reverse or bidirectional,
+// following the equations of ONNX Operators.md (RNN-14, GRU-14, LSTM-14):
 //
+//	RNN: Ht = f(Xt·Wiᵀ + Ht₋₁·Riᵀ + Wbi + Rbi)
 //	GRU (gates z, r, h):
 //	  zt = f(Xt·Wzᵀ + Ht₋₁·Rzᵀ + Wbz + Rbz)
 //	  rt = f(Xt·Wrᵀ + Ht₋₁·Rrᵀ + Wbr + Rbr)
@@ -31,6 +32,7 @@ import (
 // its last valid step.
 type rnnKernel struct {
 	lstm        bool
+	simple      bool // RNN
 	hidden      int
 	dirs        int
 	reverse     bool // direction "reverse" (single direction)
@@ -42,7 +44,7 @@ type rnnKernel struct {
 }
 
 func newRNN(n *graph.Node, opset int) (Kernel, error) {
-	k := &rnnKernel{lstm: n.Op == "LSTM", hidden: int(n.Int("hidden_size", 0)), layout: int(n.Int("layout", 0))}
+	k := &rnnKernel{lstm: n.Op == "LSTM", simple: n.Op == "RNN", hidden: int(n.Int("hidden_size", 0)), layout: int(n.Int("layout", 0))}
 	if k.hidden <= 0 {
 		return nil, fmt.Errorf("%s: hidden_size must be positive", n.Op)
 	}
@@ -64,8 +66,11 @@ func newRNN(n *graph.Node, opset int) (Kernel, error) {
 	}
 	names := []string{"Sigmoid", "Tanh", "Tanh"}
 	nact := 2
-	if k.lstm {
+	switch {
+	case k.lstm:
 		nact = 3
+	case k.simple:
+		names, nact = []string{"Tanh"}, 1
 	}
 	given, _ := n.Strs("activations")
 	alphas, _ := n.Floats("activation_alpha")
@@ -108,8 +113,11 @@ type rnnPlan struct {
 func (k *rnnKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	x := in[0]
 	p := &rnnPlan{rnnKernel: k, gates: 3}
-	if k.lstm {
+	switch {
+	case k.lstm:
 		p.gates = 4
+	case k.simple:
+		p.gates = 1
 	}
 	if len(x.Shape) != 3 {
 		return Step{}, fmt.Errorf("%w: RNN input %v", tensor.ErrShape, x)
@@ -241,7 +249,7 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 				xr := xproj[row*gh : (row+1)*gh]
 				for j := range xr {
 					xr[j] += wb[j]
-					if !(p.lbr && !p.lstm && j >= 2*h) {
+					if !(p.lbr && !p.lstm && !p.simple && j >= 2*h) {
 						xr[j] += rb[j]
 					}
 				}
@@ -262,12 +270,12 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 		}
 		acts := &p.acts[d]
 		for s := 0; s < seq; s++ {
-			if p.lstm || p.lbr {
+			if p.lstm || p.simple || p.lbr {
 				gemm(false, true, batch, gh, h, 1, hs, h, rd, h, 0, hproj, gh)
 			} else {
 				gemm(false, true, batch, 2*h, h, 1, hs, h, rd, h, 0, hproj, gh)
 			}
-			if !p.lstm && !p.lbr {
+			if !p.lstm && !p.simple && !p.lbr {
 				// rt ⊙ Ht₋₁ for every active entry, then its product with Rh.
 				for b := 0; b < batch; b++ {
 					t, ok := rnnTime(seqLens, b, s, seq, reverse)
@@ -291,9 +299,14 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 				xr := xproj[rnnRow(p, t, b)*gh:][:gh]
 				hr := hproj[b*gh:][:gh]
 				hb := hs[b*h : (b+1)*h]
-				if p.lstm {
+				switch {
+				case p.simple:
+					for j := range hb {
+						hb[j] = T(rnnAct(acts[0], float64(xr[j]+hr[j]), p.clip))
+					}
+				case p.lstm:
 					lstmCell(p, acts, xr, hr, hb, cs[b*h:(b+1)*h], peep, d)
-				} else {
+				default:
 					gruCell(p, acts, xr, hr, hb, bias, d)
 				}
 				if y != nil {

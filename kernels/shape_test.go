@@ -189,9 +189,10 @@ func TestTransposeAllPermutations(t *testing.T) {
 			return shOffset(x.Shape, src)
 		})
 	}
-	// Default perm reverses; sizes of 1 and 0 merge away.
-	for _, shape := range []tensor.Shape{{3, 1, 4}, {1, 1}, {2, 0, 3}, {}, {7}} {
-		x := shRandom(rng, tensor.Float32, shape...)
+	// Default perm reverses; sizes of 1 and 0 merge away; the larger ones
+	// take the tiled path.
+	for _, shape := range []tensor.Shape{{3, 1, 4}, {1, 1}, {2, 0, 3}, {}, {7}, {37, 20}, {3, 17, 40}, {9, 8, 1, 8}} {
+		x := shRandom(rng, shDTypes[len(shape)%len(shDTypes)], shape...)
 		out := shExec(t, "Transpose", 13, nil, 1, x)[0]
 		shCheckMap(t, fmt.Sprint("default ", shape), out, x, func(o []int) int {
 			src := make([]int, len(o))
@@ -217,6 +218,11 @@ func TestStridedCopyUsesBlocks(t *testing.T) {
 	p, _ = newStridedCopy(tensor.Float32, tensor.Shape{4, 3, 8}, []int{24, 8, 1}, 0)
 	if p.run != 96 || len(p.dims) != 0 {
 		t.Errorf("identity walk: run %d dims %v, want one run of 96", p.run, p.dims)
+	}
+	// Swapping the two inner axes of [4, 32, 16] is tiled.
+	p, _ = newStridedCopy(tensor.Float32, tensor.Shape{4, 16, 32}, []int{512, 1, 16}, 0)
+	if p.rows != 16 || p.run != 32 || p.step != 16 {
+		t.Errorf("inner swap: rows %d run %d step %d, want tiles of a 16×32 block at step 16", p.rows, p.run, p.step)
 	}
 }
 

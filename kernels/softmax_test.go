@@ -53,4 +53,3 @@ func TestSoftmaxAxisSemantics(t *testing.T) {
 			refSoftmax(xv, 1, 24, 1, log), x.Shape, 1e-6, 1e-5)
 	}
 }
-

@@ -15,18 +15,14 @@ import (
 // exercise no more code than small ones.
 const maxSeedSize = 16 << 10
 
-// addSeedFiles adds up to max files matching pattern as fuzz seeds, when
+// addSeedFiles adds about limit files matching pattern as fuzz seeds, when
 // they exist (Debian's test data is read in place, never copied here).
-func addSeedFiles(f *testing.F, pattern string, max int) {
+func addSeedFiles(f *testing.F, pattern string, limit int) {
 	files, _ := filepath.Glob(pattern)
-	added := 0
-	for _, p := range files {
-		if added == max {
-			break
-		}
-		if b, err := os.ReadFile(p); err == nil && len(b) <= maxSeedSize {
+	stride := max(1, len(files)/limit) // spread the seeds over all the ops
+	for i := 0; i < len(files); i += stride {
+		if b, err := os.ReadFile(files[i]); err == nil && len(b) <= maxSeedSize {
 			f.Add(b)
-			added++
 		}
 	}
 }

@@ -114,11 +114,24 @@ func TestNodeTestTensors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		files, _ := filepath.Glob(filepath.Join(filepath.Dir(nt.model), "test_data_set_*", "*.pb"))
 		g, err := decodeModel(data)
 		if err != nil {
-			continue // non-tensor inputs: their .pb files are not TensorProtos
+			// Sequence and optional values: their .pb files are not
+			// TensorProtos. Decoding them must fail cleanly or succeed.
+			for _, f := range files {
+				pb, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, tt, err := DecodeTensor(pb); err == nil {
+					if err := tt.Check(); err != nil {
+						t.Errorf("%s: %v", f, err)
+					}
+				}
+			}
+			continue
 		}
-		files, _ := filepath.Glob(filepath.Join(filepath.Dir(nt.model), "test_data_set_*", "*.pb"))
 		for _, f := range files {
 			rel := strings.TrimPrefix(f, nodeTestRoot+"/")
 			pb, err := os.ReadFile(f)

@@ -6,6 +6,8 @@ import "github.com/spf13/cobra"
 var subcommands = []func(*env) *cobra.Command{
 	newBenchCmd,
 	newConformanceCmd,
+	newConvertCmd,
+	newDemoCmd,
 	newPrivacyCmd,
 	newRunCmd,
 }

@@ -82,28 +82,35 @@ func SampledGaussianPLD(q, sigma, interval float64) (*PLD, error) {
 	}
 	xLo, xHi := -pldTailZ*sigma, 1+pldTailZ*sigma
 
-	// Remove: δ(ε) = P(x > x_ε) - e^ε μ0(x > x_ε) with x_ε = inv(ε); using
-	// e^ε = 1 - q + q·exp((2x_ε-1)/(2σ²)) the (1-q) parts cancel exactly:
-	// δ(ε) = q·[SF((x_ε-1)/σ) - exp((2x_ε-1)/(2σ²))·SF(x_ε/σ)].
-	remDelta := func(eps float64) float64 {
+	// Each curve returns δ(ε) and c(ε) = δ(ε) - (1 - e^ε), each computed
+	// without cancellation where it is small: c is the accurate one below
+	// ε = 0, δ above.
+	//
+	// Remove: with x = inv(ε), e^ε = 1 - q + q·exp((2x-1)/(2σ²)), so
+	// δ = P(x' > x) - e^ε μ0(x' > x) = q·[SF((x-1)/σ) - exp((2x-1)/(2σ²))·SF(x/σ)]
+	// c = e^ε μ0(x' ≤ x) - P(x' ≤ x) = q·[exp((2x-1)/(2σ²))·Φ(x/σ) - Φ((x-1)/σ)].
+	remCurve := func(eps float64) (float64, float64) {
 		x := inv(eps)
 		if math.IsInf(x, -1) {
-			return -math.Expm1(eps) // ε below the loss range: 1 - e^ε
+			return -math.Expm1(eps), 0 // ε below the loss range
 		}
-		return q * (normSF((x-1)/sigma) - math.Exp((2*x-1)/(2*s2))*normSF(x/sigma))
+		w := math.Exp((2*x - 1) / (2 * s2))
+		return q * (normSF((x-1)/sigma) - w*normSF(x/sigma)), q * (w*normCDF(x/sigma) - normCDF((x-1)/sigma))
 	}
-	rem := connectDots(int(math.Floor(loss(xLo)/interval)), int(math.Ceil(loss(xHi)/interval)), interval, remDelta)
+	rem := connectDots(int(math.Floor(loss(xLo)/interval)), int(math.Ceil(loss(xHi)/interval)), interval, remCurve)
 
-	// Add: loss -L(x) > ε ⇔ x < x'_ε = inv(-ε);
-	// δ(ε) = Φ(x'/σ) - e^ε·[(1-q)Φ(x'/σ) + qΦ((x'-1)/σ)], zero once
-	// ε ≥ -log(1-q), the largest loss.
-	addDelta := func(eps float64) float64 {
+	// Add: loss -L(x) > ε ⇔ x < x' = inv(-ε), e^-ε = 1 - q + q·w with
+	// w = exp((2x'-1)/(2σ²)); zero δ once ε ≥ -log(1-q), the largest loss:
+	// δ = Φ(x'/σ) - e^ε·[(1-q)Φ(x'/σ) + qΦ((x'-1)/σ)] = e^ε q [wΦ(x'/σ) - Φ((x'-1)/σ)]
+	// c = e^ε·P(x ≥ x') - μ0(x ≥ x') = e^ε q [SF((x'-1)/σ) - w·SF(x'/σ)].
+	addCurve := func(eps float64) (float64, float64) {
 		x := inv(-eps)
 		if math.IsInf(x, -1) {
-			return 0
+			return 0, math.Expm1(eps)
 		}
-		e := math.Exp(eps)
-		return (1-e*(1-q))*normCDF(x/sigma) - e*q*normCDF((x-1)/sigma)
+		w := math.Exp((2*x - 1) / (2 * s2))
+		eq := math.Exp(eps) * q
+		return eq * (w*normCDF(x/sigma) - normCDF((x-1)/sigma)), eq * (normSF((x-1)/sigma) - w*normSF(x/sigma))
 	}
 	addHi := xLo
 	if q < 1 {
@@ -113,39 +120,86 @@ func SampledGaussianPLD(q, sigma, interval float64) (*PLD, error) {
 	if q < 1 {
 		aTop = -math.Log1p(-q)
 	}
-	add := connectDots(int(math.Floor(-loss(xHi)/interval)), int(math.Ceil(aTop/interval)), interval, addDelta)
+	add := connectDots(int(math.Floor(-loss(xHi)/interval)), int(math.Ceil(aTop/interval)), interval, addCurve)
 	return &PLD{Remove: rem, Add: add}, nil
 }
 
 // connectDots builds the pessimistic discrete loss distribution on grid
-// points lo..hi (times interval) from the exact hockey-stick curve delta.
-func connectDots(lo, hi int, interval float64, delta func(float64) float64) LossPMF {
+// points lo..hi (times interval) from the exact hockey-stick curve, given as
+// δ(ε) and c(ε) = δ(ε) - (1 - e^ε). The mass of the second distribution at
+// t_i = e^(ε_i) is the change of slope of the interpolant there; slopes of
+// δ and of c differ by the constant 1, so each change is formed from the
+// representation that is accurate at that point (c below ε = 0).
+func connectDots(lo, hi int, interval float64, curve func(float64) (float64, float64)) LossPMF {
 	n := hi - lo + 1
 	t := make([]float64, n)
 	d := make([]float64, n)
+	c := make([]float64, n)
 	for i := range n {
 		eps := float64(lo+i) * interval
 		t[i] = math.Exp(eps)
-		d[i] = max(delta(eps), 0)
-	}
-	// Enforce that δ is non-increasing and convex in t despite rounding in
-	// the tails: raising a value only adds pessimism.
-	for i := n - 2; i >= 0; i-- {
-		d[i] = max(d[i], d[i+1])
+		d[i], c[i] = curve(eps)
+		d[i], c[i] = max(d[i], 0), max(c[i], 0)
 	}
 	out := LossPMF{Interval: interval, Offset: lo, PMF: make([]float64, n), Infinite: d[n-1]}
-	// Slopes: left of t_0 the chord from (0, 1); right of t_{n-1} flat.
-	prev := (d[0] - 1) / t[0]
-	for i := range n {
-		next := 0.0
-		if i+1 < n {
-			next = (d[i+1] - d[i]) / (t[i+1] - t[i])
+	slopeD := func(i int) float64 { // slope of δ on [t_i, t_{i+1}]; 0 right of the grid
+		if i >= n-1 {
+			return 0
 		}
-		qk := max(next-prev, 0)
-		out.PMF[i] = t[i] * qk
-		prev = max(next, prev)
+		return (d[i+1] - d[i]) / (t[i+1] - t[i])
 	}
-	return out
+	slopeC := func(i int) float64 { // slope of c; from (0, 0) left of the grid
+		if i < 0 {
+			return c[0] / t[0]
+		}
+		if i >= n-1 {
+			return 1
+		}
+		return (c[i+1] - c[i]) / (t[i+1] - t[i])
+	}
+	for i := range n {
+		var qk float64
+		if float64(lo+i)*interval < 0 {
+			qk = slopeC(i) - slopeC(i-1)
+		} else if i == 0 {
+			qk = slopeD(0) - (slopeC(-1) - 1)
+		} else {
+			qk = slopeD(i) - slopeD(i-1)
+		}
+		out.PMF[i] = t[i] * max(qk, 0)
+	}
+	// Mass lost to the clamps above (rounding where the curve is nearly
+	// flat) goes to +∞, which keeps δ an upper bound.
+	total := out.Infinite
+	for _, v := range out.PMF {
+		total += v
+	}
+	out.Infinite += max(1-total, 0)
+	return out.trimmed(pldTrimMass)
+}
+
+// pldTrimMass is the mass cut from each end of a single step's distribution:
+// the lowest losses are raised to the first kept grid point and the highest
+// moved to +∞, both of which only increase δ, and the grid (and so the FFT)
+// gets much shorter.
+const pldTrimMass = 1e-20
+
+func (l LossPMF) trimmed(mass float64) LossPMF {
+	lo, acc := 0, 0.0
+	for lo < len(l.PMF)-1 && acc+l.PMF[lo] < mass {
+		acc += l.PMF[lo]
+		lo++
+	}
+	l.PMF[lo] += acc
+	hi, top := len(l.PMF)-1, 0.0
+	for hi > lo && top+l.PMF[hi] < mass {
+		top += l.PMF[hi]
+		hi--
+	}
+	l.Infinite += top
+	l.PMF = l.PMF[lo : hi+1]
+	l.Offset += lo
+	return l
 }
 
 // DeltaForEpsilon returns the hockey-stick divergence
@@ -206,11 +260,7 @@ func (p *PLD) Delta(eps float64) float64 {
 
 // SelfCompose returns the distribution of n-fold composition.
 func (p *PLD) SelfCompose(n int) (*PLD, error) {
-	r, err := p.Remove.selfCompose(n)
-	if err != nil {
-		return nil, err
-	}
-	a, err := p.Add.selfCompose(n)
+	r, a, err := selfComposePair(&p.Remove, &p.Add, n)
 	if err != nil {
 		return nil, err
 	}
@@ -220,50 +270,77 @@ func (p *PLD) SelfCompose(n int) (*PLD, error) {
 // maxFFTSize bounds the composition's FFT (2^26 complex values, 1 GiB).
 const maxFFTSize = 1 << 26
 
-// selfCompose convolves the PMF with itself n times by FFT. Only the window
-// [lo, hi] of the composed loss that holds all but compositionTail of the
-// mass (Chernoff bounds from the moment generating function) is computed;
-// the circular convolution folds the mass outside the window into it, and
-// that mass is also added to the infinite loss, so δ is never under-stated.
-func (l *LossPMF) selfCompose(n int) (LossPMF, error) {
+// selfComposePair convolves each of two PMFs with itself n times by FFT.
+// Only the window [lo, hi] of each composed loss that holds all but
+// compositionTail of the mass (Chernoff bounds) is computed; the circular
+// convolution folds the mass outside the window into it, and that mass is
+// also added to the infinite loss, so δ is never under-stated. Both real
+// sequences share one complex FFT (a in the real part, b in the imaginary).
+func selfComposePair(a, b *LossPMF, n int) (LossPMF, LossPMF, error) {
 	if n < 0 {
-		return LossPMF{}, fmt.Errorf("accountant: negative composition count %d", n)
+		return LossPMF{}, LossPMF{}, fmt.Errorf("accountant: negative composition count %d", n)
 	}
-	if n == 0 {
-		return LossPMF{Interval: l.Interval, PMF: []float64{1}}, nil
+	if n <= 1 {
+		return a.selfComposeSmall(n), b.selfComposeSmall(n), nil
 	}
-	if n == 1 {
-		c := *l
-		c.PMF = append([]float64(nil), l.PMF...)
-		return c, nil
-	}
-	lo, hi := l.chernoffWindow(n, compositionTail)
+	aLo, aHi := a.chernoffWindow(n, compositionTail)
+	bLo, bHi := b.chernoffWindow(n, compositionTail)
 	size := 1
-	for size < hi-lo+1 {
+	for size < max(aHi-aLo, bHi-bLo)+1 {
 		size <<= 1
 	}
 	if size > maxFFTSize {
-		return LossPMF{}, fmt.Errorf("accountant: PLD composition needs an FFT of %d points; use a coarser interval", size)
+		return LossPMF{}, LossPMF{}, fmt.Errorf("accountant: PLD composition needs an FFT of %d points; use a coarser interval", size)
 	}
-	// Index j of the buffer holds loss index (Offset + j); the n-fold sum
-	// has loss index n·Offset + j', stored at j' mod size.
+	// Buffer index j holds loss index Offset + j; the n-fold sum has loss
+	// index n·Offset + j', stored at j' mod size.
 	buf := make([]complex128, size)
-	for j, v := range l.PMF {
+	for j, v := range a.PMF {
 		buf[j%size] += complex(v, 0)
 	}
+	for j, v := range b.PMF {
+		buf[j%size] += complex(0, v)
+	}
 	fft(buf, false)
-	for i := range buf {
-		buf[i] = powComplex(buf[i], n)
+	// Separate the two spectra, raise each to the n-th power, recombine.
+	for k := 0; k <= size/2; k++ {
+		m := (size - k) % size
+		zk, zm := buf[k], buf[m]
+		ak := (zk + conj(zm)) / 2
+		bk := (zk - conj(zm)) / complex(0, 2)
+		am := (zm + conj(zk)) / 2
+		bm := (zm - conj(zk)) / complex(0, 2)
+		ak, bk = powComplex(ak, n), powComplex(bk, n)
+		buf[k] = ak + complex(0, 1)*bk
+		if m != k {
+			am, bm = powComplex(am, n), powComplex(bm, n)
+			buf[m] = am + complex(0, 1)*bm
+		}
 	}
 	fft(buf, true)
-	out := LossPMF{Interval: l.Interval, Offset: lo, PMF: make([]float64, hi-lo+1)}
-	base := n * l.Offset
-	for k := lo; k <= hi; k++ {
-		j := ((k-base)%size + size) % size
-		out.PMF[k-lo] = max(real(buf[j]), 0)
+	extract := func(l *LossPMF, lo, hi int, part func(complex128) float64) LossPMF {
+		out := LossPMF{Interval: l.Interval, Offset: lo, PMF: make([]float64, hi-lo+1)}
+		base := n * l.Offset
+		for k := lo; k <= hi; k++ {
+			j := ((k-base)%size + size) % size
+			out.PMF[k-lo] = max(part(buf[j]), 0)
+		}
+		out.Infinite = min(1, 1-math.Pow(1-l.Infinite, float64(n))+compositionTail)
+		return out
 	}
-	out.Infinite = min(1, 1-math.Pow(1-l.Infinite, float64(n))+compositionTail)
-	return out, nil
+	return extract(a, aLo, aHi, func(z complex128) float64 { return real(z) }),
+		extract(b, bLo, bHi, func(z complex128) float64 { return imag(z) }), nil
+}
+
+func conj(z complex128) complex128 { return complex(real(z), -imag(z)) }
+
+func (l *LossPMF) selfComposeSmall(n int) LossPMF {
+	if n == 0 {
+		return LossPMF{Interval: l.Interval, PMF: []float64{1}}
+	}
+	c := *l
+	c.PMF = append([]float64(nil), l.PMF...)
+	return c
 }
 
 // chernoffWindow returns loss indices [lo, hi] outside of which the n-fold

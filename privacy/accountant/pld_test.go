@@ -90,7 +90,7 @@ func TestPLDTighterThanRDP(t *testing.T) {
 	for _, c := range []struct {
 		q, sigma float64
 		steps    int
-	}{{0.005, 0.9, 2000}, {0.01, 1.1, 1000}, {0.04, 1.5, 2250}} {
+	}{{0.005, 0.9, 2000}, {0.01, 1.1, 1000}, {0.04, 1.5, 2250}, {0.01, 4, 10000}} {
 		pld, err := PLDSampledGaussianEpsilon(c.q, c.sigma, c.steps, 1e-5, 1e-4)
 		if err != nil {
 			t.Fatal(err)

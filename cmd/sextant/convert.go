@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sextant-ml/sextant/bundle"
+	"github.com/sextant-ml/sextant/engine"
+	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/onnx"
+)
+
+// version is the Sextant runtime version written into bundles.
+const version = "0.1.0"
+
+// convertOptions are convert's settings, shared with demo.
+type convertOptions struct {
+	name, version string
+	privacy       []string // NAME=private|sensitive|public
+	golden        bool
+}
+
+// convertResult summarizes a conversion.
+type convertResult struct {
+	ops        map[string]int
+	nodesIn    int
+	params     int64
+	paramBytes int64
+	fileBytes  int64
+	arena      int64
+	stats      graph.OptimizeStats
+}
+
+func newConvertCmd(e *env) *cobra.Command {
+	var (
+		out  string
+		opts convertOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "convert IN.onnx -o OUT.sxm",
+		Short: "Convert an ONNX model into an .sxm bundle",
+		Long: `Imports an ONNX model, optimizes its graph (constant folding, dead code,
+fusion), and writes an .sxm bundle: manifest, graph and 64-byte-aligned weights
+that open without copying. Inputs are private unless --privacy says otherwise.
+With --golden (default), seeded inputs and the outputs they produce are stored
+for the post-install self-test. Prints the ops, parameter count, bytes and the
+planned arena.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("-o OUT.sxm is required")
+			}
+			res, err := convert(cmd.Context(), args[0], out, opts)
+			if err != nil {
+				return err
+			}
+			printConvert(e, args[0], out, res)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "bundle to write")
+	cmd.Flags().StringVar(&opts.name, "name", "", "model name (default: the input file's base name)")
+	cmd.Flags().StringVar(&opts.version, "version", "1.0.0", "model version (semver)")
+	cmd.Flags().StringArrayVar(&opts.privacy, "privacy", nil, "privacy class of an input, NAME=private|sensitive|public (default private)")
+	cmd.Flags().BoolVar(&opts.golden, "golden", true, "store golden inputs and outputs for the self-test")
+	return cmd
+}
+
+func convert(ctx context.Context, in, out string, opts convertOptions) (*convertResult, error) {
+	src, err := os.ReadFile(in)
+	if err != nil {
+		return nil, err
+	}
+	g, err := onnx.Decode(src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in, err)
+	}
+	res := &convertResult{nodesIn: len(g.Nodes)}
+	res.stats, err = graph.Optimize(g, engine.Evaluator{}, graph.OptimizeOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in, err)
+	}
+	name := opts.name
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
+	}
+	sum := sha256.Sum256(src)
+	m := &bundle.Manifest{
+		Name:      name,
+		Version:   opts.version,
+		Signature: bundle.SignatureOf(g),
+		Provenance: bundle.Provenance{
+			Source:    "sha256:" + hex.EncodeToString(sum[:]),
+			CreatedAt: time.Now().UTC().Truncate(time.Second),
+			Producer:  bundle.Producer{Tool: "sextant convert", Version: version},
+		},
+		MinRuntimeVersion: version,
+	}
+	classes := map[string]bundle.PrivacyClass{}
+	for _, p := range opts.privacy {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			return nil, fmt.Errorf("--privacy %q: want NAME=CLASS", p)
+		}
+		classes[k] = bundle.PrivacyClass(v)
+	}
+	for i := range m.Signature.Inputs {
+		in := &m.Signature.Inputs[i]
+		in.Privacy = bundle.Private
+		if c, ok := classes[in.Name]; ok {
+			in.Privacy = c
+			delete(classes, in.Name)
+		}
+	}
+	for k := range classes {
+		return nil, fmt.Errorf("--privacy: the model has no input %q", k)
+	}
+	// Compile a copy to learn the arena and, optionally, the golden outputs;
+	// Compile rewrites its graph, and the bundle must hold g as optimized.
+	cg, err := onnx.Decode(src)
+	if err != nil {
+		return nil, err
+	}
+	model, err := engine.Compile(cg, engine.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", in, err)
+	}
+	res.arena = model.ArenaBytes()
+	var extras []bundle.Extra
+	if opts.golden {
+		extras, err = goldenSet(ctx, model, g, m)
+		if err != nil {
+			return nil, fmt.Errorf("golden self-test data: %w", err)
+		}
+	}
+	if err := bundle.WriteFile(out, g, m, extras...); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(out)
+	if err != nil {
+		return nil, err
+	}
+	res.fileBytes = fi.Size()
+	res.ops = map[string]int{}
+	for _, n := range g.Nodes {
+		res.ops[n.Op]++
+	}
+	for _, v := range g.Initializers {
+		if v.Const != nil {
+			res.params += int64(v.Const.Len())
+			res.paramBytes += int64(len(v.Const.Raw))
+		}
+	}
+	return res, nil
+}
+
+// goldenSet runs the model on seeded inputs and records inputs and outputs
+// as bundle tensors named golden/in/<input> and golden/out/<output>.
+func goldenSet(ctx context.Context, model *engine.Model, g *graph.Graph, m *bundle.Manifest) ([]bundle.Extra, error) {
+	ins, err := randomInputs(g, nil, 42)
+	if err != nil {
+		return nil, err
+	}
+	outs, err := model.NewSession().Run(ctx, ins)
+	if err != nil {
+		return nil, err
+	}
+	gold := &bundle.Golden{Tolerance: bundle.Tolerance{Abs: 1e-5, Rel: 1e-4}}
+	var extras []bundle.Extra
+	for i, t := range ins {
+		ref := "golden/in/" + g.Inputs[i].Name
+		extras = append(extras, bundle.Extra{Name: ref, Tensor: t})
+		gold.Inputs = append(gold.Inputs, bundle.TensorRef{Name: g.Inputs[i].Name, Tensor: ref})
+	}
+	for i, t := range outs {
+		name := model.OutputNames()[i]
+		ref := "golden/out/" + name
+		extras = append(extras, bundle.Extra{Name: ref, Tensor: t.Clone()})
+		gold.Outputs = append(gold.Outputs, bundle.TensorRef{Name: name, Tensor: ref})
+	}
+	m.Golden = gold
+	return extras, nil
+}
+
+func printConvert(e *env, in, out string, r *convertResult) {
+	fmt.Fprintf(e.stdout, "%s -> %s\n", in, out)
+	fmt.Fprintf(e.stdout, "graph      %s\n", r.stats)
+	ops := make([]string, 0, len(r.ops))
+	for op := range r.ops {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	parts := make([]string, len(ops))
+	for i, op := range ops {
+		parts[i] = fmt.Sprintf("%s×%d", op, r.ops[op])
+	}
+	fmt.Fprintf(e.stdout, "ops        %s\n", strings.Join(parts, " "))
+	fmt.Fprintf(e.stdout, "parameters %d (%s)\n", r.params, humanBytes(r.paramBytes))
+	fmt.Fprintf(e.stdout, "bundle     %s\n", humanBytes(r.fileBytes))
+	if r.arena >= 0 {
+		fmt.Fprintf(e.stdout, "arena      %s planned (symbolic dims = 1)\n", humanBytes(r.arena))
+	} else {
+		fmt.Fprintf(e.stdout, "arena      planned at first run (input shapes depend on input values)\n")
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 10<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 10<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
