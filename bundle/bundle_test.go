@@ -323,3 +323,26 @@ func TestHostileHeaders(t *testing.T) {
 		t.Errorf("an ignorable flag bit was rejected: %v", err)
 	}
 }
+
+func TestExtraSharingAGraphTensor(t *testing.T) {
+	g := testGraph()
+	extras := testExtras()
+	// The golden output is the very tensor a weight uses: it must still be
+	// stored under its own name.
+	extras[3].Tensor = g.Initializers[0].Const
+	var buf bytes.Buffer
+	if err := Write(&buf, g, testManifest(g), extras...); err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenBytes(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := b.Tensor("golden/out/y", "")
+	if !ok {
+		t.Fatal("golden/out/y missing")
+	}
+	if d := diffTensors(g.Initializers[0].Const, got); d != "" {
+		t.Fatal(d)
+	}
+}

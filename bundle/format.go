@@ -40,6 +40,7 @@ const (
 	maxTensors    = 1 << 20
 	maxValues     = 1 << 20
 	maxNodes      = 1 << 20
+	maxEdges      = 1 << 22
 	maxRank       = 64
 	maxManifest   = 64 << 20
 	maxStringElem = 1 << 30

@@ -155,6 +155,9 @@ func encodeGraph(g *graph.Graph, add tensorAdder) ([]byte, error) {
 	}
 	var m []byte
 	for i, v := range vals {
+		if err := checkType(v); err != nil {
+			return nil, err
+		}
 		m = m[:0]
 		m = appendString(m, valName, v.Name)
 		m = appendVarintField(m, valDType, uint64(v.Type.DType))
@@ -230,6 +233,9 @@ func encodeNode(n *graph.Node, ni int, idx map[*graph.Value]int, add tensorAdder
 		if a == nil {
 			return nil, fmt.Errorf("%v: attribute %q is nil", n, name)
 		}
+		if a.Kind > graph.AttrStrings {
+			return nil, fmt.Errorf("%v: attribute %q has unknown kind %d", n, name, a.Kind)
+		}
 		var am []byte
 		am = appendString(am, attrName, name)
 		am = appendVarintField(am, attrKind, uint64(a.Kind))
@@ -274,4 +280,21 @@ func encodeNode(n *graph.Node, ni int, idx map[*graph.Value]int, add tensorAdder
 		m = appendMessage(m, nodeAttr, am)
 	}
 	return m, nil
+}
+
+// checkType rejects what the reader would: invalid dtypes, ranks above
+// maxRank, dimensions below -1.
+func checkType(v *graph.Value) error {
+	if dt := v.Type.DType; dt != tensor.Undefined && !dt.Valid() {
+		return fmt.Errorf("value %q: unsupported dtype %v", v.Name, dt)
+	}
+	if len(v.Type.Shape) > maxRank {
+		return fmt.Errorf("value %q: rank %d above %d", v.Name, len(v.Type.Shape), maxRank)
+	}
+	for _, d := range v.Type.Shape {
+		if d.Size < -1 {
+			return fmt.Errorf("value %q: dimension %d", v.Name, d.Size)
+		}
+	}
+	return nil
 }

@@ -22,6 +22,7 @@ type graphDecoder struct {
 	infos   []TensorInfo
 	vals    []*graph.Value
 	g       *graph.Graph
+	edges   int // node inputs and outputs decoded so far
 }
 
 func decodeGraph(b []byte, infos []TensorInfo, tensors []*tensor.Tensor) (*graph.Graph, error) {
@@ -217,6 +218,9 @@ func (d *graphDecoder) node(f field) error {
 			n.Domain, err = f.str()
 		case nodeInput, nodeOutput:
 			err = f.eachVarint(func(r uint64) error {
+				if d.edges++; d.edges > maxEdges {
+					return fmt.Errorf("more than %d node inputs and outputs", maxEdges)
+				}
 				var v *graph.Value
 				if r != 0 {
 					var err error

@@ -179,6 +179,7 @@ func TestValidate(t *testing.T) {
 		}},
 		{"fine_tuning.trainable[1]", func(m *Manifest) { m.FineTuning.Trainable[1] = "[" }},
 		{"fine_tuning.trainable[0]", func(m *Manifest) { m.FineTuning.Trainable[0] = "missing/*" }},
+		{"fine_tuning.trainable[0]", func(m *Manifest) { m.FineTuning.Trainable[0] = "missing" }},
 		{"fine_tuning.optimizer.lr", func(m *Manifest) { m.FineTuning.Optimizer.LearningRate = 0 }},
 		{"fine_tuning.optimizer.betas[1]", func(m *Manifest) { m.FineTuning.Optimizer.Betas[1] = 1 }},
 		{"calibration.cascade_threshold", func(m *Manifest) { m.Calibration.CascadeThreshold = 1.5 }},

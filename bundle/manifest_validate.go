@@ -6,6 +6,7 @@ import (
 	"math"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
@@ -24,8 +25,19 @@ func (e *ManifestError) Error() string {
 	return fmt.Sprintf("manifest %s: %s", e.Field, e.Reason)
 }
 
-// validator collects problems.
-type validator struct{ errs []error }
+// Limits on list lengths, so that validating a hostile manifest stays cheap.
+const (
+	maxSignatureEntries = 1 << 16
+	maxPatterns         = 1 << 12
+	maxGlobs            = 32 // patterns with wildcards, each matched against every initializer
+)
+
+// validator collects problems. inputs and outputs index the signature.
+type validator struct {
+	errs    []error
+	inputs  map[string]*Input
+	outputs map[string]*Output
+}
 
 func (v *validator) add(field, format string, args ...any) {
 	v.errs = append(v.errs, &ManifestError{Field: field, Reason: fmt.Sprintf(format, args...)})
@@ -60,7 +72,23 @@ func (v *validator) semver(field, s string) (Version, bool) {
 // initializers, and the graph's ops must be listed in Ops. All problems are
 // returned joined; each is a *ManifestError.
 func (m *Manifest) Validate(g *graph.Graph) error {
-	v := &validator{}
+	v := &validator{inputs: map[string]*Input{}, outputs: map[string]*Output{}}
+	if n := max(len(m.Signature.Inputs), len(m.Signature.Outputs)); n > maxSignatureEntries {
+		v.add("signature", "%d entries exceed the limit of %d", n, maxSignatureEntries)
+		return errors.Join(v.errs...)
+	}
+	for i := range m.Signature.Inputs {
+		in := &m.Signature.Inputs[i]
+		if _, dup := v.inputs[in.Name]; !dup {
+			v.inputs[in.Name] = in
+		}
+	}
+	for i := range m.Signature.Outputs {
+		out := &m.Signature.Outputs[i]
+		if _, dup := v.outputs[out.Name]; !dup {
+			v.outputs[out.Name] = out
+		}
+	}
 	if m.Name == "" {
 		v.add("name", "is empty")
 	}
@@ -207,13 +235,38 @@ func validateFineTuning(v *validator, ft *FineTuning, g *graph.Graph) {
 	if len(ft.Trainable) == 0 {
 		v.add("fine_tuning.trainable", "is empty")
 	}
+	if len(ft.Trainable) > maxPatterns {
+		v.add("fine_tuning.trainable", "%d patterns exceed the limit of %d", len(ft.Trainable), maxPatterns)
+		return
+	}
+	var names map[string]bool
+	globs := 0
 	for i, pat := range ft.Trainable {
 		f := fmt.Sprintf("fine_tuning.trainable[%d]", i)
 		if _, err := path.Match(pat, ""); err != nil || pat == "" {
 			v.add(f, "%q is not a valid name or pattern", pat)
 			continue
 		}
-		if g != nil && !slices.ContainsFunc(g.Initializers, func(x *graph.Value) bool {
+		if g == nil {
+			continue
+		}
+		if !strings.ContainsAny(pat, `*?[\`) {
+			if names == nil {
+				names = make(map[string]bool, len(g.Initializers))
+				for _, x := range g.Initializers {
+					names[x.Name] = true
+				}
+			}
+			if !names[pat] {
+				v.add(f, "%q is not an initializer of the graph", pat)
+			}
+			continue
+		}
+		if globs++; globs > maxGlobs {
+			v.add(f, "more than %d patterns", maxGlobs)
+			return
+		}
+		if !slices.ContainsFunc(g.Initializers, func(x *graph.Value) bool {
 			ok, _ := path.Match(pat, x.Name)
 			return ok
 		}) {
@@ -234,24 +287,6 @@ func validateFineTuning(v *validator, ft *FineTuning, g *graph.Graph) {
 	v.finite("fine_tuning.optimizer.weight_decay", o.WeightDecay, 0, math.MaxFloat64, false)
 }
 
-func (m *Manifest) input(name string) *Input {
-	for i := range m.Signature.Inputs {
-		if m.Signature.Inputs[i].Name == name {
-			return &m.Signature.Inputs[i]
-		}
-	}
-	return nil
-}
-
-func (m *Manifest) output(name string) *Output {
-	for i := range m.Signature.Outputs {
-		if m.Signature.Outputs[i].Name == name {
-			return &m.Signature.Outputs[i]
-		}
-	}
-	return nil
-}
-
 func (m *Manifest) validateServer(v *validator) {
 	s := m.ServerVariant
 	if s == nil {
@@ -265,7 +300,7 @@ func (m *Manifest) validateServer(v *validator) {
 	}
 	for i, name := range s.Inputs {
 		f := fmt.Sprintf("server_variant.inputs[%d]", i)
-		in := m.input(name)
+		in := v.inputs[name]
 		switch {
 		case in == nil:
 			v.add(f, "%q is not a signature input", name)
@@ -283,7 +318,7 @@ func (m *Manifest) validateGolden(v *validator) {
 	have := map[string]bool{}
 	for i, r := range gd.Inputs {
 		f := fmt.Sprintf("golden.inputs[%d]", i)
-		if m.input(r.Name) == nil {
+		if v.inputs[r.Name] == nil {
 			v.add(f+".name", "%q is not a signature input", r.Name)
 		}
 		if r.Tensor == "" {
@@ -301,7 +336,7 @@ func (m *Manifest) validateGolden(v *validator) {
 	}
 	for i, r := range gd.Outputs {
 		f := fmt.Sprintf("golden.outputs[%d]", i)
-		if m.output(r.Name) == nil {
+		if v.outputs[r.Name] == nil {
 			v.add(f+".name", "%q is not a signature output", r.Name)
 		}
 		if r.Tensor == "" {
@@ -314,20 +349,20 @@ func (m *Manifest) validateGolden(v *validator) {
 
 func (m *Manifest) validateAgainst(v *validator, g *graph.Graph) {
 	for _, gv := range g.Inputs {
-		if m.input(gv.Name) == nil {
+		if v.inputs[gv.Name] == nil {
 			v.add("signature.inputs", "graph input %q is not declared (every input needs a privacy class)", gv.Name)
 		}
 	}
-	find := func(vs []*graph.Value, name string) *graph.Value {
+	index := func(vs []*graph.Value) map[string]*graph.Value {
+		m := make(map[string]*graph.Value, len(vs))
 		for _, x := range vs {
-			if x.Name == name {
-				return x
-			}
+			m[x.Name] = x
 		}
-		return nil
+		return m
 	}
-	check := func(f, name, dtype string, shape Shape, vs []*graph.Value, what string) {
-		gv := find(vs, name)
+	gin, gout := index(g.Inputs), index(g.Outputs)
+	check := func(f, name, dtype string, shape Shape, vs map[string]*graph.Value, what string) {
+		gv := vs[name]
 		if gv == nil {
 			v.add(f, "%q is not a graph %s", name, what)
 			return
@@ -340,13 +375,17 @@ func (m *Manifest) validateAgainst(v *validator, g *graph.Graph) {
 		}
 	}
 	for i, in := range m.Signature.Inputs {
-		check(fmt.Sprintf("signature.inputs[%d]", i), in.Name, in.DType, in.Shape, g.Inputs, "input")
+		check(fmt.Sprintf("signature.inputs[%d]", i), in.Name, in.DType, in.Shape, gin, "input")
 	}
 	for i, out := range m.Signature.Outputs {
-		check(fmt.Sprintf("signature.outputs[%d]", i), out.Name, out.DType, out.Shape, g.Outputs, "output")
+		check(fmt.Sprintf("signature.outputs[%d]", i), out.Name, out.DType, out.Shape, gout, "output")
+	}
+	listed := make(map[string]bool, len(m.Ops))
+	for _, op := range m.Ops {
+		listed[op] = true
 	}
 	for _, op := range OpsUsed(g) {
-		if !slices.Contains(m.Ops, op) {
+		if !listed[op] {
 			v.add("ops", "the graph uses %s, which is not listed", op)
 		}
 	}

@@ -153,3 +153,17 @@ func TestOpenRSS(t *testing.T) {
 		t.Errorf("reading all weights grew file RSS by only %d KB: the measurement does not see mapped pages", kb(grew))
 	}
 }
+
+func BenchmarkVerify50MB(b *testing.B) {
+	path := writeBigBundle(b)
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(st.Size())
+	for b.Loop() {
+		if err := VerifyFile(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -93,10 +93,18 @@ func open(data []byte) (*Bundle, error) {
 		return nil, err
 	}
 	b.tensors = make([]*tensor.Tensor, len(b.infos))
+	// String tensors are decoded into the heap; entries may overlap, so cap
+	// their total at the data section's size, or a file could make Open
+	// decode the same bytes once per entry.
+	strBudget := h.Sections[SectionData].Length
 	for i, in := range b.infos {
 		t := &tensor.Tensor{DType: in.DType, Shape: in.Shape}
 		raw := data[in.Offset : in.Offset+in.Length : in.Offset+in.Length]
 		if in.DType == tensor.String && in.Layout == PlainLayout {
+			if in.Length > strBudget {
+				return nil, formatErr(SectionTable, nil, "string tensors total more bytes than the data section holds")
+			}
+			strBudget -= in.Length
 			t.Strs, err = parseStrings(raw, in.Shape.NumElements())
 			if err != nil {
 				return nil, formatErr(SectionData, err, "string tensor %q", in.Name)

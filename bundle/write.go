@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,8 +44,10 @@ type planner struct {
 	byPtr   map[*tensor.Tensor]int
 }
 
-func (p *planner) add(name, layout string, t *tensor.Tensor) (int, error) {
-	if i, ok := p.byPtr[t]; ok && layout == PlainLayout {
+// add plans tensor t under name and layout. With share set, a tensor
+// already planned (the same pointer, plain) is stored once and shared.
+func (p *planner) add(name, layout string, t *tensor.Tensor, share bool) (int, error) {
+	if i, ok := p.byPtr[t]; ok && share && layout == PlainLayout {
 		return i, nil
 	}
 	if t == nil {
@@ -59,6 +62,11 @@ func (p *planner) add(name, layout string, t *tensor.Tensor) (int, error) {
 	}
 	if len(t.Shape) > maxRank {
 		return 0, fmt.Errorf("tensor %q: rank %d above %d", name, len(t.Shape), maxRank)
+	}
+	for _, d := range t.Shape {
+		if d < 0 || d > math.MaxInt32 {
+			return 0, fmt.Errorf("tensor %q: dimension %d out of range", name, d)
+		}
 	}
 	data := t.Raw
 	if layout == PlainLayout {
@@ -99,13 +107,13 @@ func Write(w io.Writer, g *graph.Graph, m *Manifest, extra ...Extra) error {
 	}
 	p := &planner{keys: map[tableKey]int{}, byPtr: map[*tensor.Tensor]int{}}
 	graphBytes, err := encodeGraph(g, func(name string, t *tensor.Tensor) (int, error) {
-		return p.add(name, PlainLayout, t)
+		return p.add(name, PlainLayout, t, true)
 	})
 	if err != nil {
 		return fmt.Errorf("bundle: encode graph: %w", err)
 	}
 	for _, e := range extra {
-		if _, err := p.add(e.Name, e.Layout, e.Tensor); err != nil {
+		if _, err := p.add(e.Name, e.Layout, e.Tensor, false); err != nil {
 			return fmt.Errorf("bundle: extra tensor: %w", err)
 		}
 	}
@@ -222,8 +230,14 @@ func checkGolden(m *Manifest, infos []TensorInfo) error {
 	if m.Golden == nil {
 		return nil
 	}
+	plain := make(map[string]bool)
+	for _, t := range infos {
+		if t.Layout == PlainLayout {
+			plain[t.Name] = true
+		}
+	}
 	for _, r := range slices.Concat(m.Golden.Inputs, m.Golden.Outputs) {
-		if !slices.ContainsFunc(infos, func(t TensorInfo) bool { return t.Name == r.Tensor && t.Layout == PlainLayout }) {
+		if !plain[r.Tensor] {
 			return &ManifestError{Field: "golden", Reason: fmt.Sprintf("tensor %q for %q is not in the bundle", r.Tensor, r.Name)}
 		}
 	}

@@ -165,11 +165,18 @@ func Compile(g *graph.Graph, opts Options) (*Model, error) {
 	m.plans.Store(&empty)
 	if ins, ok := m.staticInputs(); ok {
 		p, err := m.planFor(ins)
-		if err != nil {
+		var de *dataError
+		switch {
+		case errors.As(err, &de):
+			// Zero inputs are not valid data for this model (e.g. a string
+			// that must parse); the first real run plans instead.
+			log.Debug("compile-time plan skipped", "reason", err)
+		case err != nil:
 			return nil, fmt.Errorf("engine: planning with static shapes: %w", err)
+		default:
+			m.staticArena = int64(p.arenaBytes)
+			log.Debug("compiled", "nodes", len(m.nodes), "arena_bytes", p.arenaBytes)
 		}
-		m.staticArena = int64(p.arenaBytes)
-		log.Debug("compiled", "nodes", len(m.nodes), "arena_bytes", p.arenaBytes)
 	}
 	return m, nil
 }

@@ -293,3 +293,32 @@ func BenchmarkMLP(b *testing.B) {
 		}
 	}
 }
+
+// TestCompileToleratesDataErrors: a model whose zero-filled trial inputs are
+// invalid data (index 0 into an empty axis) still compiles; the error comes
+// from Run, with the node named, only for inputs that are actually bad.
+func TestCompileToleratesDataErrors(t *testing.T) {
+	b := graph.NewBuilder("gather", 17)
+	b.Input("data", tensor.Float32, "n", 3)
+	b.Input("idx", tensor.Int64, 1)
+	b.Output(b.Op("Gather", nil, "data", "idx"))
+	m, err := Compile(b.Graph(), Options{Dims: map[string]int{"n": 0}})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	if m.ArenaBytes() != -1 {
+		t.Errorf("ArenaBytes %d, want -1 (no compile-time plan)", m.ArenaBytes())
+	}
+	s := m.NewSession()
+	data := tensor.From([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	outs, err := s.Run(context.Background(), []*tensor.Tensor{data, tensor.From([]int64{1}, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tensor.Data[float32](outs[0]); got[0] != 4 || got[2] != 6 {
+		t.Fatalf("Gather row 1 = %v", got)
+	}
+	if _, err := s.Run(context.Background(), []*tensor.Tensor{data, tensor.From([]int64{5}, 1)}); err == nil {
+		t.Fatal("Gather index 5 of 2 rows succeeded")
+	}
+}

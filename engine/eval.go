@@ -57,7 +57,14 @@ func evalNode(n *graph.Node, k kernels.Kernel, opset int, in []*tensor.Tensor) (
 		return nil, kernels.Step{}, &graph.NodeError{Node: n, Err: fmt.Errorf("negative scratch %d", step.Scratch)}
 	}
 	if err := step.Run(in, out, tensor.AlignedBytes(step.Scratch)); err != nil {
-		return nil, kernels.Step{}, &graph.NodeError{Node: n, Err: err}
+		return nil, kernels.Step{}, &graph.NodeError{Node: n, Err: &dataError{err}}
 	}
 	return out, step, nil
 }
+
+// dataError marks a failure that depends on input values (an index out of
+// range), not on shapes: Compile's trial run on zero inputs tolerates it.
+type dataError struct{ err error }
+
+func (e *dataError) Error() string { return e.err.Error() }
+func (e *dataError) Unwrap() error { return e.err }

@@ -8,6 +8,7 @@ import (
 
 func addConvSchemas(add func(*Schema)) {
 	add(&Schema{Op: "Conv", MinInputs: 2, MaxInputs: 3, MinOutputs: 1, MaxOutputs: 1, Infer: inferConv})
+	add(&Schema{Op: "ConvTranspose", MinInputs: 2, MaxInputs: 3, MinOutputs: 1, MaxOutputs: 1, Infer: inferConvTranspose})
 	add(&Schema{Op: "MaxPool", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 2, Infer: inferPool})
 	add(&Schema{Op: "AveragePool", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Infer: inferPool})
 	for _, op := range []string{"GlobalAveragePool", "GlobalMaxPool"} {
@@ -239,4 +240,102 @@ func inferGlobalPool(n *Node, opset int, in []Operand) ([]Type, error) {
 		dims = append(dims, Fixed(1))
 	}
 	return nnOuts(n, nnKnown(in[0], dims)), nil
+}
+
+func inferConvTranspose(n *Node, opset int, in []Operand) ([]Type, error) {
+	if err := nnFloatInput(in, 0); err != nil {
+		return nil, err
+	}
+	x, wt := in[0].Type, in[1].Type
+	if !x.Known || !wt.Known {
+		return nnOuts(n, Type{DType: x.DType}), nil
+	}
+	if len(x.Shape) < 3 || len(wt.Shape) != len(x.Shape) {
+		return nil, fmt.Errorf("want X of rank >= 3 and W of the same rank, got %v and %v", x, wt)
+	}
+	kernel := make([]int, len(x.Shape)-2)
+	for i := range kernel {
+		d := wt.Shape[2+i]
+		if !d.IsFixed() {
+			return nnOuts(n, Type{DType: x.DType}), nil
+		}
+		kernel[i] = int(d.Size)
+	}
+	group := n.Int("group", 1)
+	if group < 1 {
+		return nil, fmt.Errorf("invalid group %d", group)
+	}
+	if err := nnSameDim("W input channels", wt.Shape[0], x.Shape[1]); err != nil {
+		return nil, err
+	}
+	m := Unknown()
+	if wt.Shape[1].IsFixed() {
+		m = Fixed(wt.Shape[1].Size * group)
+	}
+	w, err := NewWindow(n, kernel)
+	if err != nil {
+		return nil, err
+	}
+	dims := []Dim{x.Shape[0], m}
+	for i, d := range x.Shape[2:] {
+		if !d.IsFixed() {
+			dims = append(dims, Unknown())
+			continue
+		}
+		o, _, _, err := ConvTransposeDim(n, w, i, int(d.Size))
+		if err != nil {
+			return nil, err
+		}
+		dims = append(dims, Fixed(int64(o)))
+	}
+	return nnOuts(n, nnKnown(in[0], dims)), nil
+}
+
+// ConvTransposeDim resolves ConvTranspose's output size and begin/end pads
+// along spatial axis i for input size in (ONNX Operators.md
+// ConvTranspose-11): out = s·(in − 1) + output_padding + (k − 1)·d + 1 −
+// pads, unless output_shape or auto_pad SAME_* fixes the output size (to
+// output_shape, or in·s), in which case the total padding is derived from it,
+// the odd unit at the end for SAME_UPPER and at the beginning otherwise, as
+// the spec's formulas say (the backend test convtranspose_autopad_same
+// checks it).
+func ConvTransposeDim(n *Node, w *Window, i, in int) (out, padBegin, padEnd int, err error) {
+	r := len(w.Kernel)
+	adj := 0
+	if op, ok := n.Ints("output_padding"); ok {
+		if len(op) != r {
+			return 0, 0, 0, fmt.Errorf("output_padding has %d values, want %d", len(op), r)
+		}
+		adj = int(op[i])
+	}
+	s, k := w.Strides[i], (w.Kernel[i]-1)*w.Dilations[i]+1
+	full := s*(in-1) + adj + k
+	target := -1
+	if os, ok := n.Ints("output_shape"); ok {
+		switch len(os) {
+		case r:
+			target = int(os[i])
+		case r + 2:
+			target = int(os[2+i])
+		default:
+			return 0, 0, 0, fmt.Errorf("output_shape has %d values, want %d", len(os), r)
+		}
+	} else if w.AutoPad == "SAME_UPPER" || w.AutoPad == "SAME_LOWER" {
+		target = in * s
+	}
+	if target >= 0 {
+		total := max(0, full-target)
+		if w.AutoPad == "SAME_UPPER" {
+			return target, total / 2, total - total/2, nil
+		}
+		return target, total - total/2, total / 2, nil
+	}
+	if w.AutoPad == "NOTSET" {
+		padBegin, padEnd = w.Pads[i], w.Pads[i+r]
+	}
+	out = full - padBegin - padEnd
+	if out < 0 {
+		return 0, 0, 0, fmt.Errorf("negative output size on spatial axis %d", i)
+	}
+	return out, padBegin, padEnd, nil
 }

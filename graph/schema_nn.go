@@ -14,6 +14,8 @@ func addNNSchemas(add func(*Schema)) {
 	add(&Schema{Op: "FusedGemm", MinInputs: 2, MaxInputs: 3, MinOutputs: 1, MaxOutputs: 1, Infer: inferGemm})
 	add(&Schema{Op: "BatchNormalization", MinInputs: 5, MaxInputs: 5, MinOutputs: 1, MaxOutputs: 5, Infer: inferBatchNorm})
 	add(&Schema{Op: "LayerNormalization", MinInputs: 2, MaxInputs: 3, MinOutputs: 1, MaxOutputs: 3, Infer: inferLayerNorm})
+	add(&Schema{Op: "InstanceNormalization", MinInputs: 3, MaxInputs: 3, MinOutputs: 1, MaxOutputs: 1, Infer: inferSameFloat})
+	add(&Schema{Op: "MeanVarianceNormalization", MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Infer: inferSameFloat})
 	for _, op := range []string{"Softmax", "LogSoftmax"} {
 		add(&Schema{Op: op, MinInputs: 1, MaxInputs: 1, MinOutputs: 1, MaxOutputs: 1, Infer: inferSoftmax})
 	}
@@ -230,6 +232,15 @@ func inferSoftmax(n *Node, opset int, in []Operand) ([]Type, error) {
 		if _, err := NormAxis(n.Int("axis", def), len(x.Shape)); err != nil {
 			return nil, err
 		}
+	}
+	return nnOuts(n, Same(in[0])), nil
+}
+
+// inferSameFloat types an op whose output has its floating-point input's
+// type.
+func inferSameFloat(n *Node, opset int, in []Operand) ([]Type, error) {
+	if err := nnFloatInput(in, 0); err != nil {
+		return nil, err
 	}
 	return nnOuts(n, Same(in[0])), nil
 }

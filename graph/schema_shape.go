@@ -9,7 +9,8 @@ import (
 // Data-movement and shape operators: Reshape, Flatten, Squeeze, Unsqueeze,
 // Transpose, Expand, Tile, Identity, Shape and Size here; Gather,
 // GatherElements, GatherND, Concat, Split and Slice in schema_shape_index.go;
-// Constant, ConstantOfShape and Range in schema_shape_const.go. They are
+// Constant, ConstantOfShape and Range in schema_shape_const.go; Pad in
+// schema_shape_pad.go. They are
 // type-agnostic (any element type, String included). Semantics and version
 // differences follow the ONNX operator specification (docs/Operators.md,
 // opsets 1–18).
@@ -41,6 +42,7 @@ func addShapeSchemas(add func(*Schema)) {
 	one("Size", 1, 1, inferSize, nil)
 	addIndexSchemas(add)
 	addConstSchemas(add)
+	addPadSchema(add)
 }
 
 // shValuesFrom returns a ValueInputs function giving positions from opset

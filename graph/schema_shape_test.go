@@ -112,6 +112,13 @@ func TestInferAxesOps(t *testing.T) {
 		{name: "expand mismatch", op: "Expand", opset: 13, in: []Operand{shT(f, 3), shI64(4)}, want: "error: broadcast"},
 		{name: "tile", op: "Tile", opset: 13, in: []Operand{shT(f, "b", 3, "c"), shI64(1, 2, 3)}, want: "float32[b,6,?]"},
 		{name: "tile length", op: "Tile", opset: 13, in: []Operand{shT(f, 3), shI64(1, 2)}, want: "error: 2 repeats"},
+		{name: "pad", op: "Pad", opset: 13, in: []Operand{shT(f, "b", 3), shI64(0, 1, 0, -2)}, want: "float32[b,2]"},
+		{name: "pad symbolic padded", op: "Pad", opset: 13, in: []Operand{shT(f, "b", 3), shI64(1, 0, 0, 0)}, want: "float32[?,3]"},
+		{name: "pad attr at 2", op: "Pad", opset: 2, attrs: map[string]*Attr{"pads": IntsAttr(1, 1)}, in: []Operand{shT(f, 3)}, want: "float32[5]"},
+		{name: "pad axes at 18", op: "Pad", opset: 18, in: []Operand{shT(f, 2, 3), shI64(1, 1), {}, shI64(-1)}, want: "float32[2,5]"},
+		{name: "pad unknown", op: "Pad", opset: 13, in: []Operand{shT(f, 2, 3), shT(tensor.Int64, 4)}, want: "float32[?,?]"},
+		{name: "pad mode", op: "Pad", opset: 13, attrs: map[string]*Attr{"mode": StringAttr("mirror")}, in: []Operand{shT(f, 2), shI64(1, 1)}, want: "error: unknown mode"},
+		{name: "pad crop too far", op: "Pad", opset: 13, in: []Operand{shT(f, 2), shI64(-1, -2)}, want: "error: below 0"},
 		{name: "tile-1", op: "Tile", opset: 1, in: []Operand{shT(f, 2, 3), shC(tensor.Scalar(int64(3))), shC(tensor.Scalar(int64(-1)))}, want: "float32[2,9]"},
 	} {
 		c.run(t)
@@ -207,6 +214,7 @@ func TestShapeValueInputs(t *testing.T) {
 		{"Slice", 9, nil}, {"Slice", 10, []int{1, 2, 3, 4}},
 		{"Reshape", 4, nil}, {"Reshape", 5, []int{1}},
 		{"Expand", 8, []int{1}}, {"Tile", 13, []int{1}}, {"Tile", 1, []int{1, 2}},
+		{"Pad", 2, nil}, {"Pad", 11, []int{1}}, {"Pad", 18, []int{1, 3}},
 		{"ConstantOfShape", 9, []int{0}}, {"Range", 11, []int{0, 1, 2}},
 	} {
 		s, ok := Lookup(c.op)

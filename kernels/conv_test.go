@@ -275,3 +275,61 @@ func TestGlobalPool(t *testing.T) {
 	assertClose(t, "GlobalAveragePool", runOp(t, "GlobalAveragePool", 1, nil, 1, x)[0], mean, tensor.Shape{2, 3, 1, 1}, 1e-6, 1e-5)
 	assertClose(t, "GlobalMaxPool", runOp(t, "GlobalMaxPool", 1, nil, 1, x)[0], mx, tensor.Shape{2, 3, 1, 1}, 0, 0)
 }
+
+// refConvTranspose scatters every input element by the ConvTranspose
+// definition: y[n, g·M/G + m, i·s − pb + k·d] += x[n, c, i] · w[c, m, k].
+func refConvTranspose(x, w *tensor.Tensor, strides, dil, pads, outSp []int, group int) []float64 {
+	r := len(x.Shape) - 2
+	n, c, mg := x.Shape[0], x.Shape[1], w.Shape[1]
+	m, cg := mg*group, c/group
+	kernel, inSp := w.Shape[2:], x.Shape[2:]
+	xv, wv := f64s(x), f64s(w)
+	outVol := tensor.Shape(outSp).NumElements()
+	out := make([]float64, n*m*outVol)
+	for ni := 0; ni < n; ni++ {
+		for ci := 0; ci < c; ci++ {
+			g := ci / cg
+			spatialIter(inSp, func(i []int) {
+				xval := xv[(ni*c+ci)*tensor.Shape(inSp).NumElements()+flatIndex(inSp, i)]
+				for mi := 0; mi < mg; mi++ {
+					spatialIter(kernel, func(k []int) {
+						pos := make([]int, r)
+						for d := range pos {
+							pos[d] = i[d]*strides[d] - pads[d] + k[d]*dil[d]
+							if pos[d] < 0 || pos[d] >= outSp[d] {
+								return
+							}
+						}
+						wi := (ci*mg+mi)*tensor.Shape(kernel).NumElements() + flatIndex(kernel, k)
+						out[(ni*m+g*mg+mi)*outVol+flatIndex(outSp, pos)] += xval * wv[wi]
+					})
+				}
+			})
+		}
+	}
+	return out
+}
+
+func TestConvTranspose(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	// X [1, 4, 3, 4], W [4, 3, 3, 2], group 2 → M = 6; strides (2, 3),
+	// dilations (1, 2), pads (1, 0, 0, 2), output_padding (1, 0):
+	// H = 2·2 + 1 + 3 − 1 − 0 = 7, W = 3·3 + 0 + 3 − 0 − 2 = 10.
+	x, w := randT(rng, 1, 4, 3, 4), randT(rng, 4, 3, 3, 2)
+	want := refConvTranspose(x, w, []int{2, 3}, []int{1, 2}, []int{1, 0, 0, 2}, []int{7, 10}, 2)
+	attrs := map[string]*graph.Attr{
+		"strides": attrInts(2, 3), "dilations": attrInts(1, 2), "pads": attrInts(1, 0, 0, 2),
+		"output_padding": attrInts(1, 0), "group": attrInt(2),
+	}
+	got := runOp(t, "ConvTranspose", 11, attrs, 1, x, w)[0]
+	assertClose(t, "ConvTranspose", got, want, tensor.Shape{1, 6, 7, 10}, 1e-5, 1e-4)
+	// 1-D with bias and output_shape: out 9, total padding = 2·(4−1)+3−9 = 0.
+	x, w = randT(rng, 2, 2, 4), randT(rng, 2, 3, 3)
+	b := randT(rng, 3)
+	want = refConvTranspose(x, w, []int{2}, []int{1}, []int{0, 0}, []int{9}, 1)
+	for i := range want {
+		want[i] += b.Float64At((i / 9) % 3)
+	}
+	got = runOp(t, "ConvTranspose", 11, map[string]*graph.Attr{"strides": attrInts(2), "output_shape": attrInts(9)}, 1, x, w, b)[0]
+	assertClose(t, "ConvTranspose 1-D", got, want, tensor.Shape{2, 3, 9}, 1e-5, 1e-4)
+}

@@ -148,3 +148,11 @@ func newTile(n *graph.Node, opset int) (Kernel, error) {
 		return stridedStep(p), nil
 	}), nil
 }
+
+// shInput returns input i, or nil when it is absent.
+func shInput(in []*tensor.Tensor, i int) *tensor.Tensor {
+	if i < len(in) {
+		return in[i]
+	}
+	return nil
+}

@@ -103,3 +103,45 @@ func TestLayerNorm(t *testing.T) {
 		}
 	}
 }
+
+func TestInstanceNormAndMVN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	x, s, b := randT(rng, 2, 3, 4, 2), randT(rng, 3), randT(rng, 3)
+	xv := f64s(x)
+	want := make([]float64, len(xv))
+	for p := 0; p < 6; p++ {
+		row := xv[p*8 : (p+1)*8]
+		mean, vr := 0.0, 0.0
+		for _, v := range row {
+			mean += v / 8
+		}
+		for _, v := range row {
+			vr += (v - mean) * (v - mean) / 8
+		}
+		for i, v := range row {
+			want[p*8+i] = s.Float64At(p%3)*(v-mean)/math.Sqrt(vr+0.01) + b.Float64At(p%3)
+		}
+	}
+	got := runOp(t, "InstanceNormalization", 6, map[string]*graph.Attr{"epsilon": attrFloat(0.01)}, 1, x, s, b)[0]
+	assertClose(t, "InstanceNormalization", got, want, x.Shape, 1e-5, 1e-4)
+
+	// MVN over the default axes [0, 2, 3]: one group per channel.
+	for c := 0; c < 3; c++ {
+		var vals []int
+		for n := 0; n < 2; n++ {
+			for i := 0; i < 8; i++ {
+				vals = append(vals, (n*3+c)*8+i)
+			}
+		}
+		mean, sq := 0.0, 0.0
+		for _, i := range vals {
+			mean += xv[i] / 16
+			sq += xv[i] * xv[i] / 16
+		}
+		for _, i := range vals {
+			want[i] = (xv[i] - mean) / (math.Sqrt(sq-mean*mean) + 1e-9)
+		}
+	}
+	got = runOp(t, "MeanVarianceNormalization", 13, nil, 1, x)[0]
+	assertClose(t, "MeanVarianceNormalization", got, want, x.Shape, 1e-5, 1e-4)
+}

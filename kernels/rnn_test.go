@@ -14,7 +14,7 @@ import (
 // equations of ONNX Operators.md (GRU-14, LSTM-14, "Equations"), one batch
 // entry and one time step at a time, in float64.
 type rnnCase struct {
-	lstm             bool
+	lstm, simple     bool
 	dirs             int
 	reverse          bool
 	layout           int
@@ -32,8 +32,11 @@ func sig(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 // (layout 0) for X [seq, batch, in].
 func rnnRef(c rnnCase, x, w, r, b, h0, c0, p []float64) (y, yh, yc []float64) {
 	H, G := c.hidden, 3
-	if c.lstm {
+	switch {
+	case c.lstm:
 		G = 4
+	case c.simple:
+		G = 1
 	}
 	y = make([]float64, c.seq*c.dirs*c.batch*H)
 	yh = make([]float64, c.dirs*c.batch*H)
@@ -81,6 +84,10 @@ func rnnRef(c rnnCase, x, w, r, b, h0, c0, p []float64) (y, yh, yc []float64) {
 				for j := 0; j < H; j++ {
 					gate := func(g int) float64 { return proj(wd, c.in, g*H+j, xt) + wb[g*H+j] }
 					rec := func(g int, v []float64) float64 { return proj(rd, H, g*H+j, v) + rb[g*H+j] }
+					if c.simple {
+						nh[j] = math.Tanh(clip(gate(0) + rec(0, hs)))
+						continue
+					}
 					if c.lstm { // gates i, o, f, c
 						var pi, po, pf float64
 						if p != nil {
@@ -135,6 +142,10 @@ func swap01(v []float64, a0, a1, rest int) []float64 {
 func TestRNN(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	var cases []rnnCase
+	cases = append(cases,
+		rnnCase{simple: true, dirs: 1, seq: 4, batch: 3, in: 5, hidden: 6, bias: true},
+		rnnCase{simple: true, dirs: 2, layout: 1, seq: 4, batch: 3, in: 5, hidden: 6, init: true, clip: 0.5, lens: []int32{4, 1, 2}},
+	)
 	for _, lstm := range []bool{false, true} {
 		cases = append(cases,
 			rnnCase{lstm: lstm, dirs: 1, seq: 4, batch: 3, in: 5, hidden: 6},
@@ -148,10 +159,12 @@ func TestRNN(t *testing.T) {
 	}
 	for _, c := range cases {
 		name := fmt.Sprintf("%+v", c)
-		G := 3
-		op := "GRU"
-		if c.lstm {
+		G, op := 3, "GRU"
+		switch {
+		case c.lstm:
 			G, op = 4, "LSTM"
+		case c.simple:
+			G, op = 1, "RNN"
 		}
 		H := c.hidden
 		x := randT(rng, c.seq, c.batch, c.in)
@@ -196,7 +209,7 @@ func TestRNN(t *testing.T) {
 		case c.reverse:
 			attrs["direction"] = attrStr("reverse")
 		}
-		if c.lbr {
+		if c.lbr && !c.simple {
 			attrs["linear_before_reset"] = attrInt(1)
 		}
 		if c.clip > 0 {

@@ -10,7 +10,7 @@ import (
 // Data-movement and shape operators. Their output shapes were inferred by
 // graph (schema_shape*.go) before Prepare, so most kernels here only check
 // them and move bytes: the reshaping ops are one copy, the rest are planned
-// walks (layout.go, gather.go, concat.go).
+// walks (strided.go, layout.go, gather.go, concat.go, pad.go).
 
 func addShape(add func(string, Factory)) {
 	for _, op := range []string{"Identity", "Reshape", "Flatten", "Squeeze", "Unsqueeze"} {
@@ -30,6 +30,7 @@ func addShape(add func(string, Factory)) {
 	add("Constant", newConstant)
 	add("ConstantOfShape", newConstantOfShape)
 	add("Range", newRange)
+	add("Pad", newPad)
 }
 
 // newReshaping returns the factory of an op that keeps its input's elements

@@ -189,6 +189,15 @@ func TestTransposeAllPermutations(t *testing.T) {
 			return shOffset(x.Shape, src)
 		})
 	}
+	// Swapping the inner axes of larger tensors takes the tiled path, with
+	// edge tiles.
+	for i, dt := range shDTypes {
+		x := shRandom(rng, dt, 3, 20+i, 33)
+		out := shExec(t, "Transpose", 13, map[string]*graph.Attr{"perm": graph.IntsAttr(0, 2, 1)}, 1, x)[0]
+		shCheckMap(t, fmt.Sprint("tiled ", dt), out, x, func(o []int) int {
+			return shOffset(x.Shape, []int{o[0], o[2], o[1]})
+		})
+	}
 	// Default perm reverses; sizes of 1 and 0 merge away; the larger ones
 	// take the tiled path.
 	for _, shape := range []tensor.Shape{{3, 1, 4}, {1, 1}, {2, 0, 3}, {}, {7}, {37, 20}, {3, 17, 40}, {9, 8, 1, 8}} {

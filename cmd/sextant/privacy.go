@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sextant-ml/sextant/privacy/accountant"
+	"github.com/sextant-ml/sextant/privacy/ldp"
 )
 
 // newPrivacyCmd is `sextant privacy`: privacy accounting, noise calibration
@@ -19,7 +20,7 @@ func newPrivacyCmd(e *env) *cobra.Command {
 		Use:   "privacy",
 		Short: "Differential-privacy accounting, calibration and LDP simulation",
 	}
-	cmd.AddCommand(newPrivacyEpsilonCmd(e), newPrivacyNoiseCmd(e))
+	cmd.AddCommand(newPrivacyEpsilonCmd(e), newPrivacyNoiseCmd(e), newPrivacyLDPSimulateCmd(e))
 	return cmd
 }
 
@@ -160,5 +161,50 @@ func newPrivacyNoiseCmd(e *env) *cobra.Command {
 	f.register(cmd)
 	cmd.Flags().Float64Var(&target, "epsilon", 0, "target ε")
 	_ = cmd.MarkFlagRequired("epsilon")
+	return cmd
+}
+
+func newPrivacyLDPSimulateCmd(e *env) *cobra.Command {
+	var (
+		mech   string
+		cfg    ldp.SimConfig
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "ldp-simulate",
+		Short: "simulate CMS/HCMS frequency estimates: empirical mean and variance over trials",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := ldp.ParseMechanism(mech)
+			if err != nil {
+				return err
+			}
+			cfg.Mechanism = m
+			res, err := ldp.Simulate(cfg)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(e, res)
+			}
+			fmt.Fprintf(e.stdout, "%-10s %10s %14s %14s %14s\n", "item", "true", "mean", "variance", "analytic")
+			for _, it := range res.Items {
+				fmt.Fprintf(e.stdout, "%-10s %10d %14.1f %14.1f %14.1f\n", it.Item, it.TrueCount, it.MeanEstimate, it.Variance, it.Analytic)
+			}
+			fmt.Fprintf(e.stdout, "hash %s\n", res.Hash)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&mech, "mechanism", "cms", "cms or hcms")
+	fl.Float64Var(&cfg.Epsilon, "epsilon", 4, "local ε per report")
+	fl.IntVar(&cfg.M, "m", 1024, "sketch width (a power of two for hcms)")
+	fl.IntVar(&cfg.K, "k", 16, "number of hash functions")
+	fl.IntVar(&cfg.N, "n", 100000, "number of reports")
+	fl.IntVar(&cfg.Items, "items", 16, "number of distinct items")
+	fl.Float64Var(&cfg.Zipf, "zipf", 0, "Zipf exponent of item frequencies (0 = uniform)")
+	fl.IntVar(&cfg.Trials, "trials", 100, "independent trials")
+	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

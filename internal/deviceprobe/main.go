@@ -10,7 +10,6 @@ import (
 	"os"
 
 	"github.com/sextant-ml/sextant/engine"
-	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -51,5 +50,3 @@ func run(args []string) error {
 	}
 	return nil
 }
-
-var _ = graph.Fixed
