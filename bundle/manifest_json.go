@@ -172,171 +172,205 @@ func isKnown(known []string, k string) bool {
 // and encodeKeeping. Each converts to a local type without methods to avoid
 // recursing into itself.
 
+// UnmarshalJSON decodes a Manifest, keeping unknown members in Unknown.
 func (m *Manifest) UnmarshalJSON(b []byte) error {
 	type plain Manifest
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Manifest with its unknown members.
 func (m Manifest) MarshalJSON() ([]byte, error) {
 	type plain Manifest
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Signature, keeping unknown members in Unknown.
 func (m *Signature) UnmarshalJSON(b []byte) error {
 	type plain Signature
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Signature with its unknown members.
 func (m Signature) MarshalJSON() ([]byte, error) {
 	type plain Signature
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Input, keeping unknown members in Unknown.
 func (m *Input) UnmarshalJSON(b []byte) error {
 	type plain Input
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Input with its unknown members.
 func (m Input) MarshalJSON() ([]byte, error) {
 	type plain Input
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Output, keeping unknown members in Unknown.
 func (m *Output) UnmarshalJSON(b []byte) error {
 	type plain Output
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Output with its unknown members.
 func (m Output) MarshalJSON() ([]byte, error) {
 	type plain Output
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Coarsening, keeping unknown members in Unknown.
 func (m *Coarsening) UnmarshalJSON(b []byte) error {
 	type plain Coarsening
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Coarsening with its unknown members.
 func (m Coarsening) MarshalJSON() ([]byte, error) {
 	type plain Coarsening
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Quantization, keeping unknown members in Unknown.
 func (m *Quantization) UnmarshalJSON(b []byte) error {
 	type plain Quantization
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Quantization with its unknown members.
 func (m Quantization) MarshalJSON() ([]byte, error) {
 	type plain Quantization
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a QuantParams, keeping unknown members in Unknown.
 func (m *QuantParams) UnmarshalJSON(b []byte) error {
 	type plain QuantParams
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a QuantParams with its unknown members.
 func (m QuantParams) MarshalJSON() ([]byte, error) {
 	type plain QuantParams
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a FineTuning, keeping unknown members in Unknown.
 func (m *FineTuning) UnmarshalJSON(b []byte) error {
 	type plain FineTuning
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a FineTuning with its unknown members.
 func (m FineTuning) MarshalJSON() ([]byte, error) {
 	type plain FineTuning
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Optimizer, keeping unknown members in Unknown.
 func (m *Optimizer) UnmarshalJSON(b []byte) error {
 	type plain Optimizer
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Optimizer with its unknown members.
 func (m Optimizer) MarshalJSON() ([]byte, error) {
 	type plain Optimizer
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Calibration, keeping unknown members in Unknown.
 func (m *Calibration) UnmarshalJSON(b []byte) error {
 	type plain Calibration
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Calibration with its unknown members.
 func (m Calibration) MarshalJSON() ([]byte, error) {
 	type plain Calibration
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a ServerVariant, keeping unknown members in Unknown.
 func (m *ServerVariant) UnmarshalJSON(b []byte) error {
 	type plain ServerVariant
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a ServerVariant with its unknown members.
 func (m ServerVariant) MarshalJSON() ([]byte, error) {
 	type plain ServerVariant
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Golden, keeping unknown members in Unknown.
 func (m *Golden) UnmarshalJSON(b []byte) error {
 	type plain Golden
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Golden with its unknown members.
 func (m Golden) MarshalJSON() ([]byte, error) {
 	type plain Golden
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a TensorRef, keeping unknown members in Unknown.
 func (m *TensorRef) UnmarshalJSON(b []byte) error {
 	type plain TensorRef
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a TensorRef with its unknown members.
 func (m TensorRef) MarshalJSON() ([]byte, error) {
 	type plain TensorRef
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Tolerance, keeping unknown members in Unknown.
 func (m *Tolerance) UnmarshalJSON(b []byte) error {
 	type plain Tolerance
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Tolerance with its unknown members.
 func (m Tolerance) MarshalJSON() ([]byte, error) {
 	type plain Tolerance
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Provenance, keeping unknown members in Unknown.
 func (m *Provenance) UnmarshalJSON(b []byte) error {
 	type plain Provenance
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Provenance with its unknown members.
 func (m Provenance) MarshalJSON() ([]byte, error) {
 	type plain Provenance
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a PrivacyCost, keeping unknown members in Unknown.
 func (m *PrivacyCost) UnmarshalJSON(b []byte) error {
 	type plain PrivacyCost
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a PrivacyCost with its unknown members.
 func (m PrivacyCost) MarshalJSON() ([]byte, error) {
 	type plain PrivacyCost
 	return encodeKeeping(plain(m), m.Unknown)
 }
 
+// UnmarshalJSON decodes a Producer, keeping unknown members in Unknown.
 func (m *Producer) UnmarshalJSON(b []byte) error {
 	type plain Producer
 	return decodeKeeping(b, (*plain)(m), &m.Unknown)
 }
 
+// MarshalJSON encodes a Producer with its unknown members.
 func (m Producer) MarshalJSON() ([]byte, error) {
 	type plain Producer
 	return encodeKeeping(plain(m), m.Unknown)

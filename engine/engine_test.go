@@ -322,3 +322,52 @@ func TestCompileToleratesDataErrors(t *testing.T) {
 		t.Fatal("Gather index 5 of 2 rows succeeded")
 	}
 }
+
+func TestRunInto(t *testing.T) {
+	m, err := Compile(mlp(t, 8, 16, 4), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := mlp(t, 8, 16, 4)
+	s := m.NewSession()
+	x := input(3, 8, 2)
+	out := tensor.New(tensor.Float32, 3, 4)
+	ctx := context.Background()
+	if err := s.RunInto(ctx, []*tensor.Tensor{x}, []*tensor.Tensor{out}); err != nil {
+		t.Fatal(err)
+	}
+	want := reference(ref, tensor.Data[float32](x), 3)
+	for i, w := range want {
+		if d := float64(tensor.Data[float32](out)[i]) - w; d > 1e-5 || d < -1e-5 {
+			t.Fatalf("y[%d] = %v, want %v", i, tensor.Data[float32](out)[i], w)
+		}
+	}
+	// The arena view is restored: a plain Run still returns arena memory,
+	// and it does not clobber the caller's tensor.
+	keep := out.Clone()
+	res, err := s.Run(ctx, []*tensor.Tensor{input(3, 8, -1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &res[0].Raw[0] == &out.Raw[0] {
+		t.Fatal("Run returned the caller's RunInto buffer")
+	}
+	for i := range out.Raw {
+		if out.Raw[i] != keep.Raw[i] {
+			t.Fatal("Run wrote into the tensor of an earlier RunInto")
+		}
+	}
+	allocs := testing.AllocsPerRun(50, func() {
+		if err := s.RunInto(ctx, []*tensor.Tensor{x}, []*tensor.Tensor{out}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("RunInto allocates %v times per call, want 0", allocs)
+	}
+	for _, bad := range [][]*tensor.Tensor{{}, {nil}, {tensor.New(tensor.Float32, 3, 5)}, {tensor.New(tensor.Float64, 3, 4)}} {
+		if err := s.RunInto(ctx, []*tensor.Tensor{x}, bad); !errors.Is(err, ErrInput) {
+			t.Errorf("RunInto with outputs %v: error %v, want ErrInput", bad, err)
+		}
+	}
+}

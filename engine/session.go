@@ -12,10 +12,9 @@ import (
 // per goroutine (they share the Model's kernels and plans, and each owns its
 // arena).
 type Session struct {
-	m       *Model
-	bound   []*bound
-	prof    *Profile
-	checked []*tensor.Tensor // reused by Run for input validation
+	m     *Model
+	bound []*bound
+	prof  *Profile
 }
 
 // bound is a plan with this session's arena and tensor views.
@@ -50,6 +49,15 @@ func (s *Session) Model() *Model { return s.m }
 // In steady state (an input signature seen before) Run makes no heap
 // allocations.
 func (s *Session) Run(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	b, err := s.bindChecked(inputs)
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, b, inputs)
+}
+
+// bindChecked validates inputs and returns the binding of their plan.
+func (s *Session) bindChecked(inputs []*tensor.Tensor) (*bound, error) {
 	m := s.m
 	if len(inputs) != len(m.inputs) {
 		return nil, fmt.Errorf("%w: got %d inputs, want %d (%v)", ErrInput, len(inputs), len(m.inputs), m.InputNames())
@@ -66,10 +74,12 @@ func (s *Session) Run(ctx context.Context, inputs []*tensor.Tensor) ([]*tensor.T
 			return nil, err
 		}
 	}
-	b, err := s.bind(inputs)
-	if err != nil {
-		return nil, err
-	}
+	return s.bind(inputs)
+}
+
+// run executes the bound plan on inputs.
+func (s *Session) run(ctx context.Context, b *bound, inputs []*tensor.Tensor) ([]*tensor.Tensor, error) {
+	m := s.m
 	for i, id := range m.inputs {
 		*b.vals[id] = *inputs[i]
 	}
@@ -228,4 +238,47 @@ func (s *Session) ArenaBytes() int {
 		n += len(b.arena)
 	}
 	return n
+}
+
+// RunInto is Run writing the outputs into caller-owned tensors, which must
+// have the dtypes and shapes the outputs will have (see Run's results for a
+// signature). Where an output is computed by a node, the node writes into the
+// caller's buffer directly; an output that is a graph input or a constant is
+// copied. Like Run, it makes no heap allocations in steady state.
+func (s *Session) RunInto(ctx context.Context, inputs, outputs []*tensor.Tensor) error {
+	m := s.m
+	if len(outputs) != len(m.outputs) {
+		return fmt.Errorf("%w: got %d output tensors, want %d (%v)", ErrInput, len(outputs), len(m.outputs), m.OutputNames())
+	}
+	b, err := s.bindChecked(inputs)
+	if err != nil {
+		return err
+	}
+	for i, id := range m.outputs {
+		o := outputs[i]
+		if o == nil || o.DType != b.p.dtypes[id] || !o.Shape.Equal(b.p.shapes[id]) || o.DType == tensor.String {
+			return fmt.Errorf("%w: output %q must be a %v%v tensor (strings are not supported here)", ErrInput, m.values[id].name, b.p.dtypes[id], b.p.shapes[id])
+		}
+		if err := o.Check(); err != nil {
+			return fmt.Errorf("%w: output %q: %v", ErrInput, m.values[id].name, err)
+		}
+	}
+	// Point the computed outputs' views at the caller's buffers for this
+	// run. No other value uses those arena bytes after the output is
+	// written (outputs live to the end), so nothing else is disturbed.
+	for i, id := range m.outputs {
+		if b.p.offset[id] >= 0 {
+			b.vals[id].Raw = outputs[i].Raw
+		}
+	}
+	_, err = s.run(ctx, b, inputs)
+	for i, id := range m.outputs {
+		if off := b.p.offset[id]; off >= 0 {
+			n := len(outputs[i].Raw)
+			b.vals[id].Raw = b.arena[off : off+n : off+n]
+		} else if err == nil {
+			copy(outputs[i].Raw, b.vals[id].Raw)
+		}
+	}
+	return err
 }

@@ -59,7 +59,7 @@ func nnFloatInput(in []Operand, i int) error {
 	return nil
 }
 
-// MatMulDims infers the output shape of ONNX MatMul (numpy.matmul semantics:
+// inferMatMul infers the output shape of ONNX MatMul (numpy.matmul semantics:
 // 1-D operands are promoted and the added axis dropped, batch axes
 // broadcast). FusedMatMul's optional bias is checked against N.
 func inferMatMul(n *Node, opset int, in []Operand) ([]Type, error) {

@@ -80,7 +80,7 @@ func section[T tensor.Elem](scratch []byte, off, n int) []T {
 	return tensor.Cast[T](scratch[off : off+n*int(unsafe.Sizeof(z))])
 }
 
-// Activation is the activation function a fused op or a recurrent cell
+// activation is the activation function a fused op or a recurrent cell
 // applies elementwise.
 type activation struct {
 	kind        actKind
@@ -220,7 +220,7 @@ func sigmoid64(x float64) float64 {
 	return e / (1 + e)
 }
 
-// apply applies the activation in place.
+// applyAct applies the activation a to x in place.
 func applyAct[T floatElem](a activation, x []T) {
 	switch a.kind {
 	case actNone:
