@@ -172,13 +172,17 @@ func inferBatchNorm(n *Node, opset int, in []Operand) ([]Type, error) {
 			}
 		}
 	}
-	if len(n.Outputs) > 1 && opset < 14 {
+	extra := false
+	for _, o := range n.Outputs[1:] {
+		extra = extra || o != nil
+	}
+	switch {
+	case !extra:
+	case opset < 14:
 		return nil, fmt.Errorf("training outputs are supported from opset 14 (got opset %d)", opset)
-	}
-	if len(n.Outputs) == 2 || len(n.Outputs) > 3 {
-		return nil, fmt.Errorf("%d outputs: want 1 or 3", len(n.Outputs))
-	}
-	if len(n.Outputs) == 3 && n.Int("training_mode", 0) == 0 {
+	case len(n.Outputs) > 3:
+		return nil, fmt.Errorf("%d outputs: want 1 to 3", len(n.Outputs))
+	case n.Int("training_mode", 0) == 0:
 		return nil, fmt.Errorf("running mean and variance outputs need training_mode=1")
 	}
 	return nnOuts(n, Same(in[0]), ch, ch), nil

@@ -69,8 +69,10 @@ func batchNormRun[T floatElem](p *batchNormPlan, in, out []*tensor.Tensor) {
 		m, v := float64(mean[c]), float64(variance[c])
 		if p.training {
 			m, v = batchNormStats(x, p, c)
-			if len(out) > 2 && out[1] != nil && out[2] != nil {
+			if len(out) > 1 && out[1] != nil {
 				tensor.Data[T](out[1])[c] = T(float64(mean[c])*p.momentum + m*(1-p.momentum))
+			}
+			if len(out) > 2 && out[2] != nil {
 				tensor.Data[T](out[2])[c] = T(float64(variance[c])*p.momentum + v*(1-p.momentum))
 			}
 		}

@@ -245,8 +245,9 @@ func gemv512(nv int) {
 	Load(Param("k"), kk)
 	LEAQ(mem(b, ps, 2, 0), b3)
 	ADDQ(ps, b3)
-	for i := 0; i < 2*nv; i++ {
-		VPXORD(zmm[i], zmm[i], zmm[i])
+	for v := 0; v < nv; v++ {
+		VPXORD(zmm[v], zmm[v], zmm[v])
+		VPXORD(zmm[4+v], zmm[4+v], zmm[4+v])
 	}
 	const unroll = 4
 	Label(label(fn, "loop"))

@@ -1,0 +1,223 @@
+// Command compare runs Sextant and ONNX Runtime side by side on the model
+// set of bench/models and prints a latency table (and, with --json, writes
+// it as JSON).
+//
+// Run it from the bench module (ONNX Runtime must be installed first):
+//
+//	cd bench && ./setup.sh && go run ./compare
+//	go run -C bench ./compare --json /tmp/peer.json   # from the repository root
+//
+// Method: batch 1, one thread each (ORT: one intra-op and one inter-op
+// thread, sequential execution, all graph optimizations), the process's
+// goroutine locked to its thread and the thread pinned to one CPU, Sextant
+// and ORT runs alternating in blocks, every run timed alone with the same
+// clock, inputs rotated over 16 pre-made sets whose memory both runtimes
+// read. The core's FMA peak is measured in the same run, so GEMM efficiency
+// is achieved FLOP/s (at p50) over measured peak.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/sextant-ml/sextant/bench/fma"
+	"github.com/sextant-ml/sextant/bench/peer"
+	"github.com/sextant-ml/sextant/tensor"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	dir, ortLib, jsonPath string
+	models                []string
+	cfg                   peer.Config
+	cpu                   int
+	peakTime              time.Duration
+}
+
+func parseFlags(args []string) (options, error) {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	var o options
+	var models string
+	fs.StringVar(&o.dir, "dir", "", "the bench module's directory (default: . or ./bench, whichever holds models/export.py)")
+	fs.StringVar(&o.ortLib, "ort-lib", "", "ONNX Runtime shared library (default: $ORT_LIB, else where setup.sh installs it)")
+	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to `FILE`")
+	fs.StringVar(&models, "models", "", "comma-separated model names (default: the whole set)")
+	fs.IntVar(&o.cfg.Iterations, "iterations", 10000, "most timed runs per runtime and model")
+	fs.IntVar(&o.cfg.MinIterations, "min-iterations", 200, "fewest timed runs per runtime and model")
+	fs.DurationVar(&o.cfg.Budget, "budget", 12*time.Second, "timed-run time per model, both runtimes together (caps --iterations)")
+	fs.IntVar(&o.cfg.Warmup, "warmup", 50, "untimed runs per runtime before timing")
+	fs.IntVar(&o.cpu, "cpu", -1, "CPU to pin to (default: the highest-numbered allowed CPU)")
+	fs.DurationVar(&o.peakTime, "peak-time", 200*time.Millisecond, "time per FMA-peak repetition (5 repetitions per vector width)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	o.cfg.Sets = peer.InputSets
+	if models != "" {
+		o.models = strings.Split(models, ",")
+	}
+	if o.dir == "" {
+		for _, d := range []string{".", "bench"} {
+			if _, err := os.Stat(filepath.Join(d, "models", "export.py")); err == nil {
+				o.dir = d
+				break
+			}
+		}
+		if o.dir == "" {
+			return o, errors.New("cannot find the bench directory: run from bench/ or pass --dir")
+		}
+	}
+	if o.ortLib == "" {
+		o.ortLib = peer.DefaultORTLib(o.dir)
+	}
+	return o, nil
+}
+
+func run(args []string, stdout io.Writer) error {
+	o, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	set := peer.Set()
+	if o.models != nil {
+		set = set[:0]
+		for _, name := range o.models {
+			m, ok := peer.Lookup(strings.TrimSpace(name))
+			if !ok {
+				return fmt.Errorf("unknown model %q", name)
+			}
+			set = append(set, m)
+		}
+	}
+	if err := peer.InitORT(o.ortLib); err != nil {
+		return err
+	}
+	cpu, err := peer.Pin(o.cpu)
+	if err != nil {
+		return err
+	}
+	rep := newReport(cpu, o)
+	rep.printHeader(stdout)
+
+	peak, err := fma.Measure(o.peakTime, 5)
+	if err != nil {
+		return err
+	}
+	rep.Peak = peakJSON{GFLOPS: peak.FLOPS / 1e9, Width: peak.Width, Rates: map[string]float64{}}
+	for k, v := range peak.Rates {
+		rep.Peak.Rates[k] = v / 1e9
+	}
+	fmt.Fprintf(stdout, "FMA peak     %v  (", peak)
+	for _, w := range []string{"ymm", "zmm"} {
+		if r, ok := peak.Rates[w]; ok {
+			fmt.Fprintf(stdout, " %s %.1f", w, r/1e9)
+		}
+	}
+	fmt.Fprintf(stdout, " GFLOP/s)\n\n")
+
+	for _, m := range set {
+		row, err := measure(m, o, peak.FLOPS)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.Name, err)
+		}
+		rep.Models = append(rep.Models, row)
+		fmt.Fprintf(os.Stderr, "compare: %s done\n", m.Name)
+	}
+	rep.LoadAvgEnd = loadavg()
+	rep.printTable(stdout)
+	if o.jsonPath != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.jsonPath, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nwrote %s\n", o.jsonPath)
+	}
+	return nil
+}
+
+// measure loads one model in both runtimes and times them.
+func measure(m peer.Model, o options, peakFLOPS float64) (modelJSON, error) {
+	row := modelJSON{Name: m.Name, Title: m.Title}
+	data, err := m.Load(filepath.Join(o.dir, "models"))
+	if err != nil {
+		return row, err
+	}
+	ort, err := peer.NewORT(data)
+	if err != nil {
+		return row, err
+	}
+	defer ort.Close()
+	shapes := make([]peer.Shape, len(ort.Inputs))
+	for i, in := range ort.Inputs {
+		shapes[i] = in.Shape
+	}
+	sets, err := peer.MakeInputs(shapes, o.cfg.Sets)
+	if err != nil {
+		return row, err
+	}
+	if err := ort.Bind(sets); err != nil {
+		return row, err
+	}
+	runORT := ort.RunSet
+
+	sx, err := peer.NewSextant(data)
+	var ue *peer.UnsupportedError
+	switch {
+	case errors.As(err, &ue):
+		// Time ORT alone so the row still has the peer's figures.
+		row.Unsupported = ue.Error()
+		_, st, err := peer.Alternate(func(int) error { return nil }, runORT, o.cfg)
+		if err != nil {
+			return row, err
+		}
+		row.ORT = &st
+		return row, nil
+	case err != nil:
+		return row, err
+	}
+	runSextant := func(i int) error {
+		_, err := sx.Run(sets[i])
+		return err
+	}
+	ss, so, err := peer.Alternate(runSextant, runORT, o.cfg)
+	if err != nil {
+		return row, err
+	}
+	row.Sextant, row.ORT = &ss, &so
+	row.Ratio = ss.P50US / so.P50US
+	if m.FLOPs > 0 && peakFLOPS > 0 {
+		row.GEMM = &gemmJSON{
+			FLOPs:             m.FLOPs,
+			SextantGFLOPS:     m.FLOPs / ss.P50US / 1e3,
+			ORTGFLOPS:         m.FLOPs / so.P50US / 1e3,
+			SextantEfficiency: m.FLOPs / (ss.P50US * 1e-6) / peakFLOPS,
+			ORTEfficiency:     m.FLOPs / (so.P50US * 1e-6) / peakFLOPS,
+		}
+	}
+	return row, nil
+}
+
+// sink keeps a reference so tensors from the last run are not optimized
+// away in any future refactor that discards Run's results.
+var sink []*tensor.Tensor
+
+func init() { _ = sink; _ = runtime.GOARCH }

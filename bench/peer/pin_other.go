@@ -1,0 +1,15 @@
+//go:build !linux
+
+package peer
+
+import (
+	"errors"
+	"runtime"
+)
+
+// Pin locks the goroutine to its thread; setting CPU affinity is only
+// implemented on Linux.
+func Pin(cpu int) (int, error) {
+	runtime.LockOSThread()
+	return -1, errors.New("peer: CPU pinning needs Linux")
+}

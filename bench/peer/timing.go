@@ -1,0 +1,143 @@
+package peer
+
+import (
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"time"
+)
+
+// Config sets how Alternate measures.
+type Config struct {
+	// Iterations caps the timed runs per runtime.
+	Iterations int
+	// MinIterations is the floor on timed runs per runtime, whatever Budget
+	// says.
+	MinIterations int
+	// Budget is the time the timed runs of both runtimes should take
+	// together; it lowers the run count below Iterations for slow models.
+	Budget time.Duration
+	// Warmup runs per runtime before timing (they also estimate run time).
+	Warmup int
+	// Sets is the number of input sets runs rotate over.
+	Sets int
+}
+
+// Stats summarizes one runtime's timed runs on one model.
+type Stats struct {
+	Runs         int     `json:"runs"`
+	P50US        float64 `json:"p50_us"`
+	P99US        float64 `json:"p99_us"`
+	MeanUS       float64 `json:"mean_us"`
+	MinUS        float64 `json:"min_us"`
+	AllocsPerRun float64 `json:"allocs_per_run"`
+}
+
+// Alternate measures a and b, two runs of the same model on different
+// runtimes, each taking the input set to use. After a warm-up it times them
+// in alternating blocks (a then b, then b then a, ...) so drift in machine
+// load and clock speed falls on both alike. Every run is timed on its own
+// with the monotonic clock (time.Now before and after, for both runtimes),
+// and runs rotate over cfg.Sets input sets. Go heap allocations are counted
+// per block, outside the timed region; the garbage collector is off while
+// timing and runs between models instead.
+func Alternate(a, b func(set int) error, cfg Config) (sa, sb Stats, err error) {
+	if cfg.Sets < 1 {
+		cfg.Sets = 1
+	}
+	var na, nb int
+	est := func(f func(int) error, k *int) (time.Duration, error) {
+		lat := make([]time.Duration, max(cfg.Warmup, 1))
+		for i := range lat {
+			t0 := time.Now()
+			if err := f(*k % cfg.Sets); err != nil {
+				return 0, err
+			}
+			lat[i] = time.Since(t0)
+			*k++
+		}
+		slices.Sort(lat)
+		return lat[len(lat)/2], nil
+	}
+	ta, err := est(a, &na)
+	if err != nil {
+		return sa, sb, err
+	}
+	tb, err := est(b, &nb)
+	if err != nil {
+		return sa, sb, err
+	}
+	n := cfg.Iterations
+	if per := ta + tb; per > 0 && cfg.Budget > 0 {
+		n = min(n, int(cfg.Budget/per))
+	}
+	n = max(n, cfg.MinIterations, 1)
+	block := min(max(n/20, 1), 200)
+
+	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	la := make([]time.Duration, 0, n)
+	lb := make([]time.Duration, 0, n)
+	var ma, mb uint64
+	timeBlock := func(f func(int) error, k *int, lat *[]time.Duration, mallocs *uint64, count int) error {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		before := ms.Mallocs
+		for range count {
+			set := *k % cfg.Sets
+			t0 := time.Now()
+			err := f(set)
+			d := time.Since(t0)
+			if err != nil {
+				return err
+			}
+			*lat = append(*lat, d)
+			*k++
+		}
+		runtime.ReadMemStats(&ms)
+		*mallocs += ms.Mallocs - before
+		return nil
+	}
+	for round := 0; len(la) < n; round++ {
+		c := min(block, n-len(la))
+		first, second := func() error { return timeBlock(a, &na, &la, &ma, c) }, func() error { return timeBlock(b, &nb, &lb, &mb, c) }
+		if round%2 == 1 {
+			first, second = second, first
+		}
+		if err := first(); err != nil {
+			return sa, sb, err
+		}
+		if err := second(); err != nil {
+			return sa, sb, err
+		}
+	}
+	return summarize(la, ma), summarize(lb, mb), nil
+}
+
+// summarize computes nearest-rank percentiles in µs.
+func summarize(lat []time.Duration, mallocs uint64) Stats {
+	s := Stats{Runs: len(lat)}
+	if len(lat) == 0 {
+		return s
+	}
+	sorted := slices.Clone(lat)
+	slices.Sort(sorted)
+	var sum time.Duration
+	for _, d := range sorted {
+		sum += d
+	}
+	s.P50US = us(percentile(sorted, 50))
+	s.P99US = us(percentile(sorted, 99))
+	s.MinUS = us(sorted[0])
+	s.MeanUS = us(sum) / float64(len(sorted))
+	s.AllocsPerRun = float64(mallocs) / float64(len(lat))
+	return s
+}
+
+// percentile returns the nearest-rank p-th percentile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	rank := int(p/100*float64(len(sorted))+0.999999999) - 1
+	return sorted[min(max(rank, 0), len(sorted)-1)]
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
