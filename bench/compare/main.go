@@ -24,13 +24,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/sextant-ml/sextant/bench/fma"
 	"github.com/sextant-ml/sextant/bench/peer"
-	"github.com/sextant-ml/sextant/tensor"
 )
 
 func main() {
@@ -215,9 +213,3 @@ func measure(m peer.Model, o options, peakFLOPS float64) (modelJSON, error) {
 	}
 	return row, nil
 }
-
-// sink keeps a reference so tensors from the last run are not optimized
-// away in any future refactor that discards Run's results.
-var sink []*tensor.Tensor
-
-func init() { _ = sink; _ = runtime.GOARCH }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/sextant-ml/sextant/device/profile"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/tensor"
 )
@@ -29,7 +30,8 @@ func run(args []string) error {
 		return err
 	}
 	defer closeFn()
-	m, err := engine.Compile(g, engine.Options{})
+	prof := profile.Builtin()["phone-mid"]
+	m, err := engine.Compile(g, engine.Options{MaxArenaBytes: prof.ArenaBytes})
 	if err != nil {
 		return err
 	}

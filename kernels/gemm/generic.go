@@ -9,8 +9,7 @@ var generic = &impl{name: "purego", matmul: matmulGo, peak: peakGo}
 // genericRows is the pure-Go tile height; a tile is one 16-column panel.
 const genericRows = 4
 
-func matmulGo(p *PackedB, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue) {
-	k, n := p.k, p.n
+func matmulGo(packed []float32, k, n int, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue) {
 	cs := unsafe.Slice((*float32)(c), (m-1)*ldc+n)
 	var as []float32
 	if a != nil {
@@ -21,7 +20,7 @@ func matmulGo(p *PackedB, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue) {
 		bias = unsafe.Slice((*float32)(ep.bias), n)
 	}
 	for j0 := 0; j0 < n; j0 += panelWidth {
-		panel := p.data[j0*k : (j0+panelWidth)*k]
+		panel := packed[j0*k : (j0+panelWidth)*k]
 		w := min(panelWidth, n-j0)
 		for i := 0; i < m; i += genericRows {
 			mr := min(genericRows, m-i)

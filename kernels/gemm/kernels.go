@@ -46,9 +46,10 @@ type Kernels struct {
 // impl is the static table behind a Kernels value.
 type impl struct {
 	name string
-	// matmul computes C (m×n) = A (m×k) · B (packed) under the epilogue in
-	// ep. Pointers are checked by the caller; a may be nil when k == 0.
-	matmul func(p *PackedB, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue)
+	// matmul computes C (m×n) = A (m×k) · B (packed, k×n) under the
+	// epilogue in ep. Shapes are checked by the caller; a may be nil when
+	// k == 0.
+	matmul func(b []float32, k, n int, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue)
 	// peak runs iters iterations of the set's register-resident FMA loop
 	// and returns the number of flops it performed.
 	peak func(iters int) int64

@@ -21,7 +21,7 @@ func (p *PackedB) MatMul(c, a []float32, m, lda, ldc int, bias []float32, act Ac
 	if k > 0 {
 		ap = unsafe.Pointer(unsafe.SliceData(a))
 	}
-	p.ks.impl.matmul(p, unsafe.Pointer(unsafe.SliceData(c)), ap, m, lda, ldc, ep)
+	p.ks.impl.matmul(p.data, k, n, unsafe.Pointer(unsafe.SliceData(c)), ap, m, lda, ldc, ep)
 }
 
 // ScratchSize returns the number of float32s of scratch Gemm needs for an

@@ -60,11 +60,11 @@ func at(p unsafe.Pointer, i int) *float32 {
 }
 
 // packedAt returns the address of packed float i, or nil when B is empty.
-func packedAt(p *PackedB, i int) *float32 {
-	if len(p.data) == 0 {
+func packedAt(p []float32, i int) *float32 {
+	if len(p) == 0 {
 		return nil
 	}
-	return &p.data[i]
+	return &p[i]
 }
 
 func colMask(cols int) uint64 {
@@ -74,8 +74,7 @@ func colMask(cols int) uint64 {
 	return 1<<cols - 1
 }
 
-func matmul512(p *PackedB, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue) {
-	k, n := p.k, p.n
+func matmul512(p []float32, k, n int, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue) {
 	ps := k * panelWidth
 	if m == 1 {
 		flags := ep.flags()
@@ -118,15 +117,30 @@ func matmul512(p *PackedB, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue) {
 	}
 }
 
-var gemm256Tiles = [mr256]func(a *float32, lda int, b *float32, k int, c *float32, ldc int, bias *float32, flags int, alpha float32){
-	gemm256m1, gemm256m2, gemm256m3, gemm256m4, gemm256m5, gemm256m6,
+// gemm256Tile calls the mr-row AVX2 tile kernel. It is a switch of direct
+// calls, not a table of func values, so that the kernels' noescape holds
+// and staging tiles stay on the stack.
+func gemm256Tile(mr int, a *float32, lda int, b *float32, k int, c *float32, ldc int, bias *float32, flags int, alpha float32) {
+	switch mr {
+	case 1:
+		gemm256m1(a, lda, b, k, c, ldc, bias, flags, alpha)
+	case 2:
+		gemm256m2(a, lda, b, k, c, ldc, bias, flags, alpha)
+	case 3:
+		gemm256m3(a, lda, b, k, c, ldc, bias, flags, alpha)
+	case 4:
+		gemm256m4(a, lda, b, k, c, ldc, bias, flags, alpha)
+	case 5:
+		gemm256m5(a, lda, b, k, c, ldc, bias, flags, alpha)
+	default:
+		gemm256m6(a, lda, b, k, c, ldc, bias, flags, alpha)
+	}
 }
 
 // mr256 is the AVX2 tile height; a tile is one panel (16 columns).
 const mr256 = 6
 
-func matmul256(p *PackedB, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue) {
-	k, n := p.k, p.n
+func matmul256(p []float32, k, n int, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue) {
 	full := n / panelWidth * panelWidth
 	if m == 1 {
 		flags := ep.flags()
@@ -157,12 +171,12 @@ func matmul256(p *PackedB, c, a unsafe.Pointer, m, lda, ldc int, ep epilogue) {
 				for i := ic; i < iend; i += mr256 {
 					mr := min(mr256, iend-i)
 					if j < full {
-						gemm256Tiles[mr-1](at(a, i*lda+pc), lda, bp, kb, at(c, i*ldc+j), ldc, at(ep.bias, j), flags, ep.alpha)
+						gemm256Tile(mr, at(a, i*lda+pc), lda, bp, kb, at(c, i*ldc+j), ldc, at(ep.bias, j), flags, ep.alpha)
 						continue
 					}
 					tile := partialTile{ldc: ldc}
 					tile.load(c, mr, i*ldc, j, n, ep, flags)
-					gemm256Tiles[mr-1](at(a, i*lda+pc), lda, bp, kb, &tile.c[0], panelWidth, &tile.bias[0], flags, ep.alpha)
+					gemm256Tile(mr, at(a, i*lda+pc), lda, bp, kb, &tile.c[0], panelWidth, &tile.bias[0], flags, ep.alpha)
 					tile.store(c, mr, i*ldc, j, n)
 				}
 			}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sextant-ml/sextant/bench/peer"
+)
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags([]string{"--dir", "..", "--models", "gru,lstm", "--iterations", "7", "--budget", "3s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.dir != ".." || strings.Join(o.models, " ") != "gru lstm" || o.cfg.Iterations != 7 ||
+		o.cfg.Budget != 3*time.Second || o.cfg.Sets != peer.InputSets {
+		t.Fatalf("parsed %+v", o)
+	}
+	if _, err := parseFlags([]string{"--dir", "..", "extra"}); err == nil {
+		t.Error("a stray argument was accepted")
+	}
+	if _, err := parseFlags([]string{"--iterations", "x"}); err == nil {
+		t.Error("a bad --iterations was accepted")
+	}
+}
+
+// TestRunJSON runs compare end to end on two small models and checks the
+// table and the JSON it writes.
+func TestRunJSON(t *testing.T) {
+	if err := peer.InitORT(peer.DefaultORTLib("..")); errors.Is(err, peer.ErrNoORT) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v; CI must run bench/setup.sh first", err)
+		}
+		t.Skipf("%v", err)
+	}
+	path := filepath.Join(t.TempDir(), "out.json")
+	var out bytes.Buffer
+	done := make(chan error)
+	go func() { // run pins its thread; keep that off the test goroutine
+		done <- run([]string{"--dir", "..", "--models", "identity,matmul256", "--iterations", "20",
+			"--min-iterations", "5", "--warmup", "2", "--peak-time", "5ms", "--json", path}, &out)
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ORT session  intra_op_num_threads=1", "FMA peak", "Identity 1×16", "MatMul 256³ at p50"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Models) != 2 || rep.Peak.GFLOPS <= 0 || rep.ORT.Version != peer.ORTVersion {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, m := range rep.Models {
+		if m.Sextant == nil || m.ORT == nil || m.Sextant.Runs != 20 || m.ORT.Runs != 20 || m.Ratio <= 0 {
+			t.Errorf("%s: %+v", m.Name, m)
+			continue
+		}
+		if m.Sextant.AllocsPerRun != 0 {
+			t.Errorf("%s: Sextant allocates %v times per run", m.Name, m.Sextant.AllocsPerRun)
+		}
+	}
+	if g := rep.Models[1].GEMM; g == nil || g.ORTEfficiency <= 0 || g.SextantEfficiency <= 0 {
+		t.Errorf("matmul256 has no GEMM efficiency: %+v", rep.Models[1])
+	}
+}
