@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/internal/wire"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -146,12 +147,12 @@ func encodeGraph(g *graph.Graph, add tensorAdder) ([]byte, error) {
 
 	var b []byte
 	b = appendString(b, gName, g.Name)
-	b = appendVarintField(b, gOpset, uint64(g.Opset))
+	b = wire.AppendVarint(b, gOpset, uint64(g.Opset))
 	for _, d := range sortedKeys(g.Domains) {
 		var m []byte
 		m = appendString(m, domName, d)
-		m = appendVarintField(m, domVersion, uint64(g.Domains[d]))
-		b = appendMessage(b, gDomain, m)
+		m = wire.AppendVarint(m, domVersion, uint64(g.Domains[d]))
+		b = wire.AppendBytes(b, gDomain, m)
 	}
 	var m []byte
 	for i, v := range vals {
@@ -160,16 +161,16 @@ func encodeGraph(g *graph.Graph, add tensorAdder) ([]byte, error) {
 		}
 		m = m[:0]
 		m = appendString(m, valName, v.Name)
-		m = appendVarintField(m, valDType, uint64(v.Type.DType))
+		m = wire.AppendVarint(m, valDType, uint64(v.Type.DType))
 		if v.Type.Known {
-			m = appendVarintField(m, valKnown, 1)
+			m = wire.AppendVarint(m, valKnown, 1)
 		}
 		for _, d := range v.Type.Shape {
 			var dm []byte
 			dm = protowire.AppendTag(dm, dimSize, protowire.VarintType)
 			dm = protowire.AppendVarint(dm, protowire.EncodeZigZag(d.Size))
 			dm = appendString(dm, dimSym, d.Sym)
-			m = appendMessage(m, valDim, dm)
+			m = wire.AppendBytes(m, valDim, dm)
 		}
 		if v.Const != nil {
 			name := v.Name
@@ -180,16 +181,16 @@ func encodeGraph(g *graph.Graph, add tensorAdder) ([]byte, error) {
 			if err != nil {
 				return nil, fmt.Errorf("value %q: %w", v.Name, err)
 			}
-			m = appendVarintField(m, valTensor, uint64(ti)+1)
+			m = wire.AppendVarint(m, valTensor, uint64(ti)+1)
 		}
-		b = appendMessage(b, gValue, m)
+		b = wire.AppendBytes(b, gValue, m)
 	}
 	for ni, n := range g.Nodes {
 		nm, err := encodeNode(n, ni, idx, add)
 		if err != nil {
 			return nil, err
 		}
-		b = appendMessage(b, gNode, nm)
+		b = wire.AppendBytes(b, gNode, nm)
 	}
 	list := func(vs []*graph.Value) []uint64 {
 		out := make([]uint64, len(vs))
@@ -207,7 +208,7 @@ func encodeGraph(g *graph.Graph, add tensorAdder) ([]byte, error) {
 				return nil, fmt.Errorf("graph lists a nil value")
 			}
 		}
-		b = appendPackedVarints(b, l.num, list(l.vs))
+		b = wire.AppendPackedVarints(b, l.num, list(l.vs))
 	}
 	return b, nil
 }
@@ -226,8 +227,8 @@ func encodeNode(n *graph.Node, ni int, idx map[*graph.Value]int, add tensorAdder
 		}
 		return out
 	}
-	m = appendPackedVarints(m, nodeInput, refs(n.Inputs))
-	m = appendPackedVarints(m, nodeOutput, refs(n.Outputs))
+	m = wire.AppendPackedVarints(m, nodeInput, refs(n.Inputs))
+	m = wire.AppendPackedVarints(m, nodeOutput, refs(n.Outputs))
 	for _, name := range sortedKeys(n.Attrs) {
 		a := n.Attrs[name]
 		if a == nil {
@@ -238,13 +239,13 @@ func encodeNode(n *graph.Node, ni int, idx map[*graph.Value]int, add tensorAdder
 		}
 		var am []byte
 		am = appendString(am, attrName, name)
-		am = appendVarintField(am, attrKind, uint64(a.Kind))
+		am = wire.AppendVarint(am, attrKind, uint64(a.Kind))
 		switch a.Kind {
 		case graph.AttrFloat:
 			am = protowire.AppendTag(am, attrF, protowire.Fixed32Type)
 			am = protowire.AppendFixed32(am, math.Float32bits(a.Float))
 		case graph.AttrInt:
-			am = appendVarintField(am, attrI, protowire.EncodeZigZag(a.Int))
+			am = wire.AppendVarint(am, attrI, protowire.EncodeZigZag(a.Int))
 		case graph.AttrString:
 			am = protowire.AppendTag(am, attrS, protowire.BytesType)
 			am = protowire.AppendString(am, a.String)
@@ -256,7 +257,7 @@ func encodeNode(n *graph.Node, ni int, idx map[*graph.Value]int, add tensorAdder
 			if err != nil {
 				return nil, fmt.Errorf("%v: attribute %q: %w", n, name, err)
 			}
-			am = appendVarintField(am, attrT, uint64(ti)+1)
+			am = wire.AppendVarint(am, attrT, uint64(ti)+1)
 		case graph.AttrFloats:
 			if len(a.Floats) > 0 {
 				am = protowire.AppendTag(am, attrFloats, protowire.BytesType)
@@ -270,14 +271,14 @@ func encodeNode(n *graph.Node, ni int, idx map[*graph.Value]int, add tensorAdder
 			for i, v := range a.Ints {
 				zz[i] = protowire.EncodeZigZag(v)
 			}
-			am = appendPackedVarints(am, attrInts, zz)
+			am = wire.AppendPackedVarints(am, attrInts, zz)
 		case graph.AttrStrings:
 			for _, s := range a.Strings {
 				am = protowire.AppendTag(am, attrStrings, protowire.BytesType)
 				am = protowire.AppendString(am, s)
 			}
 		}
-		m = appendMessage(m, nodeAttr, am)
+		m = wire.AppendBytes(m, nodeAttr, am)
 	}
 	return m, nil
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/internal/wire"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -57,13 +58,13 @@ func (d *graphDecoder) value(i uint64) (*graph.Value, error) {
 // matter and nothing is buffered.
 func (d *graphDecoder) decode(b []byte) error {
 	g := d.g
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case gName:
-			g.Name, err = f.str()
+			g.Name, err = f.Str()
 		case gOpset:
-			g.Opset, err = f.int()
+			g.Opset, err = f.Int()
 		case gDomain:
 			err = d.domain(f)
 		case gValue:
@@ -74,7 +75,7 @@ func (d *graphDecoder) decode(b []byte) error {
 	if err != nil {
 		return err
 	}
-	return eachField(b, func(f field) error {
+	return wire.Each(b, func(f wire.Field) error {
 		var list *[]*graph.Value
 		switch f.Num {
 		case gNode:
@@ -88,7 +89,7 @@ func (d *graphDecoder) decode(b []byte) error {
 		default:
 			return nil
 		}
-		return f.eachVarint(func(i uint64) error {
+		return f.EachPacked(protowire.VarintType, func(i uint64) error {
 			v, err := d.value(i)
 			if err != nil {
 				return err
@@ -102,19 +103,19 @@ func (d *graphDecoder) decode(b []byte) error {
 	})
 }
 
-func (d *graphDecoder) domain(f field) error {
-	if err := f.want(protowire.BytesType); err != nil {
+func (d *graphDecoder) domain(f wire.Field) error {
+	if err := f.Want(protowire.BytesType); err != nil {
 		return err
 	}
 	var name string
 	var ver int
-	err := eachField(f.B, func(f field) error {
+	err := wire.Each(f.B, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case domName:
-			name, err = f.str()
+			name, err = f.Str()
 		case domVersion:
-			ver, err = f.int()
+			ver, err = f.Int()
 		}
 		return err
 	})
@@ -128,22 +129,22 @@ func (d *graphDecoder) domain(f field) error {
 	return nil
 }
 
-func (d *graphDecoder) valueMsg(f field) error {
-	if err := f.want(protowire.BytesType); err != nil {
+func (d *graphDecoder) valueMsg(f wire.Field) error {
+	if err := f.Want(protowire.BytesType); err != nil {
 		return err
 	}
 	if len(d.vals) >= maxValues {
 		return fmt.Errorf("more than %d values", maxValues)
 	}
 	v := &graph.Value{}
-	err := eachField(f.B, func(f field) error {
+	err := wire.Each(f.B, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case valName:
-			v.Name, err = f.str()
+			v.Name, err = f.Str()
 		case valDType:
 			var dt uint64
-			if dt, err = f.varint(); err == nil {
+			if dt, err = f.Varint(); err == nil {
 				if dt != 0 && (dt > math.MaxUint8 || !tensor.DType(dt).Valid()) {
 					return fmt.Errorf("dtype %d", dt)
 				}
@@ -151,7 +152,7 @@ func (d *graphDecoder) valueMsg(f field) error {
 			}
 		case valKnown:
 			var k uint64
-			k, err = f.varint()
+			k, err = f.Varint()
 			v.Type.Known = k != 0
 		case valDim:
 			if len(v.Type.Shape) >= maxRank {
@@ -162,7 +163,7 @@ func (d *graphDecoder) valueMsg(f field) error {
 			v.Type.Shape = append(v.Type.Shape, dim)
 		case valTensor:
 			var ref uint64
-			if ref, err = f.varint(); err == nil {
+			if ref, err = f.Varint(); err == nil {
 				v.Const, err = d.tensor(ref)
 			}
 		}
@@ -175,49 +176,49 @@ func (d *graphDecoder) valueMsg(f field) error {
 	return nil
 }
 
-func decodeDim(f field) (graph.Dim, error) {
+func decodeDim(f wire.Field) (graph.Dim, error) {
 	dim := graph.Unknown()
-	if err := f.want(protowire.BytesType); err != nil {
+	if err := f.Want(protowire.BytesType); err != nil {
 		return dim, err
 	}
-	err := eachField(f.B, func(f field) error {
+	err := wire.Each(f.B, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case dimSize:
 			var u uint64
-			if u, err = f.varint(); err == nil {
+			if u, err = f.Varint(); err == nil {
 				dim.Size = protowire.DecodeZigZag(u)
 				if dim.Size < -1 {
 					return fmt.Errorf("dimension %d", dim.Size)
 				}
 			}
 		case dimSym:
-			dim.Sym, err = f.str()
+			dim.Sym, err = f.Str()
 		}
 		return err
 	})
 	return dim, err
 }
 
-func (d *graphDecoder) node(f field) error {
-	if err := f.want(protowire.BytesType); err != nil {
+func (d *graphDecoder) node(f wire.Field) error {
+	if err := f.Want(protowire.BytesType); err != nil {
 		return err
 	}
 	if len(d.g.Nodes) >= maxNodes {
 		return fmt.Errorf("more than %d nodes", maxNodes)
 	}
 	n := &graph.Node{}
-	err := eachField(f.B, func(f field) error {
+	err := wire.Each(f.B, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case nodeName:
-			n.Name, err = f.str()
+			n.Name, err = f.Str()
 		case nodeOp:
-			n.Op, err = f.str()
+			n.Op, err = f.Str()
 		case nodeDomain:
-			n.Domain, err = f.str()
+			n.Domain, err = f.Str()
 		case nodeInput, nodeOutput:
-			err = f.eachVarint(func(r uint64) error {
+			err = f.EachPacked(protowire.VarintType, func(r uint64) error {
 				if d.edges++; d.edges > maxEdges {
 					return fmt.Errorf("more than %d node inputs and outputs", maxEdges)
 				}
@@ -253,52 +254,52 @@ func (d *graphDecoder) node(f field) error {
 	return nil
 }
 
-func (d *graphDecoder) attr(n *graph.Node, f field) error {
-	if err := f.want(protowire.BytesType); err != nil {
+func (d *graphDecoder) attr(n *graph.Node, f wire.Field) error {
+	if err := f.Want(protowire.BytesType); err != nil {
 		return err
 	}
 	a := &graph.Attr{}
 	var name string
-	err := eachField(f.B, func(f field) error {
+	err := wire.Each(f.B, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case attrName:
-			name, err = f.str()
+			name, err = f.Str()
 		case attrKind:
 			var k uint64
-			if k, err = f.varint(); err == nil {
+			if k, err = f.Varint(); err == nil {
 				if k > uint64(graph.AttrStrings) {
 					return fmt.Errorf("attribute kind %d", k)
 				}
 				a.Kind = graph.AttrKind(k)
 			}
 		case attrF:
-			err = f.want(protowire.Fixed32Type)
+			err = f.Want(protowire.Fixed32Type)
 			a.Float = math.Float32frombits(uint32(f.V))
 		case attrI:
 			var u uint64
-			u, err = f.varint()
+			u, err = f.Varint()
 			a.Int = protowire.DecodeZigZag(u)
 		case attrS:
-			a.String, err = f.str()
+			a.String, err = f.Str()
 		case attrT:
 			var ref uint64
-			if ref, err = f.varint(); err == nil {
+			if ref, err = f.Varint(); err == nil {
 				a.Tensor, err = d.tensor(ref)
 			}
 		case attrFloats:
-			err = f.eachFixed32(func(u uint32) error {
-				a.Floats = append(a.Floats, math.Float32frombits(u))
+			err = f.EachPacked(protowire.Fixed32Type, func(u uint64) error {
+				a.Floats = append(a.Floats, math.Float32frombits(uint32(u)))
 				return nil
 			})
 		case attrInts:
-			err = f.eachVarint(func(u uint64) error {
+			err = f.EachPacked(protowire.VarintType, func(u uint64) error {
 				a.Ints = append(a.Ints, protowire.DecodeZigZag(u))
 				return nil
 			})
 		case attrStrings:
 			var s string
-			s, err = f.str()
+			s, err = f.Str()
 			a.Strings = append(a.Strings, s)
 		}
 		return err

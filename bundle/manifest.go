@@ -54,8 +54,8 @@ type Manifest struct {
 	// Ops lists the operators the graph uses (OpName form), sorted. Write
 	// fills it from the graph.
 	Ops []string `json:"ops,omitempty"`
-	// DeviceProfiles names the device profiles the bundle was built and
-	// validated for (e.g. "phone-mid-2022").
+	// DeviceProfiles names the device profiles (device/profile.Profile.Name,
+	// e.g. "phone-mid") the bundle was built and validated for.
 	DeviceProfiles []string `json:"device_profiles,omitempty"`
 
 	// Unknown holds JSON members this version does not know.

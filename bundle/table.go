@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/sextant-ml/sextant/internal/wire"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -101,7 +102,7 @@ func appendString(b []byte, num protowire.Number, s string) []byte {
 func parseTable(b []byte, data Span) ([]TensorInfo, map[tableKey]int, error) {
 	var ts []TensorInfo
 	seen := make(map[tableKey]int)
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		if f.Num != tabEntry {
 			return nil
 		}
@@ -134,18 +135,18 @@ type tableKey struct{ name, layout string }
 func parseEntry(b []byte, data Span) (TensorInfo, error) {
 	var t TensorInfo
 	var rel uint64
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case entName:
-			t.Name, err = f.str()
+			t.Name, err = f.Str()
 		case entDType:
 			if f.V > math.MaxUint8 {
 				return fmt.Errorf("dtype %d", f.V)
 			}
 			t.DType = tensor.DType(f.V)
 		case entShape:
-			err = f.eachVarint(func(v uint64) error {
+			err = f.EachPacked(protowire.VarintType, func(v uint64) error {
 				if len(t.Shape) >= maxRank {
 					return fmt.Errorf("rank above %d", maxRank)
 				}
@@ -156,11 +157,11 @@ func parseEntry(b []byte, data Span) (TensorInfo, error) {
 				return nil
 			})
 		case entOffset:
-			rel, err = f.varint()
+			rel, err = f.Varint()
 		case entLength:
-			t.Length, err = f.varint()
+			t.Length, err = f.Varint()
 		case entLayout:
-			t.Layout, err = f.str()
+			t.Layout, err = f.Str()
 		}
 		return err
 	})

@@ -85,6 +85,31 @@ func TestConvertRunBench(t *testing.T) {
 	}
 }
 
+func TestConvertPrivacyClasses(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ flag, class, json string }{
+		{"x=public", "public", ""},
+		{"x=sensitive:h3:7", "sensitive", `"resolution":7`},
+		{"x=sensitive:time_slot:30", "sensitive", `"minutes":30`},
+		{"x=sensitive:bucket:0,1.5,10", "sensitive", `"edges":[0,1.5,10]`},
+	} {
+		sxm := filepath.Join(dir, "p.sxm")
+		if _, err := sextant(t, "convert", blockONNX, "-o", sxm, "--privacy", c.flag); err != nil {
+			t.Fatalf("%s: %v", c.flag, err)
+		}
+		out, err := sextant(t, "inspect", sxm, "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, `"privacy": "`+c.class+`"`) && !strings.Contains(out, `"privacy":"`+c.class+`"`) {
+			t.Errorf("%s: inspect does not show class %s:\n%s", c.flag, c.class, out)
+		}
+		if c.json != "" && !strings.Contains(strings.ReplaceAll(out, " ", ""), c.json) {
+			t.Errorf("%s: inspect does not show coarsening %s", c.flag, c.json)
+		}
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := [][]string{
@@ -94,6 +119,9 @@ func TestRunErrors(t *testing.T) {
 		{"run", filepath.Join(dir, "nothing.sxm"), "--input", "x=a.npy", "--output-dir", dir}, // no model
 		{"convert", blockONNX}, // no -o
 		{"convert", blockONNX, "-o", filepath.Join(dir, "x.sxm"), "--privacy", "nope=private"},
+		{"convert", blockONNX, "-o", filepath.Join(dir, "x.sxm"), "--privacy", "x=sensitive"},
+		{"convert", blockONNX, "-o", filepath.Join(dir, "x.sxm"), "--privacy", "x=sensitive:h3:x"},
+		{"convert", blockONNX, "-o", filepath.Join(dir, "x.sxm"), "--privacy", "x=secret"},
 	}
 	for _, args := range cases {
 		if _, err := sextant(t, args...); err == nil {

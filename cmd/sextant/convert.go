@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ planned arena.`,
 	cmd.Flags().StringVarP(&out, "output", "o", "", "bundle to write")
 	cmd.Flags().StringVar(&opts.name, "name", "", "model name (default: the input file's base name)")
 	cmd.Flags().StringVar(&opts.version, "version", "1.0.0", "model version (semver)")
-	cmd.Flags().StringArrayVar(&opts.privacy, "privacy", nil, "privacy class of an input, NAME=private|sensitive|public (default private)")
+	cmd.Flags().StringArrayVar(&opts.privacy, "privacy", nil, "privacy class of an input: NAME=private|public, or NAME=sensitive:h3:RES|time_slot:MIN|bucket:E1,E2,… (default private)")
 	cmd.Flags().BoolVar(&opts.golden, "golden", true, "store golden inputs and outputs for the self-test")
 	return cmd
 }
@@ -105,24 +106,8 @@ func convert(ctx context.Context, in, out string, opts convertOptions) (*convert
 		},
 		MinRuntimeVersion: version,
 	}
-	classes := map[string]bundle.PrivacyClass{}
-	for _, p := range opts.privacy {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok {
-			return nil, fmt.Errorf("--privacy %q: want NAME=CLASS", p)
-		}
-		classes[k] = bundle.PrivacyClass(v)
-	}
-	for i := range m.Signature.Inputs {
-		in := &m.Signature.Inputs[i]
-		in.Privacy = bundle.Private
-		if c, ok := classes[in.Name]; ok {
-			in.Privacy = c
-			delete(classes, in.Name)
-		}
-	}
-	for k := range classes {
-		return nil, fmt.Errorf("--privacy: the model has no input %q", k)
+	if err := applyPrivacy(m, opts.privacy); err != nil {
+		return nil, err
 	}
 	// Compile a copy to learn the arena and, optionally, the golden outputs;
 	// Compile rewrites its graph, and the bundle must hold g as optimized.
@@ -165,6 +150,71 @@ func convert(ctx context.Context, in, out string, opts convertOptions) (*convert
 
 // goldenSet runs the model on seeded inputs and records inputs and outputs
 // as bundle tensors named golden/in/<input> and golden/out/<output>.
+// applyPrivacy sets each input's privacy class from --privacy flags of the
+// form NAME=private, NAME=public, NAME=sensitive:h3:RES,
+// NAME=sensitive:time_slot:MINUTES or NAME=sensitive:bucket:E1,E2,...;
+// inputs not named stay private.
+func applyPrivacy(m *bundle.Manifest, flags []string) error {
+	type decl struct {
+		class bundle.PrivacyClass
+		c     *bundle.Coarsening
+	}
+	decls := map[string]decl{}
+	for _, f := range flags {
+		name, spec, ok := strings.Cut(f, "=")
+		if !ok || name == "" {
+			return fmt.Errorf("--privacy %q: want NAME=CLASS", f)
+		}
+		class, rest, _ := strings.Cut(spec, ":")
+		d := decl{class: bundle.PrivacyClass(class)}
+		switch d.class {
+		case bundle.Private, bundle.Public:
+			if rest != "" {
+				return fmt.Errorf("--privacy %q: only sensitive inputs take a coarsening", f)
+			}
+		case bundle.Sensitive:
+			kind, param, _ := strings.Cut(rest, ":")
+			d.c = &bundle.Coarsening{Kind: kind}
+			var err error
+			switch kind {
+			case bundle.CoarsenH3:
+				d.c.Resolution, err = strconv.Atoi(param)
+			case bundle.CoarsenTimeSlot:
+				d.c.Minutes, err = strconv.Atoi(param)
+			case bundle.CoarsenBucket:
+				for _, e := range strings.Split(param, ",") {
+					v, perr := strconv.ParseFloat(e, 64)
+					if perr != nil {
+						err = perr
+						break
+					}
+					d.c.Edges = append(d.c.Edges, v)
+				}
+			default:
+				err = fmt.Errorf("unknown coarsening %q (want h3:RES, time_slot:MINUTES or bucket:EDGES)", kind)
+			}
+			if err != nil {
+				return fmt.Errorf("--privacy %q: %w", f, err)
+			}
+		default:
+			return fmt.Errorf("--privacy %q: class must be private, sensitive or public", f)
+		}
+		decls[name] = d
+	}
+	for i := range m.Signature.Inputs {
+		in := &m.Signature.Inputs[i]
+		in.Privacy = bundle.Private
+		if d, ok := decls[in.Name]; ok {
+			in.Privacy, in.Coarsening = d.class, d.c
+			delete(decls, in.Name)
+		}
+	}
+	for k := range decls {
+		return fmt.Errorf("--privacy: the model has no input %q", k)
+	}
+	return nil
+}
+
 func goldenSet(ctx context.Context, model *engine.Model, g *graph.Graph, m *bundle.Manifest) ([]bundle.Extra, error) {
 	ins, err := randomInputs(g, nil, 42)
 	if err != nil {
