@@ -104,7 +104,7 @@ func TestConvertPrivacyClasses(t *testing.T) {
 		if !strings.Contains(out, `"privacy": "`+c.class+`"`) && !strings.Contains(out, `"privacy":"`+c.class+`"`) {
 			t.Errorf("%s: inspect does not show class %s:\n%s", c.flag, c.class, out)
 		}
-		if c.json != "" && !strings.Contains(strings.ReplaceAll(out, " ", ""), c.json) {
+		if c.json != "" && !strings.Contains(strings.Join(strings.Fields(out), ""), c.json) {
 			t.Errorf("%s: inspect does not show coarsening %s", c.flag, c.json)
 		}
 	}
