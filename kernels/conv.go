@@ -111,7 +111,7 @@ func convRun[T floatElem](p *convPlan, in, out []*tensor.Tensor, scratch []byte)
 				src = col
 			}
 			yg := y[(n*p.m+gi*p.mg)*p.outVol:][:p.mg*p.outVol]
-			gemm(false, false, p.mg, p.outVol, p.kdim, 1, w[gi*p.mg*p.kdim:], p.kdim, src, p.outVol, 0, yg, p.outVol)
+			gemmGo(false, false, p.mg, p.outVol, p.kdim, 1, w[gi*p.mg*p.kdim:], p.kdim, src, p.outVol, 0, yg, p.outVol)
 		}
 		if p.bias {
 			b := tensor.Data[T](in[2])

@@ -117,7 +117,7 @@ func convTransposeRun[T floatElem](p *convTransposePlan, in, out []*tensor.Tenso
 			xg := x[(n*p.c+gi*p.cg)*p.inVol:][:p.cg*p.inVol]
 			wg := w[gi*p.cg*p.rows:][:p.cg*p.rows]
 			// col [rows, inVol] = Wgᵀ [rows, cg] · Xg [cg, inVol].
-			gemm(true, false, p.rows, p.inVol, p.cg, 1, wg, p.rows, xg, p.inVol, 0, col, p.inVol)
+			gemmGo(true, false, p.rows, p.inVol, p.cg, 1, wg, p.rows, xg, p.inVol, 0, col, p.inVol)
 			col2im(&p.g, p.mg, col, y[(n*p.m+gi*p.mg)*p.outVol:][:p.mg*p.outVol])
 		}
 	}

@@ -23,7 +23,7 @@ const (
 // op(A) is M×K (A is stored K×M when transA), op(B) is K×N (stored N×K when
 // transB), and lda, ldb, ldc are the row strides of the stored matrices.
 // When beta is 0, C is not read (it may hold garbage or NaNs).
-func gemm[T gemmNum](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func gemmGo[T gemmNum](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/kernels/gemm"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -11,10 +12,15 @@ import (
 // and FusedMatMul (MatMul, then + Bias along the last axis, then act).
 type matMulKernel struct {
 	act activation
+	// packed is a constant float32 2-D B in GEMM panels; nil otherwise.
+	packed *gemm.PackedB
 }
 
 func newMatMul(n *graph.Node, opset int) (Kernel, error) {
 	k := &matMulKernel{}
+	if b := n.Input(1); b != nil {
+		k.packed = packConstB(b.Const, false, 1)
+	}
 	if n.Op == "FusedMatMul" {
 		act, err := fusedActivation(n)
 		if err != nil {
@@ -102,7 +108,7 @@ func (km *matMulKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	}
 	switch a.DType {
 	case tensor.Float32:
-		return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error { matMulRun[float32](p, in, out); return nil }}, nil
+		return km.matMulF32(p), nil
 	case tensor.Float64:
 		return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error { matMulRun[float64](p, in, out); return nil }}, nil
 	case tensor.Int32, tensor.Int64:
@@ -120,14 +126,14 @@ func (km *matMulKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 func matMulRunInt[T gemmNum](p *matMulPlan, in, out []*tensor.Tensor) {
 	a, b, c := tensor.Data[T](in[0]), tensor.Data[T](in[1]), tensor.Data[T](out[0])
 	for i := range p.offA {
-		gemm(false, false, p.m, p.n, p.k, 1, a[p.offA[i]:], p.k, b[p.offB[i]:], p.ldb, 0, c[i*p.outStride:], p.n)
+		gemmGo(false, false, p.m, p.n, p.k, 1, a[p.offA[i]:], p.k, b[p.offB[i]:], p.ldb, 0, c[i*p.outStride:], p.n)
 	}
 }
 
 func matMulRun[T floatElem](p *matMulPlan, in, out []*tensor.Tensor) {
 	a, b, c := tensor.Data[T](in[0]), tensor.Data[T](in[1]), tensor.Data[T](out[0])
 	for i := range p.offA {
-		gemm(false, false, p.m, p.n, p.k, 1, a[p.offA[i]:], p.k, b[p.offB[i]:], p.ldb, 0, c[i*p.outStride:], p.n)
+		gemmGo(false, false, p.m, p.n, p.k, 1, a[p.offA[i]:], p.k, b[p.offB[i]:], p.ldb, 0, c[i*p.outStride:], p.n)
 	}
 	c = c[:len(p.offA)*p.outStride]
 	if p.bias {
@@ -148,9 +154,9 @@ type gemmKernel struct {
 	alpha, beta    float64
 	transA, transB bool
 	act            activation
-	// packedB is a constant B stored N×K (transB) repacked K×N at compile
-	// time, so batched products stream its rows; nil otherwise.
-	packedB *tensor.Tensor
+	// packed is a constant float32 B in GEMM panels, α folded in; nil
+	// otherwise.
+	packed *gemm.PackedB
 }
 
 func newGemm(n *graph.Node, opset int) (Kernel, error) {
@@ -167,16 +173,8 @@ func newGemm(n *graph.Node, opset int) (Kernel, error) {
 		}
 		k.act = act
 	}
-	if b := n.Input(1); k.transB && b != nil && b.Const != nil && b.Const.DType == tensor.Float32 && len(b.Const.Shape) == 2 {
-		nn, kk := b.Const.Shape[0], b.Const.Shape[1]
-		t := tensor.New(tensor.Float32, kk, nn)
-		src, dst := tensor.Data[float32](b.Const), tensor.Data[float32](t)
-		for i := 0; i < nn; i++ {
-			for j := 0; j < kk; j++ {
-				dst[j*nn+i] = src[i*kk+j]
-			}
-		}
-		k.packedB = t
+	if b := n.Input(1); b != nil {
+		k.packed = packConstB(b.Const, k.transB, float32(k.alpha))
 	}
 	return k, nil
 }
@@ -191,7 +189,6 @@ type gemmPlan struct {
 	// C is absent or beta is 0.
 	hasC       bool
 	cRow, cCol int
-	packedB    []byte // float32 K×N, when used
 }
 
 func (kg *gemmKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
@@ -227,12 +224,9 @@ func (kg *gemmKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 		st := tensor.BroadcastStrides(c.Shape, target)
 		p.hasC, p.cRow, p.cCol = true, st[0], st[1]
 	}
-	if kg.packedB != nil && a.DType == tensor.Float32 && p.m > 1 && kg.packedB.Len() == b.Len() && kg.packedB.Shape[0] == p.k {
-		p.packedB = kg.packedB.Raw
-	}
 	switch a.DType {
 	case tensor.Float32:
-		return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error { gemmRun[float32](p, in, out); return nil }}, nil
+		return kg.gemmF32(p), nil
 	case tensor.Float64:
 		return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error { gemmRun[float64](p, in, out); return nil }}, nil
 	}
@@ -262,10 +256,6 @@ func gemmRun[T floatElem](p *gemmPlan, in, out []*tensor.Tensor) {
 		}
 		beta = 1
 	}
-	transB, ldb := p.transB, p.ldb
-	if p.packedB != nil {
-		b, transB, ldb = tensor.Cast[T](p.packedB), false, p.n
-	}
-	gemm(p.transA, transB, p.m, p.n, p.k, T(p.alpha), a, p.lda, b, ldb, beta, y, p.n)
+	gemmGo(p.transA, p.transB, p.m, p.n, p.k, T(p.alpha), a, p.lda, b, p.ldb, beta, y, p.n)
 	applyAct(p.act, y[:p.m*p.n])
 }

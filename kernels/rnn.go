@@ -242,7 +242,7 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 		rd := r[d*gh*h : (d+1)*gh*h]
 		// Input projections of every (t, b) row, plus the biases that add
 		// to them.
-		gemm(false, true, seq*batch, gh, p.input, 1, x, p.input, wd, p.input, 0, xproj, gh)
+		gemmGo(false, true, seq*batch, gh, p.input, 1, x, p.input, wd, p.input, 0, xproj, gh)
 		if bias != nil {
 			wb, rb := bias[d*2*gh:d*2*gh+gh], bias[d*2*gh+gh:(d+1)*2*gh]
 			for row := 0; row < seq*batch; row++ {
@@ -271,9 +271,9 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 		acts := &p.acts[d]
 		for s := 0; s < seq; s++ {
 			if p.lstm || p.simple || p.lbr {
-				gemm(false, true, batch, gh, h, 1, hs, h, rd, h, 0, hproj, gh)
+				gemmGo(false, true, batch, gh, h, 1, hs, h, rd, h, 0, hproj, gh)
 			} else {
-				gemm(false, true, batch, 2*h, h, 1, hs, h, rd, h, 0, hproj, gh)
+				gemmGo(false, true, batch, 2*h, h, 1, hs, h, rd, h, 0, hproj, gh)
 			}
 			if !p.lstm && !p.simple && !p.lbr {
 				// rt ⊙ Ht₋₁ for every active entry, then its product with Rh.
@@ -289,7 +289,7 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 						rh[b*h+j] = T(rt) * hs[b*h+j]
 					}
 				}
-				gemm(false, true, batch, h, h, 1, rh, h, rd[2*h*h:], h, 0, hproj[2*h:], gh)
+				gemmGo(false, true, batch, h, h, 1, rh, h, rd[2*h*h:], h, 0, hproj[2*h:], gh)
 			}
 			for b := 0; b < batch; b++ {
 				t, ok := rnnTime(seqLens, b, s, seq, reverse)

@@ -3,47 +3,13 @@ package gemm
 import (
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 )
 
-// measurePeak times ks.FMALoop and returns the best GFLOP/s of a few short
-// rounds: on a shared machine the best round is the one least disturbed.
-func measurePeak(ks Kernels) float64 {
-	best := 0.0
-	for range 5 {
-		start := time.Now()
-		flops := ks.FMALoop(200_000)
-		if g := float64(flops) / time.Since(start).Seconds() / 1e9; g > best {
-			best = g
-		}
-	}
-	return best
-}
-
-var (
-	peakOnce sync.Once
-	peakBest float64 // GFLOP/s of Best()'s FMA loop, the machine's peak
-)
-
-// machinePeak is the FMA peak of the widest kernel set, measured once per
-// benchmark run.
-func machinePeak() float64 {
-	peakOnce.Do(func() { peakBest = measurePeak(Best()) })
-	return peakBest
-}
-
-// reportGFLOPS reports GFLOP/s and the fraction of the FMA peak measured in
-// the same run (machine-peak; for narrower sets also own-peak, the peak of
-// their own vector width).
-func reportGFLOPS(b *testing.B, ks Kernels, flopsPerOp float64) {
-	g := flopsPerOp * float64(b.N) / b.Elapsed().Seconds() / 1e9
-	b.ReportMetric(g, "GFLOP/s")
-	b.ReportMetric(g/machinePeak(), "machine-peak")
-	if ks != Best() {
-		b.ReportMetric(g/measurePeak(ks), "own-peak")
-	}
+// reportGFLOPS reports the GFLOP/s of a benchmark of flopsPerOp per op.
+func reportGFLOPS(b *testing.B, flopsPerOp float64) {
+	b.ReportMetric(flopsPerOp*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
 // BenchmarkPeak measures each set's register-resident FMA loop.
@@ -69,11 +35,10 @@ func BenchmarkGEMM(b *testing.B) {
 				r := rand.New(rand.NewPCG(1, uint64(s)))
 				a, c := randFloats(r, s*s), make([]float32, s*s)
 				packed := ks.PackB(randFloats(r, s*s), s, s, false)
-				machinePeak()
 				for b.Loop() {
 					packed.MatMul(c, a, s, s, s, nil, None, 0)
 				}
-				reportGFLOPS(b, ks, 2*float64(s)*float64(s)*float64(s))
+				reportGFLOPS(b, 2*float64(s)*float64(s)*float64(s))
 			})
 		}
 	}
@@ -86,12 +51,60 @@ func BenchmarkGEMV(b *testing.B) {
 				r := rand.New(rand.NewPCG(2, uint64(s)))
 				a, c, bias := randFloats(r, s), make([]float32, s), randFloats(r, s)
 				packed := ks.PackB(randFloats(r, s*s), s, s, false)
-				machinePeak()
 				for b.Loop() {
 					packed.MatMul(c, a, 1, s, s, bias, Relu, 0)
 				}
-				reportGFLOPS(b, ks, 2*float64(s)*float64(s))
+				reportGFLOPS(b, 2*float64(s)*float64(s))
 			})
 		}
 	}
+}
+
+// BenchmarkEfficiency measures GEMM efficiency as a ratio of two
+// measurements taken in the same run: each op times one round of the FMA
+// peak loop of the widest set and one round of s³ GEMMs, alternating, and
+// the benchmark reports the best round of each and their ratio ("eff";
+// "eff-own" against the set's own vector width). Interference from other
+// processes only slows a round down, so best rounds are the least disturbed
+// and the alternation exposes both to the same machine state.
+func BenchmarkEfficiency(b *testing.B) {
+	for _, ks := range Available() {
+		for _, s := range []int{64, 128, 256, 512} {
+			if ks.Name() == "purego" {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/%d", ks.Name(), s), func(b *testing.B) {
+				r := rand.New(rand.NewPCG(1, uint64(s)))
+				a, c := randFloats(r, s*s), make([]float32, s*s)
+				packed := ks.PackB(randFloats(r, s*s), s, s, false)
+				reps := max(1, (1<<23)/(s*s*s)) // about 16 MFLOP a round
+				flops := 2 * float64(s*s*s) * float64(reps)
+				var peak, own, gemm float64
+				for b.Loop() {
+					peak = max(peak, roundGFLOPS(Best()))
+					if ks != Best() {
+						own = max(own, roundGFLOPS(ks))
+					}
+					start := time.Now()
+					for range reps {
+						packed.MatMul(c, a, s, s, s, nil, None, 0)
+					}
+					gemm = max(gemm, flops/time.Since(start).Seconds()/1e9)
+				}
+				b.ReportMetric(gemm, "GFLOP/s")
+				b.ReportMetric(peak, "peak-GFLOP/s")
+				b.ReportMetric(gemm/peak, "eff")
+				if own > 0 {
+					b.ReportMetric(gemm/own, "eff-own")
+				}
+			})
+		}
+	}
+}
+
+// roundGFLOPS times one round of about 8 MFLOP of ks's FMA loop.
+func roundGFLOPS(ks Kernels) float64 {
+	start := time.Now()
+	flops := ks.FMALoop(8 << 20 / int(ks.FMALoop(1)))
+	return float64(flops) / time.Since(start).Seconds() / 1e9
 }

@@ -4,11 +4,13 @@
 //
 // # Kernel sets
 //
-// A Kernels value is one instruction-set implementation. Available lists
-// those the running CPU supports, best first; Best is the first. Nothing in
-// the package holds a "current" set: callers pass the set they want, and
-// tests run the same suite against every one. The build tag purego (and any
-// architecture other than amd64) leaves only the pure-Go set.
+// A Kernels value is one instruction-set implementation: "avx512" and
+// "avx2" (amd64, generated with avo), "neon" (arm64, hand-written) and
+// "purego". Available lists those the running CPU supports, best first;
+// Best is the first. Nothing in the package holds a "current" set: callers
+// pass the set they want, and tests run the same suite against every one.
+// The build tag purego (and any other architecture) leaves only the pure-Go
+// set.
 //
 // # Packed weights
 //

@@ -93,3 +93,21 @@ func peakGo(iters int) int64 {
 	peakSink = x[0] + x[1] + x[2] + x[3] + x[4] + x[5] + x[6] + x[7]
 	return int64(iters) * 16
 }
+
+// epilogueRow applies bias (nil for none) and ep's activation to one row of
+// C in place; kernel sets whose assembly has no epilogue call it.
+func epilogueRow(row, bias []float32, ep epilogue) {
+	for j, v := range row {
+		if bias != nil {
+			v += bias[j]
+		}
+		switch {
+		case v >= 0:
+		case ep.act == Relu:
+			v = 0
+		case ep.act == LeakyRelu:
+			v *= ep.alpha
+		}
+		row[j] = v
+	}
+}

@@ -72,7 +72,7 @@ func (e epilogue) flags() int {
 	return f
 }
 
-// Name is the set's name: "avx512", "avx2" or "purego".
+// Name is the set's name: "avx512", "avx2", "neon" or "purego".
 func (ks Kernels) Name() string { return ks.impl.name }
 
 func (ks Kernels) String() string { return ks.impl.name }
@@ -114,4 +114,20 @@ func Best() Kernels {
 type nativeSet struct {
 	impl *impl
 	ok   func() bool
+}
+
+// at returns p advanced by i floats, or nil for nil p.
+func at(p unsafe.Pointer, i int) *float32 {
+	if p == nil {
+		return nil
+	}
+	return (*float32)(unsafe.Add(p, 4*i))
+}
+
+// packedAt returns the address of packed float i, or nil when B is empty.
+func packedAt(p []float32, i int) *float32 {
+	if len(p) == 0 {
+		return nil
+	}
+	return &p[i]
 }

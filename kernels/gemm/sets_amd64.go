@@ -51,22 +51,6 @@ var gemv512Groups = [4]func(a *float32, b *float32, pstride int, k int, c *float
 // mr512 is the AVX-512 tile height; a tile is up to four panels (64 columns).
 const mr512 = 6
 
-// at returns p advanced by i floats, or nil for nil p.
-func at(p unsafe.Pointer, i int) *float32 {
-	if p == nil {
-		return nil
-	}
-	return (*float32)(unsafe.Add(p, 4*i))
-}
-
-// packedAt returns the address of packed float i, or nil when B is empty.
-func packedAt(p []float32, i int) *float32 {
-	if len(p) == 0 {
-		return nil
-	}
-	return &p[i]
-}
-
 func colMask(cols int) uint64 {
 	if cols >= 64 {
 		return ^uint64(0)

@@ -22,6 +22,10 @@ var zmm = []VecPhysical{
 	Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31,
 }
 
+// gemvPrefetch is how far ahead (bytes, one 64-byte row per k) the GEMV
+// kernels prefetch each panel stream.
+const gemvPrefetch = 1024
+
 var kmask = []OpmaskPhysical{K1, K2, K3, K4}
 
 // rowMem addresses row r of a matrix whose rows 0 and 3 start at base and
@@ -257,6 +261,7 @@ func gemv512(nv int) {
 		bc := zmm[16+u]
 		VBROADCASTSS(mem(a, nil, 0, 4*u), bc)
 		for v := 0; v < nv; v++ {
+			PREFETCHT0(bMem(v, 64*u+gemvPrefetch))
 			VFMADD231PS(bMem(v, 64*u), bc, zmm[(u%2)*4+v])
 		}
 	}
