@@ -11,6 +11,7 @@ need=()
 /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
 /usr/bin/python3 -c 'import onnx' 2>/dev/null || need+=(python3-onnx)
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]} from Debian" >&2
 	if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -28,3 +29,7 @@ go vet ./...
 # The engine and the bundle are shared across goroutines: race-check them.
 go test -race -count=1 ./engine/... ./bundle/...
 go test -count=1 ./...
+# Every GEMM kernel set: the portable one by build tag, and arm64 NEON under
+# qemu (qemu checks correctness only; it cannot time arm64).
+go test -count=1 -tags purego ./kernels/...
+GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./kernels/gemm
