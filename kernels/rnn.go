@@ -2,8 +2,10 @@ package kernels
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/kernels/gemm"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -41,6 +43,11 @@ type rnnKernel struct {
 	inputForget bool // LSTM input_forget: ft = 1 − it
 	clip        float64
 	acts        [2][3]activation // per direction: f, g (, h)
+	// Constant float32 weights packed for the SIMD GEMM, per direction: W
+	// (all gates), R (all gates), and for GRU without linear_before_reset R
+	// split into its z/r rows and its h rows. nil when W or R is not
+	// constant.
+	pw, pr, prZR, prH [2]*gemm.PackedB
 }
 
 func newRNN(n *graph.Node, opset int) (Kernel, error) {
@@ -100,7 +107,58 @@ func newRNN(n *graph.Node, opset int) (Kernel, error) {
 			k.acts[d][i] = act
 		}
 	}
+	k.packWeights(n)
 	return k, nil
+}
+
+// packWeights packs constant float32 W and R for the SIMD GEMM.
+func (k *rnnKernel) packWeights(n *graph.Node) {
+	w, r := n.Input(1), n.Input(2)
+	if w == nil || r == nil || w.Const == nil || r.Const == nil || w.Const.DType != tensor.Float32 || r.Const.DType != tensor.Float32 ||
+		len(w.Const.Shape) != 3 || len(r.Const.Shape) != 3 || w.Const.Shape[0] != k.dirs || r.Const.Shape[0] != k.dirs {
+		return
+	}
+	gates := 3
+	switch {
+	case k.lstm:
+		gates = 4
+	case k.simple:
+		gates = 1
+	}
+	h, gh, in := k.hidden, gates*k.hidden, w.Const.Shape[2]
+	if w.Const.Shape[1] != gh || r.Const.Shape[1] != gh || r.Const.Shape[2] != h {
+		return // Prepare reports the shape error
+	}
+	ks := gemm.Best()
+	wd, rd := tensor.Data[float32](w.Const), tensor.Data[float32](r.Const)
+	for d := 0; d < k.dirs; d++ {
+		k.pw[d] = ks.PackB(wd[d*gh*in:(d+1)*gh*in], in, gh, true)
+		rdd := rd[d*gh*h : (d+1)*gh*h]
+		k.pr[d] = ks.PackB(rdd, h, gh, true)
+		if !k.lstm && !k.simple && !k.lbr {
+			k.prZR[d] = ks.PackB(rdd[:2*h*h], h, 2*h, true)
+			k.prH[d] = ks.PackB(rdd[2*h*h:], h, h, true)
+		}
+	}
+}
+
+// rnnMatMul computes c = a·bᵀ for a (rows×k, row stride lda) and b (n×k),
+// writing rows of c with stride ldc, through packed float32 weights when
+// pk is set (T is then float32).
+func rnnMatMul[T floatElem](pk *gemm.PackedB, rows, n, k int, a []T, lda int, b []T, c []T, ldc int) {
+	if pk != nil {
+		pk.MatMul(asFloat32(c), asFloat32(a), rows, lda, ldc, nil, gemm.None, 0)
+		return
+	}
+	gemmGo(false, true, rows, n, k, 1, a, lda, b, k, 0, c, ldc)
+}
+
+// asFloat32 reinterprets a []T known to be []float32.
+func asFloat32[T floatElem](x []T) []float32 {
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&x[0])), len(x))
 }
 
 type rnnPlan struct {
@@ -242,7 +300,7 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 		rd := r[d*gh*h : (d+1)*gh*h]
 		// Input projections of every (t, b) row, plus the biases that add
 		// to them.
-		gemmGo(false, true, seq*batch, gh, p.input, 1, x, p.input, wd, p.input, 0, xproj, gh)
+		rnnMatMul(p.pw[d], seq*batch, gh, p.input, x, p.input, wd, xproj, gh)
 		if bias != nil {
 			wb, rb := bias[d*2*gh:d*2*gh+gh], bias[d*2*gh+gh:(d+1)*2*gh]
 			for row := 0; row < seq*batch; row++ {
@@ -271,9 +329,9 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 		acts := &p.acts[d]
 		for s := 0; s < seq; s++ {
 			if p.lstm || p.simple || p.lbr {
-				gemmGo(false, true, batch, gh, h, 1, hs, h, rd, h, 0, hproj, gh)
+				rnnMatMul(p.pr[d], batch, gh, h, hs, h, rd, hproj, gh)
 			} else {
-				gemmGo(false, true, batch, 2*h, h, 1, hs, h, rd, h, 0, hproj, gh)
+				rnnMatMul(p.prZR[d], batch, 2*h, h, hs, h, rd, hproj, gh)
 			}
 			if !p.lstm && !p.simple && !p.lbr {
 				// rt ⊙ Ht₋₁ for every active entry, then its product with Rh.
@@ -289,7 +347,7 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 						rh[b*h+j] = T(rt) * hs[b*h+j]
 					}
 				}
-				gemmGo(false, true, batch, h, h, 1, rh, h, rd[2*h*h:], h, 0, hproj[2*h:], gh)
+				rnnMatMul(p.prH[d], batch, h, h, rh, h, rd[2*h*h:], hproj[2*h:], gh)
 			}
 			for b := 0; b < batch; b++ {
 				t, ok := rnnTime(seqLens, b, s, seq, reverse)
