@@ -125,6 +125,7 @@ func open(data []byte) (*Bundle, error) {
 		return nil, err
 	}
 	b.markGraphTensors()
+	b.attachLayouts()
 	m := &Manifest{}
 	if err := json.Unmarshal(h.slice(data, SectionManifest), m); err != nil {
 		return nil, formatErr(SectionManifest, err, "bad JSON")
@@ -137,6 +138,26 @@ func open(data []byte) (*Bundle, error) {
 	}
 	b.Manifest = m
 	return b, nil
+}
+
+// attachLayouts gives each initializer the packed variants the table holds
+// for it (entries with the initializer's name and a non-plain layout), so
+// kernels can use them in place.
+func (b *Bundle) attachLayouts() {
+	byName := make(map[string]*graph.Value, len(b.Graph.Initializers))
+	for _, v := range b.Graph.Initializers {
+		byName[v.Name] = v
+	}
+	for i, in := range b.infos {
+		v, ok := byName[in.Name]
+		if !ok || in.Layout == PlainLayout || b.inGraph[i] {
+			continue
+		}
+		if v.Layouts == nil {
+			v.Layouts = map[string]*tensor.Tensor{}
+		}
+		v.Layouts[in.Layout] = b.tensors[i]
+	}
 }
 
 func (b *Bundle) markGraphTensors() {

@@ -116,7 +116,15 @@ type Model struct {
 	// StaticArena is the arena size of the compile-time plan, or -1 when
 	// input shapes were not all known at compile time.
 	staticArena int64
+	// repacked counts kernels that packed constant weights themselves
+	// because the graph carried no stored layout for them.
+	repacked int
 }
+
+// Repacked is the number of nodes whose constant weights were repacked at
+// compile time because the graph (e.g. a bundle written by an older convert,
+// or an ONNX file) did not carry them in the kernels' layout.
+func (m *Model) Repacked() int { return m.repacked }
 
 // Graph returns the optimized graph the model runs. Callers must not modify
 // it.
@@ -160,6 +168,9 @@ func Compile(g *graph.Graph, opts Options) (*Model, error) {
 	m := &Model{g: g, opset: g.Opset, opts: opts, staticArena: -1}
 	if err := m.index(); err != nil {
 		return nil, err
+	}
+	if m.repacked > 0 {
+		log.Info("repacked constant weights at compile time; `sextant convert` stores them pre-packed", "nodes", m.repacked)
 	}
 	empty := []*plan{}
 	m.plans.Store(&empty)
@@ -206,6 +217,9 @@ func (m *Model) index() error {
 		k, err := kernels.New(n, m.opset)
 		if err != nil {
 			return err
+		}
+		if r, ok := k.(kernels.Repacker); ok && r.Repacked() {
+			m.repacked++
 		}
 		cn := node{n: n, kernel: k}
 		for _, v := range n.Inputs {

@@ -55,6 +55,11 @@ type Value struct {
 	Type Type
 	// Const holds the value of an initializer or a folded constant.
 	Const *tensor.Tensor
+	// Layouts holds Const pre-arranged for particular kernels (packed GEMM
+	// panels, say), keyed by layout name, as a bundle stores them so that
+	// compiling needs no repacking. Kernels that find no layout of theirs
+	// repack Const. Passes that replace Const must drop Layouts.
+	Layouts map[string]*tensor.Tensor
 	// Producer is the node that computes the value, nil for graph inputs and
 	// initializers.
 	Producer *Node

@@ -13,14 +13,16 @@ import (
 type matMulKernel struct {
 	act activation
 	// packed is a constant float32 2-D B in GEMM panels; nil otherwise.
-	packed *gemm.PackedB
+	packed   *gemm.PackedB
+	repacked bool
 }
+
+// Repacked reports whether building the kernel packed B itself.
+func (km *matMulKernel) Repacked() bool { return km.repacked }
 
 func newMatMul(n *graph.Node, opset int) (Kernel, error) {
 	k := &matMulKernel{}
-	if b := n.Input(1); b != nil {
-		k.packed = packConstB(b.Const, false, 1)
-	}
+	k.packed, k.repacked = weightPanels(n.Input(1), false, 1)
 	if n.Op == "FusedMatMul" {
 		act, err := fusedActivation(n)
 		if err != nil {
@@ -156,8 +158,12 @@ type gemmKernel struct {
 	act            activation
 	// packed is a constant float32 B in GEMM panels, α folded in; nil
 	// otherwise.
-	packed *gemm.PackedB
+	packed   *gemm.PackedB
+	repacked bool
 }
+
+// Repacked reports whether building the kernel packed B itself.
+func (kg *gemmKernel) Repacked() bool { return kg.repacked }
 
 func newGemm(n *graph.Node, opset int) (Kernel, error) {
 	k := &gemmKernel{
@@ -173,9 +179,7 @@ func newGemm(n *graph.Node, opset int) (Kernel, error) {
 		}
 		k.act = act
 	}
-	if b := n.Input(1); b != nil {
-		k.packed = packConstB(b.Const, k.transB, float32(k.alpha))
-	}
+	k.packed, k.repacked = weightPanels(n.Input(1), k.transB, float32(k.alpha))
 	return k, nil
 }
 

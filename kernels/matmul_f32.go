@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/kernels/gemm"
 	"github.com/sextant-ml/sextant/tensor"
 )
@@ -28,6 +29,26 @@ func gemmAct(a activation) (gemm.Activation, float32, bool) {
 	return gemm.None, 0, false
 }
 
+// PanelLayout returns the bundle layout name of a constant weight w packed
+// into GEMM panels for products A·w (transposed false) or A·wᵀ (true).
+// convert stores weights under these names; kernels look them up.
+func PanelLayout(transposed bool) string {
+	if transposed {
+		return gemm.LayoutPanel16 + "-t"
+	}
+	return gemm.LayoutPanel16
+}
+
+// PackWeight packs a float32 2-D weight into GEMM panels for A·w (or A·wᵀ),
+// as convert stores it; nil when w is not such a tensor.
+func PackWeight(w *tensor.Tensor, transposed bool) *tensor.Tensor {
+	p := packConstB(w, transposed, 1)
+	if p == nil {
+		return nil
+	}
+	return &tensor.Tensor{DType: tensor.Float32, Shape: w.Shape.Clone(), Raw: tensor.Bytes(p.Data())}
+}
+
 // packConstB packs a constant float32 2-D weight for products A·B (or A·Bᵀ
 // when transposed), scaled by scale; nil when b is not such a weight.
 func packConstB(b *tensor.Tensor, transposed bool, scale float32) *gemm.PackedB {
@@ -47,6 +68,37 @@ func packConstB(b *tensor.Tensor, transposed bool, scale float32) *gemm.PackedB 
 		data = scaled
 	}
 	return gemm.Best().PackB(data, k, n, transposed)
+}
+
+// weightPanels returns the GEMM panels of constant weight v for A·v (or
+// A·vᵀ), scaled by scale: the bundle's stored panels, used in place, when v
+// carries them and scale is 1; else a fresh packing. repacked reports the
+// second case for a weight a bundle could have carried.
+func weightPanels(v *graph.Value, transposed bool, scale float32) (p *gemm.PackedB, repacked bool) {
+	if v == nil || v.Const == nil {
+		return nil, false
+	}
+	b := v.Const
+	if t, ok := v.Layouts[PanelLayout(transposed)]; ok && scale == 1 && b.DType == tensor.Float32 && len(b.Shape) == 2 {
+		k, n := b.Shape[0], b.Shape[1]
+		if transposed {
+			k, n = n, k
+		}
+		if len(t.Raw)%4 == 0 {
+			if pk, err := gemm.Best().FromPacked(tensor.Cast[float32](t.Raw), k, n, gemm.LayoutPanel16); err == nil {
+				return pk, false
+			}
+		}
+	}
+	p = packConstB(b, transposed, scale)
+	return p, p != nil
+}
+
+// Repacker is implemented by kernels that may pack constant weights when
+// they are built; Repacked reports that they did so because the graph
+// carried no stored layout for them.
+type Repacker interface {
+	Repacked() bool
 }
 
 // matMulF32 prepares the float32 MatMul/FusedMatMul step.

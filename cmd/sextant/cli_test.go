@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sextant-ml/sextant/bundle"
 	"github.com/sextant-ml/sextant/conformance"
+	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/kernels"
 	"github.com/sextant-ml/sextant/onnx"
 	"github.com/sextant-ml/sextant/tensor"
 )
@@ -205,5 +208,68 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(out, "All 2 models converted, verified, matched PyTorch") {
 		t.Fatalf("demo output:\n%s", out)
+	}
+}
+
+// TestConvertStoresPackedWeights: convert writes GEMM weights in the
+// kernels' panel layout; a compile from the bundle uses them in place (no
+// repacking), a compile from ONNX repacks, and both compute the same thing.
+func TestConvertStoresPackedWeights(t *testing.T) {
+	const src = "../../testdata/torch/mlp_op17.onnx"
+	sxm := filepath.Join(t.TempDir(), "mlp.sxm")
+	if _, err := sextant(t, "convert", src, "-o", sxm); err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Open(sxm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	packed := 0
+	for _, v := range b.Graph.Initializers {
+		if p, ok := v.Layouts[kernels.PanelLayout(true)]; ok {
+			packed++
+			if len(p.Raw) < len(v.Const.Raw) {
+				t.Errorf("%s: panels of %d bytes for a %d-byte weight", v.Name, len(p.Raw), len(v.Const.Raw))
+			}
+		}
+	}
+	if packed != 2 {
+		t.Fatalf("%d weights stored packed, want 2 (the two Gemm weights)", packed)
+	}
+	fromBundle, err := engine.Compile(b.Graph, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := fromBundle.Repacked(); n != 0 {
+		t.Errorf("compiling the bundle repacked %d nodes, want 0", n)
+	}
+	g, err := onnx.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromONNX, err := engine.Compile(g, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := fromONNX.Repacked(); n != 2 {
+		t.Errorf("compiling the ONNX file repacked %d nodes, want 2", n)
+	}
+	x, err := tensor.ReadNPYFile("../../testdata/torch/mlp_op17/x.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := tensor.ReadNPYFile("../../testdata/torch/mlp_op17/y.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*engine.Model{fromBundle, fromONNX} {
+		outs, err := m.NewSession().Run(context.Background(), []*tensor.Tensor{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err := maxAbsDiff(outs[0], want); err != nil || d > 1e-5 {
+			t.Fatalf("output differs from PyTorch's by %v (%v)", d, err)
+		}
 	}
 }
