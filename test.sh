@@ -33,3 +33,7 @@ go test -count=1 ./...
 # qemu (qemu checks correctness only; it cannot time arm64).
 go test -count=1 -tags purego ./kernels/...
 GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./kernels/gemm
+# The peer comparison is its own module (it links ONNX Runtime through cgo):
+# check that both runtimes agree on every benchmark model.
+bash bench/setup.sh >/dev/null
+(cd bench && go vet ./... && go test -count=1 ./...)

@@ -56,10 +56,10 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&models, "models", "", "comma-separated model names (default: the whole set)")
 	fs.IntVar(&o.cfg.Iterations, "iterations", 10000, "most timed runs per runtime and model")
 	fs.IntVar(&o.cfg.MinIterations, "min-iterations", 200, "fewest timed runs per runtime and model")
-	fs.DurationVar(&o.cfg.Budget, "budget", 12*time.Second, "timed-run time per model, both runtimes together (caps --iterations)")
+	fs.DurationVar(&o.cfg.Budget, "budget", 10*time.Second, "timed-run time per model, both runtimes together (caps --iterations)")
 	fs.IntVar(&o.cfg.Warmup, "warmup", 50, "untimed runs per runtime before timing")
 	fs.IntVar(&o.cpu, "cpu", -1, "CPU to pin to (default: the highest-numbered allowed CPU)")
-	fs.DurationVar(&o.peakTime, "peak-time", 200*time.Millisecond, "time per FMA-peak repetition (5 repetitions per vector width)")
+	fs.DurationVar(&o.peakTime, "peak-time", time.Millisecond, "time per FMA-peak repetition (300 repetitions per vector width, before and after the models)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -113,30 +113,27 @@ func run(args []string, stdout io.Writer) error {
 	rep := newReport(cpu, o)
 	rep.printHeader(stdout)
 
-	peak, err := fma.Measure(o.peakTime, 5)
+	// The peak is the best of many short repetitions, measured before and
+	// after the models: on a loaded machine a long repetition is always
+	// shared with other processes and understates the core.
+	before, err := fma.Measure(o.peakTime, peakReps)
 	if err != nil {
 		return err
 	}
-	rep.Peak = peakJSON{GFLOPS: peak.FLOPS / 1e9, Width: peak.Width, Rates: map[string]float64{}}
-	for k, v := range peak.Rates {
-		rep.Peak.Rates[k] = v / 1e9
-	}
-	fmt.Fprintf(stdout, "FMA peak     %v  (", peak)
-	for _, w := range []string{"ymm", "zmm"} {
-		if r, ok := peak.Rates[w]; ok {
-			fmt.Fprintf(stdout, " %s %.1f", w, r/1e9)
-		}
-	}
-	fmt.Fprintf(stdout, " GFLOP/s)\n\n")
-
+	fmt.Fprintf(stdout, "FMA peak     %s (before the models)\n\n", describePeak(before))
 	for _, m := range set {
-		row, err := measure(m, o, peak.FLOPS)
+		row, err := measure(m, o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", m.Name, err)
 		}
 		rep.Models = append(rep.Models, row)
 		fmt.Fprintf(os.Stderr, "compare: %s done\n", m.Name)
 	}
+	after, err := fma.Measure(o.peakTime, peakReps)
+	if err != nil {
+		return err
+	}
+	rep.setPeak(before, after)
 	rep.LoadAvgEnd = loadavg()
 	rep.printTable(stdout)
 	if o.jsonPath != "" {
@@ -152,9 +149,26 @@ func run(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// peakReps is the number of FMA-peak repetitions per vector width.
+const peakReps = 300
+
+// describePeak formats a peak with the rate of every vector width.
+func describePeak(p fma.Peak) string {
+	s := p.String() + " ["
+	for i, w := range []string{"ymm", "zmm"} {
+		if r, ok := p.Rates[w]; ok {
+			if i > 0 {
+				s += ", "
+			}
+			s += fmt.Sprintf("%s %.1f", w, r/1e9)
+		}
+	}
+	return s + "]"
+}
+
 // measure loads one model in both runtimes and times them.
-func measure(m peer.Model, o options, peakFLOPS float64) (modelJSON, error) {
-	row := modelJSON{Name: m.Name, Title: m.Title}
+func measure(m peer.Model, o options) (modelJSON, error) {
+	row := modelJSON{Name: m.Name, Title: m.Title, FLOPs: m.FLOPs}
 	data, err := m.Load(filepath.Join(o.dir, "models"))
 	if err != nil {
 		return row, err
@@ -202,14 +216,5 @@ func measure(m peer.Model, o options, peakFLOPS float64) (modelJSON, error) {
 	}
 	row.Sextant, row.ORT = &ss, &so
 	row.Ratio = ss.P50US / so.P50US
-	if m.FLOPs > 0 && peakFLOPS > 0 {
-		row.GEMM = &gemmJSON{
-			FLOPs:             m.FLOPs,
-			SextantGFLOPS:     m.FLOPs / ss.P50US / 1e3,
-			ORTGFLOPS:         m.FLOPs / so.P50US / 1e3,
-			SextantEfficiency: m.FLOPs / (ss.P50US * 1e-6) / peakFLOPS,
-			ORTEfficiency:     m.FLOPs / (so.P50US * 1e-6) / peakFLOPS,
-		}
-	}
 	return row, nil
 }

@@ -44,7 +44,7 @@ func TestRunJSON(t *testing.T) {
 	done := make(chan error)
 	go func() { // run pins its thread; keep that off the test goroutine
 		done <- run([]string{"--dir", "..", "--models", "identity,matmul256", "--iterations", "20",
-			"--min-iterations", "5", "--warmup", "2", "--peak-time", "5ms", "--json", path}, &out)
+			"--min-iterations", "5", "--warmup", "2", "--peak-time", "200us", "--json", path}, &out)
 	}()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -76,5 +76,36 @@ func TestRunJSON(t *testing.T) {
 	}
 	if g := rep.Models[1].GEMM; g == nil || g.ORTEfficiency <= 0 || g.SextantEfficiency <= 0 {
 		t.Errorf("matmul256 has no GEMM efficiency: %+v", rep.Models[1])
+	}
+}
+
+// TestMeasureUnsupported checks that a model Sextant cannot run is marked,
+// with ORT still timed, instead of failing the run.
+func TestMeasureUnsupported(t *testing.T) {
+	if err := peer.InitORT(peer.DefaultORTLib("..")); errors.Is(err, peer.ErrNoORT) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v; CI must run bench/setup.sh first", err)
+		}
+		t.Skipf("%v", err)
+	}
+	m := peer.Model{Name: "det", Title: "Det 4×4", Generate: detModel}
+	o, err := parseFlags([]string{"--dir", "..", "--iterations", "10", "--min-iterations", "1", "--warmup", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, err := measure(m, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.Sextant != nil && row.Unsupported == "" {
+		t.Skip("Sextant now runs Det")
+	}
+	if row.Sextant != nil || row.ORT == nil || row.ORT.Runs != 10 || !strings.Contains(row.Unsupported, "unsupported by Sextant: Det") {
+		t.Fatalf("row %+v", row)
+	}
+	var out bytes.Buffer
+	(&report{Models: []modelJSON{row}}).printTable(&out)
+	if !strings.Contains(out.String(), "unsupported by Sextant: Det") {
+		t.Errorf("table lacks the mark:\n%s", out.String())
 	}
 }

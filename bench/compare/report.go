@@ -10,6 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/sys/cpu"
+
+	"github.com/sextant-ml/sextant/bench/fma"
 	"github.com/sextant-ml/sextant/bench/peer"
 )
 
@@ -17,6 +20,7 @@ import (
 type report struct {
 	Date         string      `json:"date"`
 	CPU          string      `json:"cpu"`
+	CPUFeatures  string      `json:"cpu_features"`
 	NumCPU       int         `json:"num_cpu"`
 	PinnedCPU    int         `json:"pinned_cpu"`
 	GoVersion    string      `json:"go_version"`
@@ -26,6 +30,8 @@ type report struct {
 	Config       configJSON  `json:"config"`
 	Peak         peakJSON    `json:"fma_peak"`
 	Models       []modelJSON `json:"models"`
+
+	peakBefore, peakAfter fma.Peak
 }
 
 type ortJSON struct {
@@ -45,9 +51,42 @@ type configJSON struct {
 }
 
 type peakJSON struct {
-	GFLOPS float64            `json:"gflops"`
-	Width  string             `json:"width"`
-	Rates  map[string]float64 `json:"gflops_by_width"`
+	GFLOPS float64 `json:"gflops"` // the larger of the two measurements
+	Width  string  `json:"width"`
+	// Before and After are the rates per vector width, in GFLOP/s,
+	// measured before and after the models.
+	Before map[string]float64 `json:"gflops_before"`
+	After  map[string]float64 `json:"gflops_after"`
+}
+
+// setPeak records both peak measurements, takes the larger as the peak and
+// computes GEMM efficiency against it.
+func (r *report) setPeak(before, after fma.Peak) {
+	best := before
+	if after.FLOPS > best.FLOPS {
+		best = after
+	}
+	gflops := func(p fma.Peak) map[string]float64 {
+		m := map[string]float64{}
+		for k, v := range p.Rates {
+			m[k] = v / 1e9
+		}
+		return m
+	}
+	r.Peak = peakJSON{GFLOPS: best.FLOPS / 1e9, Width: best.Width, Before: gflops(before), After: gflops(after)}
+	r.peakBefore, r.peakAfter = before, after
+	for i := range r.Models {
+		m := &r.Models[i]
+		if m.FLOPs == 0 || m.Sextant == nil || best.FLOPS == 0 {
+			continue
+		}
+		m.GEMM = &gemmJSON{
+			SextantGFLOPS:     m.FLOPs / m.Sextant.P50US / 1e3,
+			ORTGFLOPS:         m.FLOPs / m.ORT.P50US / 1e3,
+			SextantEfficiency: m.FLOPs / (m.Sextant.P50US * 1e-6) / best.FLOPS,
+			ORTEfficiency:     m.FLOPs / (m.ORT.P50US * 1e-6) / best.FLOPS,
+		}
+	}
 }
 
 type modelJSON struct {
@@ -57,11 +96,11 @@ type modelJSON struct {
 	ORT         *peer.Stats `json:"ort_f32"`
 	Ratio       float64     `json:"ratio_p50,omitempty"` // Sextant p50 / ORT p50
 	Unsupported string      `json:"unsupported,omitempty"`
-	GEMM        *gemmJSON   `json:"gemm,omitempty"`
+	FLOPs       float64     `json:"flops,omitempty"` // per run, where efficiency is reported
+	GEMM        *gemmJSON   `json:"gemm,omitempty"`  // efficiency at p50 against the FMA peak
 }
 
 type gemmJSON struct {
-	FLOPs             float64 `json:"flops"`
 	SextantGFLOPS     float64 `json:"sextant_gflops"`
 	ORTGFLOPS         float64 `json:"ort_gflops"`
 	SextantEfficiency float64 `json:"sextant_efficiency"`
@@ -72,6 +111,7 @@ func newReport(cpu int, o options) *report {
 	return &report{
 		Date:         time.Now().UTC().Format(time.RFC3339),
 		CPU:          cpuModel(),
+		CPUFeatures:  cpuFeatures(),
 		NumCPU:       runtime.NumCPU(),
 		PinnedCPU:    cpu,
 		GoVersion:    runtime.Version(),
@@ -96,6 +136,7 @@ func newReport(cpu int, o options) *report {
 func (r *report) printHeader(w io.Writer) {
 	fmt.Fprintf(w, "date         %s\n", r.Date)
 	fmt.Fprintf(w, "cpu          %s (%d CPUs), pinned to CPU %d\n", r.CPU, r.NumCPU, r.PinnedCPU)
+	fmt.Fprintf(w, "features     %s\n", r.CPUFeatures)
 	fmt.Fprintf(w, "go           %s %s/%s\n", r.GoVersion, runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "loadavg      %s\n", r.LoadAvgStart)
 	fmt.Fprintf(w, "ORT          %s (%s)\n", r.ORT.Version, r.ORT.Library)
@@ -119,9 +160,10 @@ func (r *report) printTable(w io.Writer) {
 			m.Title, m.Sextant.P50US, m.Sextant.P99US, m.ORT.P50US, m.ORT.P99US, m.Ratio, m.Sextant.AllocsPerRun, m.Sextant.Runs)
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "\nFMA peak     %s before, %s after the models\n", describePeak(r.peakBefore), describePeak(r.peakAfter))
 	for _, m := range r.Models {
 		if g := m.GEMM; g != nil {
-			fmt.Fprintf(w, "\n%s at p50, of the %.1f GFLOP/s FMA peak: Sextant %.2f GFLOP/s (%.1f%%), ORT %.2f GFLOP/s (%.1f%%)\n",
+			fmt.Fprintf(w, "%s at p50, of the %.1f GFLOP/s FMA peak: Sextant %.2f GFLOP/s (%.1f%%), ORT %.2f GFLOP/s (%.1f%%)\n",
 				m.Title, r.Peak.GFLOPS, g.SextantGFLOPS, 100*g.SextantEfficiency, g.ORTGFLOPS, 100*g.ORTEfficiency)
 		}
 	}
@@ -139,6 +181,27 @@ func loadavg() string {
 		return "n/a"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// cpuFeatures lists the SIMD features that matter to the kernels.
+func cpuFeatures() string {
+	var fs []string
+	for _, f := range []struct {
+		name string
+		has  bool
+	}{
+		{"AVX2", cpu.X86.HasAVX2}, {"FMA", cpu.X86.HasFMA}, {"AVX-512F", cpu.X86.HasAVX512F},
+		{"AVX-512 VNNI", cpu.X86.HasAVX512VNNI}, {"AVX-512 BF16", cpu.X86.HasAVX512BF16},
+		{"ASIMD", cpu.ARM64.HasASIMD}, {"ASIMDDP", cpu.ARM64.HasASIMDDP},
+	} {
+		if f.has {
+			fs = append(fs, f.name)
+		}
+	}
+	if len(fs) == 0 {
+		return "none detected"
+	}
+	return strings.Join(fs, " ")
 }
 
 // cpuModel returns /proc/cpuinfo's model name, or GOARCH.

@@ -16,7 +16,7 @@ func TestMeasure(t *testing.T) {
 		}
 		return
 	}
-	p, err := Measure(20*time.Millisecond, 2)
+	p, err := Measure(time.Millisecond, 50) // short reps: some escape the load
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,8 +39,9 @@ func TestCalibrate(t *testing.T) {
 		time.Sleep(time.Duration(iters) * time.Microsecond)
 	}}
 	iters := calibrate(l, 10*time.Millisecond)
-	// About 10 ms of 1 µs iterations; sleeps overshoot, so allow slack below.
-	if iters < 1000 || iters > 20000 {
+	// About 10 ms of 1 µs iterations. Sleeps overshoot, the more so on a
+	// loaded machine, which only lowers the count: allow wide slack below.
+	if iters < 100 || iters > 15000 {
 		t.Fatalf("calibrate gave %d iterations for 10 ms of 1 µs each", iters)
 	}
 }

@@ -20,7 +20,7 @@ func requireORT(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%v; CI must run bench/setup.sh first", err)
 		}
-		t.Skipf("%v; run bench/setup.sh to compare against ONNX Runtime", err)
+		t.Skipf("%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,10 @@ type Config struct {
 	// says.
 	MinIterations int
 	// Budget is the time the timed runs of both runtimes should take
-	// together; it lowers the run count below Iterations for slow models.
+	// together: it lowers the planned run count below Iterations for slow
+	// models (from the warm-up's run times), and timing stops once that much
+	// wall-clock time has passed (after MinIterations), so a loaded machine
+	// does not stretch the run.
 	Budget time.Duration
 	// Warmup runs per runtime before timing (they also estimate run time).
 	Warmup int
@@ -98,7 +101,11 @@ func Alternate(a, b func(set int) error, cfg Config) (sa, sb Stats, err error) {
 		*mallocs += ms.Mallocs - before
 		return nil
 	}
+	start := time.Now()
 	for round := 0; len(la) < n; round++ {
+		if cfg.Budget > 0 && len(la) >= cfg.MinIterations && len(la) > 0 && time.Since(start) > cfg.Budget {
+			break
+		}
 		c := min(block, n-len(la))
 		first, second := func() error { return timeBlock(a, &na, &la, &ma, c) }, func() error { return timeBlock(b, &nb, &lb, &mb, c) }
 		if round%2 == 1 {

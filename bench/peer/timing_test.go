@@ -89,3 +89,28 @@ func repeat(c byte, n int) []byte {
 	}
 	return b
 }
+
+// TestAlternateWallClock checks that timing stops at the budget when runs
+// turn out slower than the warm-up promised.
+func TestAlternateWallClock(t *testing.T) {
+	calls := 0
+	slowing := func(int) error { // fast during warm-up, then 1 ms a run
+		calls++
+		if calls > 2 {
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	}
+	fast := func(int) error { return nil }
+	t0 := time.Now()
+	sa, sb, err := Alternate(slowing, fast, Config{Iterations: 100000, MinIterations: 10, Budget: 50 * time.Millisecond, Warmup: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(t0); el > time.Second {
+		t.Errorf("took %v with a 50 ms budget", el)
+	}
+	if sa.Runs < 10 || sa.Runs != sb.Runs || sa.Runs > 1000 {
+		t.Errorf("runs %d, %d", sa.Runs, sb.Runs)
+	}
+}
