@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/kernels/gemm"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -36,6 +37,11 @@ type convPlan struct {
 	direct        bool // 1×1, stride 1, no padding: X is the column matrix
 	bias          bool
 	colOff        int
+	// simd: float32 products run on the SIMD GEMM ks, with its packing
+	// scratch at gemmOff.
+	simd    bool
+	ks      gemm.Kernels
+	gemmOff int
 }
 
 func (k *convKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
@@ -84,6 +90,11 @@ func (k *convKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	if !p.direct {
 		p.colOff = sl.take(p.kdim * p.outVol * x.DType.Size())
 	}
+	if x.DType == tensor.Float32 {
+		// The SIMD GEMM packs the column matrix through scratch of its own.
+		p.gemmOff = sl.take(4 * gemm.ScratchSize(p.mg, p.kdim, p.outVol))
+		p.ks, p.simd = gemm.Best(), true
+	}
 	step := Step{Scratch: sl.size}
 	switch x.DType {
 	case tensor.Float32:
@@ -111,7 +122,13 @@ func convRun[T floatElem](p *convPlan, in, out []*tensor.Tensor, scratch []byte)
 				src = col
 			}
 			yg := y[(n*p.m+gi*p.mg)*p.outVol:][:p.mg*p.outVol]
-			gemmGo(false, false, p.mg, p.outVol, p.kdim, 1, w[gi*p.mg*p.kdim:], p.kdim, src, p.outVol, 0, yg, p.outVol)
+			wg := w[gi*p.mg*p.kdim:]
+			if p.simd {
+				gs := section[float32](scratch, p.gemmOff, gemm.ScratchSize(p.mg, p.kdim, p.outVol))
+				p.ks.Gemm(asFloat32(yg), asFloat32(wg), asFloat32(src), p.mg, p.kdim, p.outVol, p.kdim, p.outVol, p.outVol, false, false, nil, gemm.None, 0, gs)
+				continue
+			}
+			gemmGo(false, false, p.mg, p.outVol, p.kdim, 1, wg, p.kdim, src, p.outVol, 0, yg, p.outVol)
 		}
 		if p.bias {
 			b := tensor.Data[T](in[2])
