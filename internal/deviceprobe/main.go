@@ -11,6 +11,7 @@ import (
 
 	"github.com/sextant-ml/sextant/device/profile"
 	"github.com/sextant-ml/sextant/engine"
+	"github.com/sextant-ml/sextant/privacy/telemetry"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -50,5 +51,12 @@ func run(args []string) error {
 	for i, o := range outs {
 		fmt.Println(m.OutputNames()[i], o)
 	}
+	// Telemetry leaves the device only through declared, privatized streams.
+	reg, err := telemetry.NewRegistry()
+	if err != nil {
+		return err
+	}
+	_, err = reg.Lookup("inference_latency")
+	fmt.Println("telemetry:", err)
 	return nil
 }

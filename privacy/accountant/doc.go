@@ -18,6 +18,9 @@
 //   - Gaussian, ZCDP, Laplace (Mironov 2017, Prop. 6), TreeAggregation
 //     (DP-FTRL, Kairouz et al. 2021, App. D), DistributedDiscreteGaussian
 //     (Kairouz, Liu, Steinke 2021, Thm. 1), composed and self-composed events.
+//   - PoissonSampled: any event on a Poisson sample, by the general bound of
+//     Zhu and Wang 2019 (Thm. 6) at integer orders; used for the subsampled
+//     distributed discrete Gaussian.
 //
 // Conversion to (ε, δ) is either Improved (Balle et al. 2020, Thm. 21; also
 // Canonne, Kamath, Steinke 2020, Prop. 12), which current libraries use, or
@@ -27,7 +30,9 @@
 //
 // A privacy-loss-distribution accountant (PLD) discretizes the privacy loss
 // of the subsampled Gaussian pessimistically and composes by FFT, giving a
-// tighter ε than RDP for the same mechanism.
+// tighter ε than RDP for the same mechanism. PLD.Compose convolves the PLDs of
+// different mechanisms, and ComposeSampledGaussians composes a schedule of
+// subsampled-Gaussian runs with different (q, σ).
 //
 // # Calibration
 //

@@ -132,14 +132,21 @@ func (p *Params) Encode(item string, r *rand.Rand) Report {
 		return Report{Row: j, Col: l, Bit: int8(b)}
 	}
 	out := make([]byte, (p.M+7)/8)
-	for i := 0; i < p.M; i++ {
-		one := i == h
-		if r.Float64() < flip {
-			one = !one
+	out[h/8] |= 1 << (h % 8)
+	// Each bit flips independently with probability flip: visit the flipped
+	// positions directly, the gaps between them being geometric,
+	// ⌊log(1-U)/log(1-flip)⌋ (about flip·m draws instead of m).
+	lq := math.Log1p(-flip)
+	for i := -1; ; {
+		g := math.Log1p(-r.Float64()) / lq
+		if g >= float64(p.M) {
+			break
 		}
-		if one {
-			out[i/8] |= 1 << (i % 8)
+		i += 1 + int(g)
+		if i >= p.M {
+			break
 		}
+		out[i/8] ^= 1 << (i % 8)
 	}
 	return Report{Row: j, Bits: out}
 }
@@ -148,14 +155,17 @@ func (p *Params) Encode(item string, r *rand.Rand) Report {
 type Sketch struct {
 	p Params
 	n int
-	// m holds k rows of m cells; for HCMS it is in the Hadamard domain until
-	// Estimate transforms a copy.
+	// m holds k rows of m cells: for CMS the number of reports with each
+	// bit set (debiased by cell), for HCMS the debiased sum in the Hadamard
+	// domain (transformed by cell).
 	m []float64
+	// rowN counts the reports in each row (CMS).
+	rowN []int
 }
 
 // NewSketch returns an empty sketch.
 func NewSketch(p Params) *Sketch {
-	return &Sketch{p: p, m: make([]float64, p.K*p.M)}
+	return &Sketch{p: p, m: make([]float64, p.K*p.M), rowN: make([]int, p.K)}
 }
 
 // Add folds one report into the sketch.
@@ -175,13 +185,16 @@ func (s *Sketch) Add(rep Report) error {
 		if len(rep.Bits) != (p.M+7)/8 {
 			return fmt.Errorf("ldp: CMS report has %d bytes, want %d", len(rep.Bits), (p.M+7)/8)
 		}
-		for i := range row {
-			v := -1.0
-			if rep.Bits[i/8]>>(i%8)&1 == 1 {
-				v = 1
-			}
-			row[i] += k * (c/2*v + 0.5)
+		if pad := p.M % 8; pad != 0 && rep.Bits[len(rep.Bits)-1]>>pad != 0 {
+			return fmt.Errorf("ldp: CMS report has padding bits set")
 		}
+		for bi, b := range rep.Bits {
+			for b != 0 {
+				row[bi*8+bits.TrailingZeros8(b)]++
+				b &= b - 1
+			}
+		}
+		s.rowN[rep.Row]++
 	}
 	s.n++
 	return nil
@@ -191,7 +204,9 @@ func (s *Sketch) Add(rep Report) error {
 func (s *Sketch) cell(j, a int) float64 {
 	row := s.m[j*s.p.M : (j+1)*s.p.M]
 	if s.p.Mechanism != HCMS {
-		return row[a]
+		// Σ over the row's reports of k(c/2·v + 1/2), v = ±1.
+		ones, n := row[a], float64(s.rowN[j])
+		return float64(s.p.K) * (s.p.scale()/2*(2*ones-n) + n/2)
 	}
 	v := 0.0
 	for l, x := range row {

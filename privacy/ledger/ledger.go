@@ -3,6 +3,14 @@
 // as they arrive and persisted to a JSON file (written atomically: a temporary
 // file in the same directory, synced, then renamed), so the (ε, δ) reported
 // after a restart is the one reported before it.
+//
+// An entry's event is typed (Event): the subsampled or plain Gaussian,
+// Laplace, zCDP, tree aggregation (DP-FTRL), the distributed discrete
+// Gaussian and its Poisson-subsampled form, each stored with its parameters
+// under its own key, so a restart rebuilds the same accountant. Entries that
+// set only Q and NoiseMultiplier (the version-1 format) are subsampled
+// Gaussians. LineagePLD gives the tighter PLD ε of a lineage made only of
+// (subsampled) Gaussian events.
 package ledger
 
 import (
@@ -16,16 +24,22 @@ import (
 	"github.com/sextant-ml/sextant/privacy/accountant"
 )
 
-// Entry is one recorded mechanism run: Count steps of a subsampled Gaussian
+// Entry is one recorded mechanism run: Count runs of Event, or, when Event
+// is nil, Count steps of a subsampled Gaussian with Q and NoiseMultiplier
 // (Q = 1 for an unsampled Gaussian round).
 type Entry struct {
 	Lineage         string  `json:"lineage"`
 	Task            string  `json:"task"`
-	Q               float64 `json:"q"`
-	NoiseMultiplier float64 `json:"noise_multiplier"`
+	Q               float64 `json:"q,omitempty"`
+	NoiseMultiplier float64 `json:"noise_multiplier,omitempty"`
+	Event           *Event  `json:"event,omitempty"`
 	Count           int     `json:"count"`
 	Note            string  `json:"note,omitempty"`
 }
+
+// fileVersion is written; versions 1 (subsampled Gaussians only) and 2 are
+// read.
+const fileVersion = 2
 
 type fileFormat struct {
 	Version int     `json:"version"`
@@ -57,7 +71,7 @@ func Open(path string) (*Ledger, error) {
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return nil, fmt.Errorf("ledger: %s: %w", path, err)
 	}
-	if f.Version != 1 {
+	if f.Version != 1 && f.Version != fileVersion {
 		return nil, fmt.Errorf("ledger: %s: unsupported version %d", path, f.Version)
 	}
 	for _, e := range f.Entries {
@@ -75,7 +89,10 @@ func (l *Ledger) compose(e Entry) error {
 	if e.Lineage == "" && e.Task == "" {
 		return errors.New("ledger: entry names neither a lineage nor a task")
 	}
-	ev := accountant.SampledGaussian{Q: e.Q, NoiseMultiplier: e.NoiseMultiplier}
+	ev, err := e.event()
+	if err != nil {
+		return err
+	}
 	var keys []string
 	if e.Lineage != "" {
 		keys = append(keys, lineageKey(e.Lineage))
@@ -125,7 +142,7 @@ func (l *Ledger) Record(e Entry) error {
 }
 
 func (l *Ledger) saveLocked() error {
-	raw, err := json.MarshalIndent(fileFormat{Version: 1, Entries: l.entries}, "", " ")
+	raw, err := json.MarshalIndent(fileFormat{Version: fileVersion, Entries: l.entries}, "", " ")
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
