@@ -50,6 +50,7 @@ func buildSchemas() map[string]*Schema {
 	addElementwiseSchemas(add)
 	addNNSchemas(add)
 	addShapeSchemas(add)
+	addGradSchemas(add)
 	return m
 }
 

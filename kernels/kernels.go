@@ -69,6 +69,7 @@ func buildRegistry() map[string]Factory {
 	addElementwise(add)
 	addNN(add)
 	addShape(add)
+	addGrad(add)
 	return m
 }
 

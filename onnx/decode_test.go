@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/internal/wire"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -157,7 +158,7 @@ func TestInitializerListedAsInput(t *testing.T) {
 func rebuildModel(t *testing.T, model, graphBody []byte) []byte {
 	t.Helper()
 	var out []byte
-	err := eachField(model, func(f field) error {
+	err := wire.Each(model, func(f wire.Field) error {
 		if f.Num == mpGraph {
 			out = appendMessage(out, mpGraph, graphBody)
 			return nil

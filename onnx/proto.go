@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/internal/wire"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -112,24 +113,24 @@ type opsetID struct {
 
 func parseModel(b []byte) (*modelProto, error) {
 	m := &modelProto{}
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case mpIRVersion:
-			m.irVersion, err = f.int64()
+			m.irVersion, err = f.Int64()
 		case mpOpsetImport:
 			var body []byte
-			if body, err = f.bytes(); err != nil {
+			if body, err = f.Bytes(); err != nil {
 				return err
 			}
 			var id opsetID
-			err = eachField(body, func(f field) error {
+			err = wire.Each(body, func(f wire.Field) error {
 				var err error
 				switch f.Num {
 				case osDomain:
-					id.domain, err = f.str()
+					id.domain, err = f.Str()
 				case osVersion:
-					id.version, err = f.int64()
+					id.version, err = f.Int64()
 				}
 				return err
 			})
@@ -138,7 +139,7 @@ func parseModel(b []byte) (*modelProto, error) {
 			}
 			m.opsets = append(m.opsets, id)
 		case mpGraph:
-			m.graph, err = f.bytes()
+			m.graph, err = f.Bytes()
 			m.hasGraph = true
 		}
 		return err
@@ -155,12 +156,12 @@ type graphProto struct {
 
 func parseGraph(b []byte) (*graphProto, error) {
 	g := &graphProto{}
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		var dst *[][]byte
 		switch f.Num {
 		case gpName:
 			var err error
-			g.name, err = f.str()
+			g.name, err = f.Str()
 			return err
 		case gpNode:
 			dst = &g.nodes
@@ -177,7 +178,7 @@ func parseGraph(b []byte) (*graphProto, error) {
 		default:
 			return nil
 		}
-		body, err := f.bytes()
+		body, err := f.Bytes()
 		*dst = append(*dst, body)
 		return err
 	})
@@ -195,26 +196,26 @@ type nodeProto struct {
 func parseNode(b []byte) (*nodeProto, error) {
 	n := &nodeProto{}
 	var attrs [][]byte
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case npInput:
 			var s string
-			s, err = f.str()
+			s, err = f.Str()
 			n.inputs = append(n.inputs, s)
 		case npOutput:
 			var s string
-			s, err = f.str()
+			s, err = f.Str()
 			n.outputs = append(n.outputs, s)
 		case npName:
-			n.name, err = f.str()
+			n.name, err = f.Str()
 		case npOpType:
-			n.op, err = f.str()
+			n.op, err = f.Str()
 		case npDomain:
-			n.domain, err = f.str()
+			n.domain, err = f.Str()
 		case npAttribute:
 			var body []byte
-			body, err = f.bytes()
+			body, err = f.Bytes()
 			attrs = append(attrs, body)
 		}
 		return err
@@ -251,46 +252,46 @@ func parseAttr(b []byte) (string, *graph.Attr, error) {
 		name       string
 		kind       int64
 		a          graph.Attr
-		floats     = repeated{elem: protowire.Fixed32Type}
-		ints       = repeated{elem: protowire.VarintType}
+		floats     = wire.Repeated{Elem: protowire.Fixed32Type}
+		ints       = wire.Repeated{Elem: protowire.VarintType}
 		tensorBody []byte
 		seen       = map[int64]bool{} // attribute kinds whose field is present
 		hasRef     bool
 	)
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case apName:
-			name, err = f.str()
+			name, err = f.Str()
 		case apType:
-			kind, err = f.int64()
+			kind, err = f.Int64()
 		case apRefAttrName:
 			hasRef = true
 		case apF:
-			if err = f.want(protowire.Fixed32Type); err == nil {
+			if err = f.Want(protowire.Fixed32Type); err == nil {
 				a.Float = math.Float32frombits(uint32(f.V))
 				seen[int64(graph.AttrFloat)] = true
 			}
 		case apI:
-			a.Int, err = f.int64()
+			a.Int, err = f.Int64()
 			seen[int64(graph.AttrInt)] = true
 		case apS:
-			a.String, err = f.str()
+			a.String, err = f.Str()
 			seen[int64(graph.AttrString)] = true
 		case apT:
-			tensorBody, err = f.bytes()
+			tensorBody, err = f.Bytes()
 			seen[int64(graph.AttrTensor)] = true
 		case apG:
 			seen[int64(graph.AttrGraph)] = true
 		case apFloats:
-			err = floats.add(f)
+			err = floats.Add(f)
 			seen[int64(graph.AttrFloats)] = true
 		case apInts:
-			err = ints.add(f)
+			err = ints.Add(f)
 			seen[int64(graph.AttrInts)] = true
 		case apStrings:
 			var s string
-			s, err = f.str()
+			s, err = f.Str()
 			a.Strings = append(a.Strings, s)
 			seen[int64(graph.AttrStrings)] = true
 		case apTensors:
@@ -336,11 +337,11 @@ func parseAttr(b []byte) (string, *graph.Attr, error) {
 		}
 		a.Tensor = t
 	case int64(graph.AttrFloats):
-		if a.Floats, err = floats.float32s(); err != nil {
+		if a.Floats, err = floats.Float32s(); err != nil {
 			return name, nil, err
 		}
 	case int64(graph.AttrInts):
-		if a.Ints, err = ints.int64s(math.MaxInt); err != nil {
+		if a.Ints, err = ints.Int64s(math.MaxInt); err != nil {
 			return name, nil, err
 		}
 	case int64(graph.AttrStrings):
@@ -377,14 +378,14 @@ func parseAttr(b []byte) (string, *graph.Attr, error) {
 func parseValueInfo(b []byte) (string, graph.Type, error) {
 	var name string
 	var typ graph.Type
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		switch f.Num {
 		case viName:
 			var err error
-			name, err = f.str()
+			name, err = f.Str()
 			return err
 		case viType:
-			body, err := f.bytes()
+			body, err := f.Bytes()
 			if err != nil {
 				return err
 			}
@@ -403,10 +404,10 @@ func parseValueInfo(b []byte) (string, graph.Type, error) {
 func parseType(b []byte) (graph.Type, error) {
 	var typ graph.Type
 	var other protowire.Number
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		switch f.Num {
 		case tyTensor:
-			body, err := f.bytes()
+			body, err := f.Bytes()
 			if err != nil {
 				return err
 			}
@@ -425,10 +426,10 @@ func parseType(b []byte) (graph.Type, error) {
 
 func parseTensorType(b []byte) (graph.Type, error) {
 	var typ graph.Type
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		switch f.Num {
 		case ttElemType:
-			v, err := f.int64()
+			v, err := f.Int64()
 			if err != nil {
 				return err
 			}
@@ -437,20 +438,20 @@ func parseTensorType(b []byte) (graph.Type, error) {
 			}
 			typ.DType = tensor.DType(v)
 		case ttShape:
-			body, err := f.bytes()
+			body, err := f.Bytes()
 			if err != nil {
 				return err
 			}
 			typ.Known = true
 			typ.Shape = []graph.Dim{}
-			return eachField(body, func(f field) error {
+			return wire.Each(body, func(f wire.Field) error {
 				if f.Num != tsDim {
 					return nil
 				}
 				if len(typ.Shape) == MaxRank {
 					return fmt.Errorf("rank above the limit of %d", MaxRank)
 				}
-				body, err := f.bytes()
+				body, err := f.Bytes()
 				if err != nil {
 					return err
 				}
@@ -469,10 +470,10 @@ func parseTensorType(b []byte) (graph.Type, error) {
 // write for "unknown") is an unknown dimension.
 func parseDim(b []byte) (graph.Dim, error) {
 	d := graph.Unknown()
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		switch f.Num {
 		case dimValue:
-			v, err := f.int64()
+			v, err := f.Int64()
 			if err != nil {
 				return err
 			}
@@ -482,7 +483,7 @@ func parseDim(b []byte) (graph.Dim, error) {
 				d = graph.Unknown()
 			}
 		case dimParam:
-			s, err := f.str()
+			s, err := f.Str()
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/sextant-ml/sextant/internal/wire"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -49,15 +50,15 @@ const (
 // before the data type (which may come after the data) is known.
 type tensorFields struct {
 	name       string
-	dims       repeated
+	dims       wire.Repeated
 	dataType   int64
 	raw        []byte
 	hasRaw     bool
-	floats     repeated // float_data: fixed32
-	int32s     repeated // int32_data: varint
-	int64s     repeated // int64_data: varint
-	doubles    repeated // double_data: fixed64
-	uint64s    repeated // uint64_data: varint
+	floats     wire.Repeated // float_data: fixed32
+	int32s     wire.Repeated // int32_data: varint
+	int64s     wire.Repeated // int64_data: varint
+	doubles    wire.Repeated // double_data: fixed64
+	uint64s    wire.Repeated // uint64_data: varint
 	strs       [][]byte
 	external   bool
 	hasSegment bool
@@ -76,44 +77,44 @@ func DecodeTensor(data []byte) (name string, t *tensor.Tensor, err error) {
 
 func decodeTensor(b []byte) (string, *tensor.Tensor, error) {
 	tf := tensorFields{
-		dims:    repeated{elem: protowire.VarintType},
-		floats:  repeated{elem: protowire.Fixed32Type},
-		int32s:  repeated{elem: protowire.VarintType},
-		int64s:  repeated{elem: protowire.VarintType},
-		doubles: repeated{elem: protowire.Fixed64Type},
-		uint64s: repeated{elem: protowire.VarintType},
+		dims:    wire.Repeated{Elem: protowire.VarintType},
+		floats:  wire.Repeated{Elem: protowire.Fixed32Type},
+		int32s:  wire.Repeated{Elem: protowire.VarintType},
+		int64s:  wire.Repeated{Elem: protowire.VarintType},
+		doubles: wire.Repeated{Elem: protowire.Fixed64Type},
+		uint64s: wire.Repeated{Elem: protowire.VarintType},
 	}
-	err := eachField(b, func(f field) error {
+	err := wire.Each(b, func(f wire.Field) error {
 		var err error
 		switch f.Num {
 		case tpDims:
-			err = tf.dims.add(f)
+			err = tf.dims.Add(f)
 		case tpDataType:
-			tf.dataType, err = f.int64()
+			tf.dataType, err = f.Int64()
 		case tpSegment:
 			tf.hasSegment = true
 		case tpFloatData:
-			err = tf.floats.add(f)
+			err = tf.floats.Add(f)
 		case tpInt32Data:
-			err = tf.int32s.add(f)
+			err = tf.int32s.Add(f)
 		case tpStringData:
 			var s []byte
-			s, err = f.bytes()
+			s, err = f.Bytes()
 			tf.strs = append(tf.strs, s)
 		case tpInt64Data:
-			err = tf.int64s.add(f)
+			err = tf.int64s.Add(f)
 		case tpName:
-			tf.name, err = f.str()
+			tf.name, err = f.Str()
 		case tpRawData:
-			tf.raw, err = f.bytes()
+			tf.raw, err = f.Bytes()
 			tf.hasRaw = true
 		case tpDoubleData:
-			err = tf.doubles.add(f)
+			err = tf.doubles.Add(f)
 		case tpUint64Data:
-			err = tf.uint64s.add(f)
+			err = tf.uint64s.Add(f)
 		case tpDataLocation:
 			var v int64
-			v, err = f.int64()
+			v, err = f.Int64()
 			tf.external = v == 1 // DataLocation.EXTERNAL
 		}
 		return err
@@ -143,7 +144,7 @@ func (tf *tensorFields) build() (*tensor.Tensor, error) {
 		return nil, fmt.Errorf("unsupported data type %d", tf.dataType)
 	}
 	dt := tensor.DType(tf.dataType)
-	dims, err := tf.dims.int64s(MaxRank)
+	dims, err := tf.dims.Int64s(MaxRank)
 	if err != nil {
 		return nil, fmt.Errorf("dims: %w", err)
 	}
@@ -202,8 +203,8 @@ func (tf *tensorFields) build() (*tensor.Tensor, error) {
 
 // typedCount is the number of typed data field occurrences present.
 func (tf *tensorFields) typedCount() int {
-	return len(tf.floats.chunks) + len(tf.int32s.chunks) + len(tf.int64s.chunks) +
-		len(tf.doubles.chunks) + len(tf.uint64s.chunks)
+	return tf.floats.Occurrences() + tf.int32s.Occurrences() + tf.int64s.Occurrences() +
+		tf.doubles.Occurrences() + tf.uint64s.Occurrences()
 }
 
 // decodeTyped fills t from the typed field the spec assigns to its type
@@ -212,7 +213,7 @@ func (tf *tensorFields) typedCount() int {
 // BFLOAT16 (16-bit floats as their bit patterns); int64_data for INT64;
 // double_data for DOUBLE; uint64_data for UINT32 and UINT64.
 func (tf *tensorFields) decodeTyped(t *tensor.Tensor, n int) error {
-	var src *repeated
+	var src *wire.Repeated
 	var srcName string
 	switch t.DType {
 	case tensor.Float32:
@@ -229,10 +230,10 @@ func (tf *tensorFields) decodeTyped(t *tensor.Tensor, n int) error {
 	default:
 		return fmt.Errorf("no typed data field for %v", t.DType)
 	}
-	if tf.typedCount() != len(src.chunks) {
+	if tf.typedCount() != src.Occurrences() {
 		return fmt.Errorf("%v tensor has data in a field other than %s", t.DType, srcName)
 	}
-	count, err := src.count()
+	count, err := src.Count()
 	if err != nil {
 		return fmt.Errorf("%s: %w", srcName, err)
 	}
@@ -261,9 +262,10 @@ func (tf *tensorFields) decodeTyped(t *tensor.Tensor, n int) error {
 	case 8:
 		put = func(v uint64) { binary.LittleEndian.PutUint64(raw[8*i:], v) }
 	}
-	return src.each(func(v uint64) {
+	return src.Each(func(v uint64) error {
 		put(v)
 		i++
+		return nil
 	})
 }
 

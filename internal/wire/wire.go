@@ -262,3 +262,7 @@ func AppendString(b []byte, num protowire.Number, s string) []byte {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendString(b, s)
 }
+
+// Occurrences is the number of times the field appeared (packed chunks and
+// single values alike).
+func (r *Repeated) Occurrences() int { return len(r.chunks) }
