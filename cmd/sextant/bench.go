@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sextant-ml/sextant/device/profile"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
@@ -19,16 +20,20 @@ import (
 
 // benchResult is bench's JSON output; the keys are a stable interface.
 type benchResult struct {
-	Model        string      `json:"model"`
-	Iterations   int         `json:"iterations"`
-	MeanUS       float64     `json:"mean_us"`
-	P50US        float64     `json:"p50_us"`
-	P95US        float64     `json:"p95_us"`
-	P99US        float64     `json:"p99_us"`
-	AllocsPerRun float64     `json:"allocs_per_run"`
-	ArenaBytes   int         `json:"arena_bytes"`
-	LoadUS       float64     `json:"load_us"`
-	Ops          []opProfile `json:"ops,omitempty"`
+	Model        string  `json:"model"`
+	Iterations   int     `json:"iterations"`
+	MeanUS       float64 `json:"mean_us"`
+	P50US        float64 `json:"p50_us"`
+	P95US        float64 `json:"p95_us"`
+	P99US        float64 `json:"p99_us"`
+	AllocsPerRun float64 `json:"allocs_per_run"`
+	ArenaBytes   int     `json:"arena_bytes"`
+	LoadUS       float64 `json:"load_us"`
+	// EnergyUJ estimates one inference's energy on the device profile:
+	// CPU power × (p50 × speed factor) + DRAM energy × weight bytes.
+	EnergyUJ float64     `json:"energy_uj"`
+	Device   string      `json:"device"`
+	Ops      []opProfile `json:"ops,omitempty"`
 }
 
 type opProfile struct {
@@ -44,6 +49,7 @@ func newBenchCmd(e *env) *cobra.Command {
 		asJSON, prof  bool
 		dims          []string
 		seed          uint64
+		device        string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench FILE(.sxm|.onnx)",
@@ -63,6 +69,10 @@ allocations per run and the planned arena bytes; --profile adds time per op type
 					return fmt.Errorf("--dim %q: want NAME=N", d)
 				}
 				bind[k] = n
+			}
+			dev, err := profile.Load(device)
+			if err != nil {
+				return err
 			}
 			t0 := time.Now()
 			lm, err := loadModel(args[0], engine.Options{Dims: bind, Profile: prof})
@@ -107,6 +117,14 @@ allocations per run and the planned arena bytes; --profile adds time per op type
 				LoadUS:       us(load),
 			}
 			res.MeanUS, res.P50US, res.P95US, res.P99US = latencyStats(lat)
+			var weights int64
+			for _, v := range lm.graph.Initializers {
+				if v.Const != nil {
+					weights += int64(len(v.Const.Raw))
+				}
+			}
+			res.Device = dev.Name
+			res.EnergyUJ = 1e6 * dev.InferenceEnergy(time.Duration(res.P50US*dev.SpeedFactor*float64(time.Microsecond)), weights)
 			if p := s.Profile(); p != nil {
 				for _, o := range p.Ops() {
 					res.Ops = append(res.Ops, opProfile{Op: o.Op, Nodes: o.Count, MeanUS: us(o.Mean), Share: o.Share})
@@ -121,6 +139,7 @@ allocations per run and the planned arena bytes; --profile adds time per op type
 			fmt.Fprintf(e.stdout, "latency µs   mean %.2f  p50 %.2f  p95 %.2f  p99 %.2f\n", res.MeanUS, res.P50US, res.P95US, res.P99US)
 			fmt.Fprintf(e.stdout, "allocs/run   %.2f\narena        %d bytes\nload         %.0f µs (open %.0f µs, compile %.0f µs, first run)\n",
 				res.AllocsPerRun, res.ArenaBytes, res.LoadUS, us(lm.openDur), us(lm.compile))
+			fmt.Fprintf(e.stdout, "energy       ≈ %.3g µJ per inference on %s\n", res.EnergyUJ, res.Device)
 			if len(res.Ops) > 0 {
 				fmt.Fprintf(e.stdout, "\n%-22s %6s %10s %7s\n", "op", "nodes", "mean µs", "share")
 				for _, o := range res.Ops {
@@ -136,6 +155,7 @@ allocations per run and the planned arena bytes; --profile adds time per op type
 	cmd.Flags().BoolVar(&prof, "profile", false, "report time per op type")
 	cmd.Flags().StringArrayVar(&dims, "dim", nil, "bind a symbolic dimension, NAME=N")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed for the random inputs")
+	cmd.Flags().StringVar(&device, "device", "phone-mid", "device profile for the energy estimate: a built-in name or a JSON file")
 	return cmd
 }
 

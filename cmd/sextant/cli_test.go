@@ -72,7 +72,7 @@ func TestConvertRunBench(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("bench --json: %v\n%s", err, out)
 	}
-	for _, k := range []string{"mean_us", "p50_us", "p95_us", "p99_us", "allocs_per_run", "arena_bytes", "load_us"} {
+	for _, k := range []string{"mean_us", "p50_us", "p95_us", "p99_us", "allocs_per_run", "arena_bytes", "load_us", "energy_uj"} {
 		if _, ok := res[k]; !ok {
 			t.Errorf("bench JSON lacks %q: %s", k, out)
 		}
@@ -82,6 +82,9 @@ func TestConvertRunBench(t *testing.T) {
 	}
 	if res["p50_us"].(float64) <= 0 || res["p99_us"].(float64) < res["p50_us"].(float64) {
 		t.Errorf("implausible percentiles: %s", out)
+	}
+	if e, _ := res["energy_uj"].(float64); e <= 0 {
+		t.Errorf("energy estimate %v, want > 0", res["energy_uj"])
 	}
 	if ops, _ := res["ops"].([]any); len(ops) == 0 {
 		t.Errorf("bench --profile gave no per-op times: %s", out)

@@ -11,4 +11,5 @@ var subcommands = []func(*env) *cobra.Command{
 	newInspectCmd,
 	newPrivacyCmd,
 	newRunCmd,
+	newValidateCmd,
 }

@@ -29,6 +29,7 @@ type convertOptions struct {
 	name, version string
 	privacy       []string // NAME=private|sensitive|public
 	golden        bool
+	quantize      quantizeOptions
 }
 
 // convertResult summarizes a conversion.
@@ -40,6 +41,7 @@ type convertResult struct {
 	fileBytes  int64
 	arena      int64
 	stats      graph.OptimizeStats
+	quant      *bundle.Quantization
 }
 
 func newConvertCmd(e *env) *cobra.Command {
@@ -48,14 +50,18 @@ func newConvertCmd(e *env) *cobra.Command {
 		opts convertOptions
 	)
 	cmd := &cobra.Command{
-		Use:   "convert IN.onnx -o OUT.sxm",
+		Use:   "convert IN.onnx -o OUT.sxm [--quantize int8|int8-dynamic|f16 [--calibrate DIR]]",
 		Short: "Convert an ONNX model into an .sxm bundle",
 		Long: `Imports an ONNX model, optimizes its graph (constant folding, dead code,
 fusion), and writes an .sxm bundle: manifest, graph and 64-byte-aligned weights
 that open without copying. Inputs are private unless --privacy says otherwise.
 With --golden (default), seeded inputs and the outputs they produce are stored
 for the post-install self-test. Prints the ops, parameter count, bytes and the
-planned arena.`,
+planned arena. --quantize int8-dynamic stores MatMul/Gemm weights as
+per-channel int8 and quantizes activations at run time; --quantize int8 also
+fixes activation ranges from calibration data (--calibrate DIR of .npy files
+named after the inputs, --calibration-method minmax|percentile|entropy);
+--quantize f16 stores float32 weights as float16.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -74,6 +80,7 @@ planned arena.`,
 	cmd.Flags().StringVar(&opts.version, "version", "1.0.0", "model version (semver)")
 	cmd.Flags().StringArrayVar(&opts.privacy, "privacy", nil, "privacy class of an input: NAME=private|public, or NAME=sensitive:h3:RES|time_slot:MIN|bucket:E1,E2,… (default private)")
 	cmd.Flags().BoolVar(&opts.golden, "golden", true, "store golden inputs and outputs for the self-test")
+	addQuantizeFlags(cmd, &opts.quantize, e)
 	return cmd
 }
 
@@ -91,6 +98,9 @@ func convert(ctx context.Context, in, out string, opts convertOptions) (*convert
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in, err)
 	}
+	if res.quant, err = quantizeGraph(ctx, g, opts.quantize); err != nil {
+		return nil, fmt.Errorf("%s: %w", in, err)
+	}
 	name := opts.name
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
@@ -106,6 +116,7 @@ func convert(ctx context.Context, in, out string, opts convertOptions) (*convert
 			Producer:  bundle.Producer{Tool: "sextant convert", Version: version},
 		},
 		MinRuntimeVersion: version,
+		Quantization:      res.quant,
 	}
 	if err := applyPrivacy(m, opts.privacy); err != nil {
 		return nil, err
@@ -115,6 +126,9 @@ func convert(ctx context.Context, in, out string, opts convertOptions) (*convert
 	cg, err := onnx.Decode(src)
 	if err != nil {
 		return nil, err
+	}
+	if res.quant != nil {
+		cg = cloneGraph(g)
 	}
 	model, err := engine.Compile(cg, engine.Options{})
 	if err != nil {
@@ -292,6 +306,7 @@ func printConvert(e *env, in, out string, r *convertResult) {
 	fmt.Fprintf(e.stdout, "ops        %s\n", strings.Join(parts, " "))
 	fmt.Fprintf(e.stdout, "parameters %d (%s)\n", r.params, humanBytes(r.paramBytes))
 	fmt.Fprintf(e.stdout, "bundle     %s\n", humanBytes(r.fileBytes))
+	printQuantization(e, r.quant)
 	if r.arena >= 0 {
 		fmt.Fprintf(e.stdout, "arena      %s planned (symbolic dims = 1)\n", humanBytes(r.arena))
 	} else {
