@@ -8,6 +8,7 @@ var subcommands = []func(*env) *cobra.Command{
 	newConformanceCmd,
 	newConvertCmd,
 	newDemoCmd,
+	newEvalCmd,
 	newInspectCmd,
 	newPrivacyCmd,
 	newRunCmd,
