@@ -10,6 +10,7 @@ var subcommands = []func(*env) *cobra.Command{
 	newDemoCmd,
 	newEvalCmd,
 	newInspectCmd,
+	newKeysCmd,
 	newPrivacyCmd,
 	newRunCmd,
 	newValidateCmd,

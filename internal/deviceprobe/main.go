@@ -8,8 +8,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/sextant-ml/sextant/device/profile"
+	"github.com/sextant-ml/sextant/device/verify"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/privacy/telemetry"
 	"github.com/sextant-ml/sextant/tensor"
@@ -58,5 +60,8 @@ func run(args []string) error {
 	}
 	_, err = reg.Lookup("inference_latency")
 	fmt.Println("telemetry:", err)
+	// Updates are verified against both Uptane repositories.
+	_, err = verify.NewTrusted(nil, time.Now())
+	fmt.Println("verify:", err, verify.HTTPFetcher{})
 	return nil
 }

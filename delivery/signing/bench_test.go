@@ -1,0 +1,37 @@
+package signing
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkDirectorSign is a check-in whose assignment changed: a new
+// signed document. BenchmarkDirectorCached is one whose did not.
+func BenchmarkDirectorSign(b *testing.B) {
+	k := newTestKeys(b)
+	clk := &manualClock{now: t0}
+	d, _ := NewDirector(DirectorConfig{}, clk, []*Key{k.director})
+	a := Assignment{Device: "dev-1", Bundles: []Bundle{bundle("next-place", "1.0.0", "a")}}
+	for i := 0; b.Loop(); i++ {
+		a.Bundles[0].Length = int64(i + 1) // a new assignment each time
+		if _, err := d.Document(a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDirectorCached(b *testing.B) {
+	k := newTestKeys(b)
+	clk := &manualClock{now: t0}
+	d, _ := NewDirector(DirectorConfig{}, clk, []*Key{k.director})
+	a := Assignment{Device: "dev-1", Bundles: []Bundle{bundle("next-place", "1.0.0", "a")}}
+	if _, err := d.Document(a); err != nil {
+		b.Fatal(err)
+	}
+	clk.now = clk.now.Add(time.Minute)
+	for b.Loop() {
+		if _, err := d.Document(a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
