@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/kernels/gemm8"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -24,11 +25,17 @@ import (
 // activation, and writes float32 or, for a QuantMatMul with y_type uint8 or
 // int8, requantizes with y_scale and y_zero_point.
 //
-// A constant B gets its column sums computed, and is packed for the SWAR
-// product (quant_gemm.go, 2 bytes per weight), once when the kernel is
-// built; the kernel reports that as a repack (Repacker), since no bundle
-// layout carries the packing yet. A B that is not constant is multiplied
-// as it is by qgemm, its column sums computed per run.
+// Where the CPU has a SIMD int8 kernel set (package gemm8: AVX-512 VNNI,
+// AVX2), a constant B is packed once, when the kernel is built, into
+// gemm8's layout (1 byte per weight, column sums included), and the
+// quantization of A, the product and the epilogue all run on that set
+// (the epilogue in one vector pass per row when the activation is none or
+// ReLU). A B that is not constant is packed into scratch on every run.
+// Without a SIMD set, a constant B is packed for the pure-Go SWAR product
+// (quant_gemm.go, 2 bytes per weight, faster in pure Go than gemm8's
+// layout) and any other B is multiplied as it is by qgemm. Either packing
+// is reported as a repack (Repacker), since no bundle layout carries it
+// yet.
 type quantMatMulKernel struct {
 	dynamic bool
 	act     activation
@@ -42,6 +49,10 @@ type quantMatMulKernel struct {
 	colSums  []int32   // of a constant B, else nil
 	constKxN [2]int    // constant B's shape, when colSums is set
 	packed   *qPackedB // constant B packed for qgemmPacked, or nil
+	// The SIMD path: ks is gemm8.Best() when that is not pure Go.
+	simd bool
+	ks   gemm8.Kernels
+	p8   *gemm8.PackedB // constant B packed for ks, or nil
 }
 
 func newQuantMatMul(n *graph.Node, opset int) (Kernel, error) {
@@ -58,7 +69,9 @@ func newQuantMatMul(n *graph.Node, opset int) (Kernel, error) {
 		yType:   tensor.DType(n.Int("y_type", int64(tensor.Float32))),
 		yScale:  n.Float("y_scale", 1),
 		yZero:   int32(n.Int("y_zero_point", 0)),
+		ks:      gemm8.Best(),
 	}
+	k.simd = k.ks.Name() != "purego"
 	if k.dynamic {
 		k.aType, k.yType = tensor.Uint8, tensor.Float32
 	}
@@ -70,11 +83,17 @@ func newQuantMatMul(n *graph.Node, opset int) (Kernel, error) {
 	}
 	if b := n.Input(1); b != nil && b.Const != nil && b.Const.DType == tensor.Int8 && len(b.Const.Shape) == 2 {
 		kk, nn := b.Const.Shape[0], b.Const.Shape[1]
-		k.colSums = make([]int32, nn)
-		qColSums(kk, nn, tensor.Data[int8](b.Const), nn, k.colSums)
 		k.constKxN = [2]int{kk, nn}
-		if kk <= qPackedMaxK {
-			k.packed = packQB(tensor.Data[int8](b.Const), kk, nn)
+		switch {
+		case k.simd:
+			k.p8 = k.ks.PackB(tensor.Data[int8](b.Const), kk, nn, false)
+			k.colSums = k.p8.ColSums()
+		default:
+			k.colSums = make([]int32, nn)
+			qColSums(kk, nn, tensor.Data[int8](b.Const), nn, k.colSums)
+			if kk <= qPackedMaxK {
+				k.packed = packQB(tensor.Data[int8](b.Const), kk, nn)
+			}
 		}
 	}
 	return k, nil
@@ -95,10 +114,12 @@ type quantMatMulPlan struct {
 	ownedSums bool
 	packed    *qPackedB // B packed (constant B), else nil
 	accOff64  int       // scratch: qgemmPacked's accumulators
+	p8        *gemm8.PackedB
+	gemmOff   int // scratch: B packed per run (SIMD, B not constant)
 }
 
 // Repacked reports whether building the kernel packed a constant B.
-func (km *quantMatMulKernel) Repacked() bool { return km.packed != nil }
+func (km *quantMatMulKernel) Repacked() bool { return km.packed != nil || km.p8 != nil }
 
 func (km *quantMatMulKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	a, b, bs := in[0], in[1], in[2]
@@ -135,13 +156,19 @@ func (km *quantMatMulKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 		p.bias = true
 	}
 	var sl scratchLayout
-	if km.colSums == nil || km.constKxN != [2]int{p.k, p.n} {
+	switch {
+	case km.colSums == nil || km.constKxN != [2]int{p.k, p.n}:
 		p.ownedSums, p.sumsOff = true, sl.take(4*p.n)
-	} else if km.packed != nil {
+		if km.simd {
+			p.gemmOff = sl.take(gemm8.GemmScratch(p.k, p.n))
+		}
+	case km.p8 != nil:
+		p.p8 = km.p8
+	case km.packed != nil:
 		p.packed = km.packed
 		p.accOff64 = sl.take(16 * km.packed.groups)
 	}
-	if p.aFloat || (p.packed != nil && p.adt == tensor.Int8) {
+	if p.aFloat || ((p.packed != nil || km.simd) && p.adt == tensor.Int8) {
 		p.qaOff = sl.take(p.m * p.k)
 	}
 	if km.yType != tensor.Float32 {
@@ -155,19 +182,27 @@ func (p *quantMatMulPlan) run(in, out []*tensor.Tensor, s []byte) error {
 	aScale, aZero, adt := p.aScale, p.aZero, p.adt
 	// The packed product takes uint8 A: int8 q is uint8 q+128 (q ^ 0x80)
 	// with zero point z+128.
-	toU8 := p.packed != nil && adt == tensor.Int8
+	toU8 := (p.packed != nil || p.simd) && adt == tensor.Int8
 	if p.aFloat {
 		x := tensor.Data[float32](in[0])[:p.m*p.k]
 		qa = s[p.qaOff : p.qaOff+p.m*p.k]
 		if p.dynamic {
 			var zp uint8
-			aScale, zp = dynamicQuantParams(minMax(x))
+			if p.simd {
+				aScale, zp = dynamicQuantParams(p.ks.MinMax(x))
+			} else {
+				aScale, zp = dynamicQuantParams(minMax(x))
+			}
 			aZero = int32(zp)
 		}
 		if toU8 {
 			aZero, adt = aZero+128, tensor.Uint8
 		}
-		quantizeTo(qa, x, aScale, aZero, adt)
+		if p.simd {
+			p.ks.Quantize(qa, x, aScale, aZero, adt == tensor.Int8)
+		} else {
+			quantizeTo(qa, x, aScale, aZero, adt)
+		}
 	} else if toU8 {
 		src := qa[:p.m*p.k]
 		qa = s[p.qaOff : p.qaOff+p.m*p.k]
@@ -180,6 +215,9 @@ func (p *quantMatMulPlan) run(in, out []*tensor.Tensor, s []byte) error {
 	if p.ownedSums {
 		sums = section[int32](s, p.sumsOff, p.n)
 		qColSums(p.k, p.n, tensor.Data[int8](in[1]), p.n, sums)
+	}
+	if p.simd {
+		return p.runSIMD(in, out, s, qa, sums, aScale, aZero)
 	}
 	var acc []int32
 	if p.yType == tensor.Float32 {
@@ -210,6 +248,46 @@ func (p *quantMatMulPlan) run(in, out []*tensor.Tensor, s []byte) error {
 		applyAct(p.act, row)
 		if p.yType != tensor.Float32 {
 			quantizeTo(out[0].Raw[r*p.n:(r+1)*p.n], row, p.yScale, p.yZero, p.yType)
+		}
+	}
+	return nil
+}
+
+// runSIMD is run's product and epilogue on the SIMD kernel set, for a
+// uint8 qa with zero point aZero and scale aScale.
+func (p *quantMatMulPlan) runSIMD(in, out []*tensor.Tensor, s []byte, qa []byte, sums []int32, aScale float32, aZero int32) error {
+	var acc []int32
+	if p.yType == tensor.Float32 {
+		acc = tensor.Data[int32](out[0])[:p.m*p.n] // converted in place below
+	} else {
+		acc = section[int32](s, p.accOff, p.m*p.n)
+	}
+	if p.p8 != nil {
+		p.p8.MatMul(acc, qa, p.m, p.k, p.n)
+	} else {
+		b := tensor.Data[int8](in[1])
+		p.ks.Gemm(acc, qa, p.m, p.k, p.n, p.k, b, p.n, p.n, s[p.gemmOff:p.gemmOff+gemm8.GemmScratch(p.k, p.n)])
+	}
+	bs := tensor.Data[float32](in[2])[:p.n]
+	var bias []float32
+	if p.bias {
+		bias = tensor.Data[float32](in[3])[:p.n]
+	}
+	relu := p.act.kind == actRelu
+	for r := 0; r < p.m; r++ {
+		ar := acc[r*p.n : (r+1)*p.n]
+		var row []float32
+		if p.yType == tensor.Float32 {
+			row = tensor.Data[float32](out[0])[r*p.n : (r+1)*p.n]
+		} else {
+			row = section[float32](s, p.rowOff, p.n)
+		}
+		p.ks.Dequantize(row, ar, sums, aZero, aScale, bs, bias, relu)
+		if !relu {
+			applyAct(p.act, row)
+		}
+		if p.yType != tensor.Float32 {
+			p.ks.Quantize(out[0].Raw[r*p.n:(r+1)*p.n], row, p.yScale, p.yZero, p.yType == tensor.Int8)
 		}
 	}
 	return nil

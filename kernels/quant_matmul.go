@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/kernels/gemm8"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -15,6 +16,18 @@ type qmmPlan struct {
 	m, n, k    int
 	offA, offB []int
 	adt, bdt   tensor.DType
+	// simd is set when the product runs on gemm8's SIMD kernel set ks
+	// (uint8 A, int8 B), packing B into PackScratch bytes of scratch.
+	simd bool
+	ks   gemm8.Kernels
+}
+
+// PackScratch is the scratch the product needs to pack B (0 without SIMD).
+func (p *qmmPlan) PackScratch() int {
+	if !p.simd {
+		return 0
+	}
+	return gemm8.GemmScratch(p.k, p.n)
 }
 
 // newQMMPlan plans A·B for MatMulInteger and QLinearMatMul and returns the
@@ -33,7 +46,8 @@ func newQMMPlan(op string, a, b *tensor.Tensor) (*qmmPlan, tensor.Shape, error) 
 	if len(bs) == 1 {
 		bs = tensor.Shape{bs[0], 1}
 	}
-	p := &qmmPlan{m: as[len(as)-2], k: as[len(as)-1], n: bs[len(bs)-1], adt: a.DType, bdt: b.DType}
+	p := &qmmPlan{m: as[len(as)-2], k: as[len(as)-1], n: bs[len(bs)-1], adt: a.DType, bdt: b.DType, ks: gemm8.Best()}
+	p.simd = p.adt == tensor.Uint8 && p.bdt == tensor.Int8 && p.ks.Name() != "purego"
 	if bs[len(bs)-2] != p.k {
 		return nil, nil, fmt.Errorf("%w: %s inner dimensions %v × %v", tensor.ErrShape, op, a.Shape, b.Shape)
 	}
@@ -72,10 +86,14 @@ func quantDType(dt tensor.DType) bool { return dt == tensor.Uint8 || dt == tenso
 // product sets c (m×n) to batch i's A·B with zero points za (per tensor or
 // one per row of A) and zb (per tensor or one per column of B) subtracted:
 // Σ(a−za)(b−zb) = Σab − zb·Σa − za·Σb + K·za·zb. rows and cols are m and n
-// int32 of scratch.
-func (p *qmmPlan) product(i int, a, b, za, zb *tensor.Tensor, c, rows, cols []int32) {
+// int32 of scratch, pack PackScratch bytes.
+func (p *qmmPlan) product(i int, a, b, za, zb *tensor.Tensor, c, rows, cols []int32, pack []byte) {
 	ar, br := a.Raw[p.offA[i]:], b.Raw[p.offB[i]:]
-	qgemmRaw(p.adt, p.bdt, p.m, p.n, p.k, ar, p.k, br, p.n, c, p.n)
+	if p.simd {
+		p.ks.Gemm(c, ar, p.m, p.k, p.n, p.k, tensor.Cast[int8](br), p.n, p.n, pack)
+	} else {
+		qgemmRaw(p.adt, p.bdt, p.m, p.n, p.k, ar, p.k, br, p.n, c, p.n)
+	}
 	if isZero(za) && isZero(zb) {
 		return
 	}
@@ -183,12 +201,13 @@ func newMatMulInteger(n *graph.Node, opset int) (Kernel, error) {
 			return Step{}, err
 		}
 		var sl scratchLayout
-		rowsOff, colsOff := sl.take(4*p.m), sl.take(4*p.n)
+		rowsOff, colsOff, packOff := sl.take(4*p.m), sl.take(4*p.n), sl.take(p.PackScratch())
 		return Step{Scratch: sl.size, Run: func(in, out []*tensor.Tensor, s []byte) error {
 			c := tensor.Data[int32](out[0])
 			rows, cols := section[int32](s, rowsOff, p.m), section[int32](s, colsOff, p.n)
+			pack := s[packOff : packOff+p.PackScratch()]
 			for i := range p.offA {
-				p.product(i, in[0], in[1], inputAt(in, 2), inputAt(in, 3), c[i*p.m*p.n:(i+1)*p.m*p.n], rows, cols)
+				p.product(i, in[0], in[1], inputAt(in, 2), inputAt(in, 3), c[i*p.m*p.n:(i+1)*p.m*p.n], rows, cols, pack)
 			}
 			return nil
 		}}, nil
@@ -224,7 +243,7 @@ func newQLinearMatMul(n *graph.Node, opset int) (Kernel, error) {
 		}
 		lo, hi := quantRange(out[0].DType)
 		var sl scratchLayout
-		accOff, rowsOff, colsOff := sl.take(4*p.m*p.n), sl.take(4*p.m), sl.take(4*p.n)
+		accOff, rowsOff, colsOff, packOff := sl.take(4*p.m*p.n), sl.take(4*p.m), sl.take(4*p.n), sl.take(p.PackScratch())
 		return Step{Scratch: sl.size, Run: func(in, out []*tensor.Tensor, s []byte) error {
 			acc := section[int32](s, accOff, p.m*p.n)
 			rows, cols := section[int32](s, rowsOff, p.m), section[int32](s, colsOff, p.n)
@@ -232,8 +251,9 @@ func newQLinearMatMul(n *graph.Node, opset int) (Kernel, error) {
 			ys := float64(tensor.Data[float32](in[6])[0])
 			yz := float64(zeroPointInt(in[7], 0))
 			y := out[0].Raw
+			pack := s[packOff : packOff+p.PackScratch()]
 			for i := range p.offA {
-				p.product(i, in[0], in[3], in[2], in[5], acc, rows, cols)
+				p.product(i, in[0], in[3], in[2], in[5], acc, rows, cols, pack)
 				dst := y[i*p.m*p.n : (i+1)*p.m*p.n]
 				for r := 0; r < p.m; r++ {
 					sa := float64(as[min(r, len(as)-1)]) / ys

@@ -27,8 +27,8 @@
 // NewTensorData wraps tensors in memory.
 //
 // Each pass records what it did as the bundle manifest's Quantization.
-// The int8 kernels (kernels/quant_*.go) are pure Go for now: uint8
-// activations times int8 weights, accumulated exactly in int32, the
-// operand types VPDPBUSD (AVX-512 VNNI) takes, so a SIMD path gives
-// identical results.
+// The int8 kernels (kernels/quant_*.go) multiply uint8 activations by int8
+// weights, accumulated exactly in int32, on package kernels/gemm8's SIMD
+// sets (VPDPBUSD on AVX-512 VNNI, VPMADDWD on AVX2) where the CPU has
+// them and in pure Go otherwise, with identical int32 results.
 package quant

@@ -1,0 +1,6 @@
+//go:build purego || !amd64
+
+package gemm8
+
+// native is empty: only the pure-Go set exists on this build.
+var native []nativeSet
