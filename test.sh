@@ -32,7 +32,7 @@ go test -count=1 ./...
 # Every GEMM kernel set: the portable one by build tag, and arm64 NEON under
 # qemu (qemu checks correctness only; it cannot time arm64).
 go test -count=1 -tags purego ./kernels/...
-GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./kernels/gemm ./kernels/gemm8
+GOARCH=arm64 go test -count=1 -exec qemu-aarch64-static ./kernels/gemm ./kernels/gemm8 ./kernels/vmath
 # The peer comparison is its own module (it links ONNX Runtime through cgo):
 # check that both runtimes agree on every benchmark model.
 bash bench/setup.sh >/dev/null

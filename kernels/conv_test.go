@@ -104,6 +104,9 @@ func TestConv(t *testing.T) {
 	}{
 		{"1d", tensor.Shape{2, 3, 11}, tensor.Shape{4, 3, 3}, []int{1}, []int{1}, []int{0, 0}, 1, true},
 		{"1d-stride-pad-dil", tensor.Shape{1, 2, 13}, tensor.Shape{3, 2, 3}, []int{2}, []int{2}, []int{1, 2}, 1, false},
+		// Without dilation, 1-D float32 with constant W runs conv1dRun.
+		{"1d-stride-pad", tensor.Shape{2, 5, 17}, tensor.Shape{7, 5, 4}, []int{3}, []int{1}, []int{2, 1}, 1, false},
+		{"1d-pad-bias", tensor.Shape{1, 3, 9}, tensor.Shape{2, 3, 5}, []int{1}, []int{1}, []int{2, 2}, 1, true},
 		{"2d", tensor.Shape{1, 3, 7, 8}, tensor.Shape{5, 3, 3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1, 1, 1}, 1, true},
 		{"2d-asym", tensor.Shape{2, 4, 9, 6}, tensor.Shape{6, 2, 3, 2}, []int{2, 1}, []int{1, 2}, []int{0, 1, 2, 0}, 2, true},
 		{"2d-depthwise", tensor.Shape{1, 4, 5, 5}, tensor.Shape{4, 1, 3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1, 1, 1}, 4, true},

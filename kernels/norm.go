@@ -205,6 +205,9 @@ func (k *layerNormKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	}
 	switch x.DType {
 	case tensor.Float32:
+		if p.scaleIdx == nil && p.biasIdx == nil {
+			return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error { layerNormRun32(p, in, out); return nil }}, nil
+		}
 		return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error { layerNormRun[float32](p, in, out); return nil }}, nil
 	case tensor.Float64:
 		return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error { layerNormRun[float64](p, in, out); return nil }}, nil
@@ -261,4 +264,76 @@ func layerNormRun[T floatElem](p *layerNormPlan, in, out []*tensor.Tensor) {
 			ys[j] = r
 		}
 	}
+}
+
+// layerNormRun32 is layerNormRun for float32 with Scale and B of the
+// slice's full shape (the common case): the statistics are accumulated in
+// float64 over four independent chains (so the loop is not bound by one add
+// chain's latency), and the normalization is one tight float32 pass.
+func layerNormRun32(p *layerNormPlan, in, out []*tensor.Tensor) {
+	x, y := tensor.Data[float32](in[0]), tensor.Data[float32](out[0])
+	n := p.inner
+	scale := tensor.Data[float32](in[1])[:n]
+	var bias, meanOut, invOut []float32
+	if p.hasBias {
+		bias = tensor.Data[float32](in[2])[:n]
+	}
+	if len(out) > 1 && out[1] != nil {
+		meanOut = tensor.Data[float32](out[1])
+	}
+	if len(out) > 2 && out[2] != nil {
+		invOut = tensor.Data[float32](out[2])
+	}
+	for o := 0; o < p.outer; o++ {
+		xs, ys := x[o*n:(o+1)*n], y[o*n:(o+1)*n]
+		mean := sum4(xs, 0, false) / float64(n)
+		inv := 1 / math.Sqrt(sum4(xs, mean, true)/float64(n)+p.eps)
+		if meanOut != nil {
+			meanOut[o] = float32(mean)
+		}
+		if invOut != nil {
+			invOut[o] = float32(inv)
+		}
+		mt, it := float32(mean), float32(inv)
+		if bias != nil {
+			for j, v := range xs {
+				ys[j] = (v-mt)*it*scale[j] + bias[j]
+			}
+		} else {
+			for j, v := range xs {
+				ys[j] = (v - mt) * it * scale[j]
+			}
+		}
+	}
+}
+
+// sum4 returns Σ x (square false) or Σ (x − mean)² (square true) in
+// float64, over four independent accumulators.
+func sum4(xs []float32, mean float64, square bool) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	if square {
+		for ; i+4 <= len(xs); i += 4 {
+			d0, d1, d2, d3 := float64(xs[i])-mean, float64(xs[i+1])-mean, float64(xs[i+2])-mean, float64(xs[i+3])-mean
+			s0 += d0 * d0
+			s1 += d1 * d1
+			s2 += d2 * d2
+			s3 += d3 * d3
+		}
+		for ; i < len(xs); i++ {
+			d := float64(xs[i]) - mean
+			s0 += d * d
+		}
+	} else {
+		for ; i+4 <= len(xs); i += 4 {
+			s0 += float64(xs[i])
+			s1 += float64(xs[i+1])
+			s2 += float64(xs[i+2])
+			s3 += float64(xs[i+3])
+		}
+		for ; i < len(xs); i++ {
+			s0 += float64(xs[i])
+		}
+	}
+	return (s0 + s1) + (s2 + s3)
 }

@@ -153,6 +153,23 @@ func rnnMatMul[T floatElem](pk *gemm.PackedB, rows, n, k int, a []T, lda int, b 
 	gemmGo(false, true, rows, n, k, 1, a, lda, b, k, 0, c, ldc)
 }
 
+// rnnInputBias returns the per-column bias of the input projections: Wb + Rb
+// for every gate but GRU's h gate under linear_before_reset, which takes Wbh
+// alone (its Rbh is added inside rt ⊙ (…)). It is written to dst.
+func rnnInputBias[T floatElem](p *rnnPlan, wb, rb, dst []T) []T {
+	lbrH := p.gates * p.hidden
+	if p.lbr && !p.lstm && !p.simple {
+		lbrH = 2 * p.hidden
+	}
+	for j := range dst {
+		dst[j] = wb[j]
+		if j < lbrH {
+			dst[j] += rb[j]
+		}
+	}
+	return dst
+}
+
 // asFloat32 reinterprets a []T known to be []float32.
 func asFloat32[T floatElem](x []T) []float32 {
 	if len(x) == 0 {
@@ -166,6 +183,10 @@ type rnnPlan struct {
 	seq, batch, input                     int
 	gates                                 int // 3 (GRU) or 4 (LSTM)
 	xprojOff, hprojOff, hOff, cOff, rhOff int
+	// gOff is the float32 cells' gate scratch ((gates+1)·hidden), biasOff
+	// the input-projection bias (gates·hidden).
+	gOff, biasOff int
+	f32           bool // float32: the vector cells of vecmath_rnn.go
 }
 
 func (k *rnnKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
@@ -226,6 +247,9 @@ func (k *rnnKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	p.hOff = sl.take(p.batch * h * sz)
 	p.cOff = sl.take(p.batch * h * sz)
 	p.rhOff = sl.take(p.batch * h * sz)
+	p.gOff = sl.take((gh + h) * sz)
+	p.biasOff = sl.take(gh * sz)
+	p.f32 = x.DType == tensor.Float32
 	step := Step{Scratch: sl.size}
 	switch x.DType {
 	case tensor.Float32:
@@ -286,6 +310,10 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 	hs := section[T](scratch, p.hOff, batch*h)
 	cs := section[T](scratch, p.cOff, batch*h)
 	rh := section[T](scratch, p.rhOff, batch*h)
+	var g []float32
+	if p.f32 {
+		g = asFloat32(section[T](scratch, p.gOff, gh+h))
+	}
 	// stateAt is the offset of (direction d, batch b) in Y_h, Y_c and the
 	// initial states.
 	stateAt := func(d, b int) int {
@@ -299,9 +327,15 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 		wd := w[d*gh*p.input : (d+1)*gh*p.input]
 		rd := r[d*gh*h : (d+1)*gh*h]
 		// Input projections of every (t, b) row, plus the biases that add
-		// to them.
-		rnnMatMul(p.pw[d], seq*batch, gh, p.input, x, p.input, wd, xproj, gh)
-		if bias != nil {
+		// to them (fused into the packed GEMM's epilogue when there is one).
+		if pk := p.pw[d]; pk != nil && bias != nil {
+			wb, rb := bias[d*2*gh:d*2*gh+gh], bias[d*2*gh+gh:(d+1)*2*gh]
+			b := asFloat32(rnnInputBias(p, wb, rb, section[T](scratch, p.biasOff, gh)))
+			pk.MatMul(asFloat32(xproj), asFloat32(x), seq*batch, p.input, gh, b, gemm.None, 0)
+		} else {
+			rnnMatMul(p.pw[d], seq*batch, gh, p.input, x, p.input, wd, xproj, gh)
+		}
+		if bias != nil && p.pw[d] == nil {
 			wb, rb := bias[d*2*gh:d*2*gh+gh], bias[d*2*gh+gh:(d+1)*2*gh]
 			for row := 0; row < seq*batch; row++ {
 				xr := xproj[row*gh : (row+1)*gh]
@@ -342,6 +376,10 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 					}
 					xr := xproj[rnnRow(p, t, b)*gh:][:gh]
 					hr := hproj[b*gh:][:gh]
+					if p.f32 {
+						gruReset32(p, acts, asFloat32(xr), asFloat32(hr), asFloat32(hs[b*h:(b+1)*h]), asFloat32(rh[b*h:(b+1)*h]), g)
+						continue
+					}
 					for j := 0; j < h; j++ {
 						rt := rnnAct(acts[0], float64(xr[h+j]+hr[h+j]), p.clip)
 						rh[b*h+j] = T(rt) * hs[b*h+j]
@@ -358,6 +396,20 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 				hr := hproj[b*gh:][:gh]
 				hb := hs[b*h : (b+1)*h]
 				switch {
+				case p.f32 && p.simple:
+					rnnCell32(p, acts, asFloat32(xr), asFloat32(hr), asFloat32(hb))
+				case p.f32 && p.lstm:
+					var pf []float32
+					if peep != nil {
+						pf = asFloat32(peep)
+					}
+					lstmCell32(p, acts, asFloat32(xr), asFloat32(hr), asFloat32(hb), asFloat32(cs[b*h:(b+1)*h]), pf, g, d)
+				case p.f32:
+					var bf []float32
+					if bias != nil {
+						bf = asFloat32(bias)
+					}
+					gruCell32(p, acts, asFloat32(xr), asFloat32(hr), asFloat32(hb), bf, g, d)
 				case p.simple:
 					for j := range hb {
 						hb[j] = T(rnnAct(acts[0], float64(xr[j]+hr[j]), p.clip))

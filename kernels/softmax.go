@@ -53,6 +53,12 @@ func (k *softmaxKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	}
 	switch x.DType {
 	case tensor.Float32:
+		if p.inner == 1 {
+			return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error {
+				softmaxRows32(p, tensor.Data[float32](in[0]), tensor.Data[float32](out[0]))
+				return nil
+			}}, nil
+		}
 		return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error {
 			softmaxRun(p, tensor.Data[float32](in[0]), tensor.Data[float32](out[0]))
 			return nil
@@ -75,6 +81,38 @@ func softmaxRun[T floatElem](p *softmaxPlan, x, y []T) {
 		for i := 0; i < p.inner; i++ {
 			base := o*line + i
 			softmaxLine(x[base:], y[base:], p.n, p.inner, p.logSoft)
+		}
+	}
+}
+
+// softmaxRows32 normalizes contiguous float32 rows (the axis is the last,
+// or the coerced 2-D form) in float32: the row maximum, then e^(x − max)
+// and its sum in one vector pass (vmath.ExpSum), then one scaling pass
+// (Softmax) or x − max − log(sum) (LogSoftmax).
+func softmaxRows32(p *softmaxPlan, x, y []float32) {
+	n := p.n
+	if n == 0 {
+		return
+	}
+	for o := 0; o < p.outer; o++ {
+		xs, ys := x[o*n:(o+1)*n], y[o*n:(o+1)*n]
+		mx := xs[0]
+		for _, v := range xs[1:] {
+			if v > mx {
+				mx = v
+			}
+		}
+		sum := vecMath.ExpSum(ys, xs, mx)
+		if p.logSoft {
+			ls := float32(math.Log(float64(sum)))
+			for j, v := range xs {
+				ys[j] = v - mx - ls
+			}
+			continue
+		}
+		inv := 1 / sum
+		for j := range ys {
+			ys[j] *= inv
 		}
 	}
 }
