@@ -12,6 +12,7 @@ need=()
 /usr/bin/python3 -c 'import onnx' 2>/dev/null || need+=(python3-onnx)
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+[ -f /usr/include/zlib.h ] || need+=(zlib1g-dev) # the OSM PBF reader's cgo zlib
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]} from Debian" >&2
 	if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -7,6 +7,7 @@ var subcommands = []func(*env) *cobra.Command{
 	newBenchCmd,
 	newConformanceCmd,
 	newConvertCmd,
+	newDataCmd,
 	newDemoCmd,
 	newEvalCmd,
 	newInspectCmd,
