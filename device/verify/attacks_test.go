@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sextant-ml/sextant/delivery/signing"
+	"github.com/sextant-ml/sextant/device/transport/httptransport"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -292,7 +293,7 @@ func TestRejectsEndlessData(t *testing.T) {
 			}
 		}
 	})
-	t.Run("HTTPFetcher", func(t *testing.T) {
+	t.Run("TransportFetcher", func(t *testing.T) {
 		var sent int64
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			chunk := []byte(strings.Repeat("x", 4096))
@@ -305,7 +306,7 @@ func TestRejectsEndlessData(t *testing.T) {
 			}
 		}))
 		defer srv.Close()
-		_, err := HTTPFetcher{Client: srv.Client()}.Fetch(context.Background(), srv.URL+"/timestamp.json", 16384)
+		_, err := TransportFetcher{Getter: httptransport.New(srv.Client())}.Fetch(context.Background(), srv.URL+"/timestamp.json", 16384)
 		if !errors.Is(err, ErrTooLarge) {
 			t.Fatalf("endless HTTP body: %v, want ErrTooLarge", err)
 		}

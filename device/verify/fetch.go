@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
+
+	"github.com/sextant-ml/sextant/device/transport"
 )
 
 // Fetcher fetches a metadata document. It must not read more than
@@ -15,31 +16,27 @@ type Fetcher interface {
 	Fetch(ctx context.Context, url string, maxLength int64) ([]byte, error)
 }
 
-// HTTPFetcher fetches over HTTP with Client (http.DefaultClient if nil).
-type HTTPFetcher struct {
-	Client *http.Client
+// TransportFetcher fetches metadata through the SDK's transport (the host's
+// HTTP stack, or httptransport.New in a pure-Go program). The verifier does
+// not import net/http; see package transport.
+type TransportFetcher struct {
+	Getter transport.Getter
+	// Header is sent with every request (e.g. the device credential).
+	Header map[string]string
 }
 
 // Fetch implements Fetcher.
-func (f HTTPFetcher) Fetch(ctx context.Context, url string, maxLength int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("verify: fetch %s: %w", url, err)
-	}
-	c := f.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
+func (f TransportFetcher) Fetch(ctx context.Context, url string, maxLength int64) ([]byte, error) {
+	resp, err := f.Getter.Get(ctx, transport.Request{URL: url, Header: f.Header})
 	if err != nil {
 		return nil, fmt.Errorf("verify: fetch %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	switch {
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusForbidden:
+	case resp.Status == transport.StatusNotFound || resp.Status == transport.StatusForbidden:
 		return nil, fmt.Errorf("verify: fetch %s: %w", url, ErrNotFound)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("verify: fetch %s: status %s", url, resp.Status)
+	case resp.Status != transport.StatusOK:
+		return nil, fmt.Errorf("verify: fetch %s: status %d", url, resp.Status)
 	case resp.ContentLength > maxLength:
 		return nil, fail(ErrTooLarge, fmt.Sprintf("%s declares %d bytes, limit %d", url, resp.ContentLength, maxLength))
 	}

@@ -34,6 +34,9 @@ func run(args []string) error {
 	}
 	defer closeFn()
 	prof := profile.Builtin()["phone-mid"]
+	if err := checkUpdates(context.Background(), prof.StorageBytes); err != nil {
+		return err
+	}
 	m, err := engine.Compile(g, engine.Options{MaxArenaBytes: prof.ArenaBytes})
 	if err != nil {
 		return err
@@ -62,6 +65,6 @@ func run(args []string) error {
 	fmt.Println("telemetry:", err)
 	// Updates are verified against both Uptane repositories.
 	_, err = verify.NewTrusted(nil, time.Now())
-	fmt.Println("verify:", err, verify.HTTPFetcher{})
+	fmt.Println("verify:", err, verify.TransportFetcher{Getter: hostGetter{}})
 	return nil
 }
