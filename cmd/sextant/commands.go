@@ -10,6 +10,7 @@ var subcommands = []func(*env) *cobra.Command{
 	newDataCmd,
 	newDemoCmd,
 	newEvalCmd,
+	newExperimentCmd,
 	newInspectCmd,
 	newKeysCmd,
 	newPrivacyCmd,
