@@ -13,7 +13,11 @@ var subcommands = []func(*env) *cobra.Command{
 	newExperimentCmd,
 	newInspectCmd,
 	newKeysCmd,
+	newModelsCmd,
 	newPrivacyCmd,
+	newPublishCmd,
 	newRunCmd,
+	newServeCmd,
+	newTokenCmd,
 	newValidateCmd,
 }

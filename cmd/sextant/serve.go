@@ -1,0 +1,99 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/sextant-ml/sextant/clock"
+	"github.com/sextant-ml/sextant/delivery/signing"
+	"github.com/sextant-ml/sextant/server"
+	"github.com/sextant-ml/sextant/store"
+)
+
+// defaultData is where `sextant serve` keeps its state unless told
+// otherwise; `sextant token` defaults to the same database.
+const defaultData = "sextant-data"
+
+func defaultDSN(data string) string { return "sqlite:" + filepath.Join(data, "sextant.db") }
+
+// newServeCmd is `sextant serve`: the device and admin API.
+func newServeCmd(e *env) *cobra.Command {
+	var data, dsn, blobsDir, metaDir, keys, listen, logFormat string
+	cmd := &cobra.Command{
+		Use:   "serve --keys KEYDIR [--db sqlite:PATH|postgres://…] [--blobs DIR] [--listen ADDR]",
+		Short: "Run the delivery server: device API, admin API, signed metadata",
+		Long: `Serves the device API (enrolment, check-in, the image repository's and the
+director's signed metadata, bundle downloads) and the admin API (publish,
+registry, current versions, metadata uploads, audit log); see docs/api.md.
+
+KEYDIR is the server's copy of the key directory: its online keys
+(online/snapshot.key, online/timestamp.key, online/director.key) and the
+metadata 'sextant keys init' wrote. The offline keys are not needed and should
+not be there. State defaults to --data: the SQLite database, blobs and the
+signed metadata the server has served.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if dsn == "" {
+				dsn = defaultDSN(data)
+			}
+			if blobsDir == "" {
+				blobsDir = filepath.Join(data, "blobs")
+			}
+			if metaDir == "" {
+				metaDir = filepath.Join(data, "metadata")
+			}
+			if err := os.MkdirAll(data, 0o755); err != nil {
+				return err
+			}
+			var h slog.Handler = slog.NewJSONHandler(e.stderr, nil)
+			if logFormat == "text" {
+				h = slog.NewTextHandler(e.stderr, nil)
+			}
+			log := slog.New(h)
+			db, err := store.Open(ctx, dsn, store.WithClock(clock.Real))
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			blobs, err := store.NewBlobs(blobsDir)
+			if err != nil {
+				return err
+			}
+			sign, err := server.OpenSigning(ctx, server.SigningConfig{
+				Metadata: server.MetadataDir{Dir: metaDir}, Keys: signing.KeyDir{Dir: keys},
+				Clock: clock.Real, Logger: log,
+			})
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(server.Config{Store: db, Blobs: blobs, Signing: sign, Clock: clock.Real,
+				Logger: log, Registry: prometheus.NewRegistry()})
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "sextant serve: listening on http://%s (%s)\n", ln.Addr(), db.Dialect())
+			return srv.Run(ctx, ln)
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", defaultData, "directory for the default database, blobs and metadata")
+	cmd.Flags().StringVar(&dsn, "db", "", "database: sqlite:PATH or postgres://… (default sqlite:DATA/sextant.db)")
+	cmd.Flags().StringVar(&blobsDir, "blobs", "", "blob directory (default DATA/blobs)")
+	cmd.Flags().StringVar(&metaDir, "metadata", "", "signed-metadata directory (default DATA/metadata)")
+	cmd.Flags().StringVar(&keys, "keys", "", "key directory with the online keys (required)")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().StringVar(&logFormat, "log-format", "json", "request log format: json or text")
+	cmd.MarkFlagRequired("keys")
+	return cmd
+}
