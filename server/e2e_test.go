@@ -162,10 +162,10 @@ func TestEndToEnd(t *testing.T) {
 		// and metadata directories and key directory.
 		r.stop()
 		// signing.Director numbers documents by the signing time in Unix
-		// seconds and keeps no state across restarts, so a restart within
-		// the second of the last document would roll the device back: wait
-		// past it (a real restart takes longer; see the report).
-		for time.Now().Unix() <= ci.Director.Version {
+		// milliseconds and keeps no state across restarts, so a restart
+		// within the millisecond of the last document would roll the device
+		// back: make sure it has passed.
+		for time.Now().UnixMilli() <= ci.Director.Version {
 			time.Sleep(50 * time.Millisecond)
 		}
 		r2 := start(t, dsn, state, kd, nil)

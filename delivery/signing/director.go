@@ -111,8 +111,10 @@ func NewDirector(cfg DirectorConfig, clk clock.Clock, keys []*Key) (*Director, e
 // Document returns the device's signed document for its assignment: the
 // cached one while the assignment is unchanged and the document is not
 // within RenewBefore of expiry, a newly signed one otherwise. Versions are
-// the signing time in Unix seconds (or one more than the last, if larger),
-// so they keep increasing across server restarts that lose the cache.
+// the signing time in Unix milliseconds (or one more than the last, if
+// larger), so they keep increasing across server restarts that lose the
+// cache — unless the server restarts within the millisecond it last signed,
+// or its clock steps back.
 func (d *Director) Document(a Assignment) (Document, error) {
 	for _, b := range a.Bundles {
 		if err := b.check(); err != nil {
@@ -128,7 +130,7 @@ func (d *Director) Document(a Assignment) (Document, error) {
 		d.mu.Unlock()
 		return doc, nil
 	}
-	version := now.Unix()
+	version := now.UnixMilli()
 	if e != nil && e.doc.Version >= version {
 		version = e.doc.Version + 1
 	}
