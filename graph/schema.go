@@ -51,6 +51,7 @@ func buildSchemas() map[string]*Schema {
 	addNNSchemas(add)
 	addShapeSchemas(add)
 	addGradSchemas(add)
+	addGradDPSchemas(add)
 	addQuantSchemas(add)
 	return m
 }

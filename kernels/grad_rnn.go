@@ -55,6 +55,10 @@ func newGRUGrad(n *graph.Node, opset int) (Kernel, error) {
 		p.offDW = l.take(3 * h * p.in * 8)
 		p.offDR = l.take(3 * h * h * 8)
 		p.offDB = l.take(6 * h * 8)
+		if x.DType == tensor.Float32 && lbr {
+			f, size := newGRUGradF32Plan(p)
+			return Step{Scratch: size, Run: func(in, out []*tensor.Tensor, s []byte) error { gruGradRunF32(p, f, in, out, s); return nil }}, nil
+		}
 		return floatStep("GRUGrad", x.DType, l.size,
 			func(in, out []*tensor.Tensor, s []byte) error { gruGradRun[float32](p, in, out, s); return nil },
 			func(in, out []*tensor.Tensor, s []byte) error { gruGradRun[float64](p, in, out, s); return nil })

@@ -70,6 +70,7 @@ func buildRegistry() map[string]Factory {
 	addNN(add)
 	addShape(add)
 	addGrad(add)
+	addGradDP(add)
 	addQuant(add)
 	return m
 }

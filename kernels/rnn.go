@@ -144,10 +144,15 @@ func (k *rnnKernel) packWeights(n *graph.Node) {
 
 // rnnMatMul computes c = a·bᵀ for a (rows×k, row stride lda) and b (n×k),
 // writing rows of c with stride ldc, through packed float32 weights when
-// pk is set (T is then float32).
-func rnnMatMul[T floatElem](pk *gemm.PackedB, rows, n, k int, a []T, lda int, b []T, c []T, ldc int) {
+// pk is set (T is then float32), or the SIMD GEMM with scratch gs when the
+// weights are float32 but not constants (a training plan's), else a loop.
+func rnnMatMul[T floatElem](pk *gemm.PackedB, rows, n, k int, a []T, lda int, b []T, c []T, ldc int, gs []float32) {
 	if pk != nil {
 		pk.MatMul(asFloat32(c), asFloat32(a), rows, lda, ldc, nil, gemm.None, 0)
+		return
+	}
+	if gs != nil { // float32 weights that are not constants (training)
+		gemm.Best().Gemm(asFloat32(c), asFloat32(a), asFloat32(b), rows, k, n, lda, k, ldc, false, true, nil, gemm.None, 0, gs)
 		return
 	}
 	gemmGo(false, true, rows, n, k, 1, a, lda, b, k, 0, c, ldc)
@@ -187,6 +192,9 @@ type rnnPlan struct {
 	// the input-projection bias (gates·hidden).
 	gOff, biasOff int
 	f32           bool // float32: the vector cells of vecmath_rnn.go
+	// gemmOff/gemmLen: float32 GEMM scratch for weights that are not
+	// constants (so were not packed at compile time), 0 otherwise.
+	gemmOff, gemmLen int
 }
 
 func (k *rnnKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
@@ -250,6 +258,10 @@ func (k *rnnKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	p.gOff = sl.take((gh + h) * sz)
 	p.biasOff = sl.take(gh * sz)
 	p.f32 = x.DType == tensor.Float32
+	if p.f32 && k.pw[0] == nil {
+		p.gemmLen = max(gemm.ScratchSize(p.seq*p.batch, p.input, gh), gemm.ScratchSize(p.batch, h, gh)) + 16
+		p.gemmOff = sl.take(p.gemmLen * 4)
+	}
 	step := Step{Scratch: sl.size}
 	switch x.DType {
 	case tensor.Float32:
@@ -310,9 +322,12 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 	hs := section[T](scratch, p.hOff, batch*h)
 	cs := section[T](scratch, p.cOff, batch*h)
 	rh := section[T](scratch, p.rhOff, batch*h)
-	var g []float32
+	var g, gs []float32
 	if p.f32 {
 		g = asFloat32(section[T](scratch, p.gOff, gh+h))
+	}
+	if p.gemmLen > 0 {
+		gs = section[float32](scratch, p.gemmOff, p.gemmLen)
 	}
 	// stateAt is the offset of (direction d, batch b) in Y_h, Y_c and the
 	// initial states.
@@ -333,7 +348,7 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 			b := asFloat32(rnnInputBias(p, wb, rb, section[T](scratch, p.biasOff, gh)))
 			pk.MatMul(asFloat32(xproj), asFloat32(x), seq*batch, p.input, gh, b, gemm.None, 0)
 		} else {
-			rnnMatMul(p.pw[d], seq*batch, gh, p.input, x, p.input, wd, xproj, gh)
+			rnnMatMul(p.pw[d], seq*batch, gh, p.input, x, p.input, wd, xproj, gh, gs)
 		}
 		if bias != nil && p.pw[d] == nil {
 			wb, rb := bias[d*2*gh:d*2*gh+gh], bias[d*2*gh+gh:(d+1)*2*gh]
@@ -363,9 +378,9 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 		acts := &p.acts[d]
 		for s := 0; s < seq; s++ {
 			if p.lstm || p.simple || p.lbr {
-				rnnMatMul(p.pr[d], batch, gh, h, hs, h, rd, hproj, gh)
+				rnnMatMul(p.pr[d], batch, gh, h, hs, h, rd, hproj, gh, gs)
 			} else {
-				rnnMatMul(p.prZR[d], batch, 2*h, h, hs, h, rd, hproj, gh)
+				rnnMatMul(p.prZR[d], batch, 2*h, h, hs, h, rd, hproj, gh, gs)
 			}
 			if !p.lstm && !p.simple && !p.lbr {
 				// rt ⊙ Ht₋₁ for every active entry, then its product with Rh.
@@ -385,7 +400,7 @@ func rnnRun[T floatElem](p *rnnPlan, in, out []*tensor.Tensor, scratch []byte) e
 						rh[b*h+j] = T(rt) * hs[b*h+j]
 					}
 				}
-				rnnMatMul(p.prH[d], batch, h, h, rh, h, rd[2*h*h:], hproj[2*h:], gh)
+				rnnMatMul(p.prH[d], batch, h, h, rh, h, rd[2*h*h:], hproj[2*h:], gh, gs)
 			}
 			for b := 0; b < batch; b++ {
 				t, ok := rnnTime(seqLens, b, s, seq, reverse)

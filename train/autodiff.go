@@ -104,12 +104,25 @@ func (e *UnsupportedGradError) Error() string {
 // computed the same way.
 func Backward(g *graph.Graph, loss *graph.Value, wrt []*graph.Value) ([]*graph.Value, error) {
 	e := &emitter{g: g, prefix: "grad/"}
-	// requires[v]: v depends on some parameter, so its gradient is needed.
+	fwd := append([]*graph.Node(nil), g.Nodes...)
+	requires := requiresGrad(fwd, wrt)
+	if !requires[loss] {
+		return nil, fmt.Errorf("train: the loss %q does not depend on any trainable parameter", loss.Name)
+	}
+	grads := map[*graph.Value]*graph.Value{loss: e.scalar(loss.Type.DType, 1)}
+	if err := walkBackward(e, fwd, requires, grads, nil); err != nil {
+		return nil, err
+	}
+	return gradsOf(grads, wrt)
+}
+
+// requiresGrad marks the values that depend on some of wrt (so their
+// gradient is needed), by a forward pass over nodes in topological order.
+func requiresGrad(fwd []*graph.Node, wrt []*graph.Value) map[*graph.Value]bool {
 	requires := map[*graph.Value]bool{}
 	for _, v := range wrt {
 		requires[v] = true
 	}
-	fwd := append([]*graph.Node(nil), g.Nodes...)
 	for _, n := range fwd {
 		for _, in := range n.Inputs {
 			if in != nil && requires[in] {
@@ -122,10 +135,30 @@ func Backward(g *graph.Graph, loss *graph.Value, wrt []*graph.Value) ([]*graph.V
 			}
 		}
 	}
-	if !requires[loss] {
-		return nil, fmt.Errorf("train: the loss %q does not depend on any trainable parameter", loss.Name)
+	return requires
+}
+
+// gradsOf returns the gradients of wrt from grads, in order.
+func gradsOf(grads map[*graph.Value]*graph.Value, wrt []*graph.Value) ([]*graph.Value, error) {
+	out := make([]*graph.Value, len(wrt))
+	for i, v := range wrt {
+		if out[i] = grads[v]; out[i] == nil {
+			return nil, fmt.Errorf("train: the loss does not depend on parameter %q", v.Name)
+		}
 	}
-	grads := map[*graph.Value]*graph.Value{loss: e.scalar(loss.Type.DType, 1)}
+	return out, nil
+}
+
+// deferFunc lets a caller of walkBackward take over some inputs of a node:
+// it is called for each node with output gradients and the inputs that need
+// one, and returns the inputs it will differentiate itself (those are
+// dropped from need; nil takes none).
+type deferFunc func(n *graph.Node, dy []*graph.Value, need []bool) (taken []bool, err error)
+
+// walkBackward visits fwd in reverse, starting from the gradients already
+// in grads, and accumulates into grads the gradient of every value that
+// requires one.
+func walkBackward(e *emitter, fwd []*graph.Node, requires map[*graph.Value]bool, grads map[*graph.Value]*graph.Value, take deferFunc) error {
 	accumulate := func(v, d *graph.Value) error {
 		if old, ok := grads[v]; ok {
 			sum, err := e.one("Add", nil, old, d)
@@ -156,30 +189,35 @@ func Backward(g *graph.Graph, loss *graph.Value, wrt []*graph.Value) ([]*graph.V
 			need[j] = in != nil && requires[in]
 			anyNeed = anyNeed || need[j]
 		}
+		if anyNeed && take != nil {
+			taken, err := take(n, dy, need)
+			if err != nil {
+				return err
+			}
+			anyNeed = false
+			for j := range need {
+				need[j] = need[j] && (taken == nil || !taken[j])
+				anyNeed = anyNeed || need[j]
+			}
+		}
 		if !anyNeed {
 			continue
 		}
 		rule, ok := gradRules[n.Op]
 		if !ok {
-			return nil, &UnsupportedGradError{Op: n.Op, Node: n.String()}
+			return &UnsupportedGradError{Op: n.Op, Node: n.String()}
 		}
 		dx, err := rule(e, n, dy, need)
 		if err != nil {
-			return nil, fmt.Errorf("train: gradient of %v: %w", n, err)
+			return fmt.Errorf("train: gradient of %v: %w", n, err)
 		}
 		for j, d := range dx {
 			if d != nil && j < len(need) && need[j] {
 				if err := accumulate(n.Inputs[j], d); err != nil {
-					return nil, fmt.Errorf("train: accumulating the gradient of %q: %w", n.Inputs[j].Name, err)
+					return fmt.Errorf("train: accumulating the gradient of %q: %w", n.Inputs[j].Name, err)
 				}
 			}
 		}
 	}
-	out := make([]*graph.Value, len(wrt))
-	for i, v := range wrt {
-		if out[i] = grads[v]; out[i] == nil {
-			return nil, fmt.Errorf("train: the loss does not depend on parameter %q", v.Name)
-		}
-	}
-	return out, nil
+	return nil
 }

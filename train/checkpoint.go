@@ -93,6 +93,11 @@ func (t *Trainer) Manifest(c Checkpoint) (*bundle.Manifest, error) {
 		m.Provenance.CreatedAt = c.CreatedAt
 	}
 	m.Provenance.Producer = bundle.Producer{Tool: "sextant train"}
+	// The guarantee covers this run's data; a run without DP gives none
+	// (whatever the parent's data had).
+	if m.Provenance.Privacy, err = t.Privacy(); err != nil {
+		return nil, err
+	}
 	steps, err := json.Marshal(parentSteps + t.steps)
 	if err != nil {
 		return nil, err

@@ -5,5 +5,11 @@
 // backward and the optimizer update compile into one engine plan with one
 // arena. Trainer wraps that: parameters selected by name or glob become
 // session-owned tensors updated in place each step, and a step in steady
-// state makes no heap allocations. See docs/design-train.md.
+// state makes no heap allocations.
+//
+// With TrainConfig.DP a Trainer runs DP-SGD: Poisson-sampled batches
+// (PoissonBatcher), per-example gradient clipping computed from the batch
+// pass's own activations and output gradients (no per-example passes),
+// Gaussian noise from privacy/noise, and the accountant's (ε, δ) in the
+// checkpoint's provenance. See docs/design-train.md.
 package train

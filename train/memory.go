@@ -22,16 +22,24 @@ type MemoryReport struct {
 	// Params is the trainable parameters; OptimizerState the optimizer's
 	// per-parameter state (momentum, Adam moments).
 	Params, OptimizerState int64
+	// Noise is DP-SGD's noise buffers (two per parameter element: the
+	// step's and the next step's, drawn ahead).
+	Noise int64
 	// Frozen is the frozen weights, shared with the model and not counted
 	// in Total.
 	Frozen int64
-	// Total is Arena + Params + OptimizerState, or -1 when Arena is.
+	// Total is Arena + Params + OptimizerState + Noise, or -1 when Arena
+	// is.
 	Total int64
 }
 
 func (r MemoryReport) String() string {
-	return fmt.Sprintf("arena %d (gradients %d), params %d, optimizer state %d, total %d bytes (frozen weights %d)",
-		r.Arena, r.Gradients, r.Params, r.OptimizerState, r.Total, r.Frozen)
+	noise := ""
+	if r.Noise > 0 {
+		noise = fmt.Sprintf(", DP noise %d", r.Noise)
+	}
+	return fmt.Sprintf("arena %d (gradients %d), params %d, optimizer state %d%s, total %d bytes (frozen weights %d)",
+		r.Arena, r.Gradients, r.Params, r.OptimizerState, noise, r.Total, r.Frozen)
 }
 
 // MemoryBudgetError is New's refusal of a run that needs more memory than

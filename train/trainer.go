@@ -35,6 +35,9 @@ type TrainConfig struct {
 	Dims map[string]int
 	// Seed seeds dropout; each step uses Seed + step.
 	Seed int64
+	// DP, when set, trains with DP-SGD: per-example clipping and Gaussian
+	// noise. The data then gains the input "dp_mask" (see PoissonBatcher).
+	DP *DP
 }
 
 // Trainer runs training steps of one graph. It is not safe for concurrent
@@ -56,6 +59,8 @@ type Trainer struct {
 	hbuf    [hyperLen]float64
 	steps   int
 	mem     MemoryReport
+	dp      *dpState // nil without DP
+	noiseAt int      // DP: the noise inputs are in[noiseAt:noiseAt+len(params)]
 }
 
 // New builds the training plan for g: the forward graph, the loss, the
@@ -66,6 +71,11 @@ type Trainer struct {
 func New(g *graph.Graph, cfg TrainConfig) (*Trainer, error) {
 	if cfg.Loss == nil || cfg.Optimizer == nil {
 		return nil, errors.New("train: TrainConfig needs a Loss and an Optimizer")
+	}
+	if cfg.DP != nil {
+		if err := cfg.DP.validate(cfg); err != nil {
+			return nil, err
+		}
 	}
 	names, err := MatchParams(g, cfg.Params)
 	if err != nil {
@@ -98,22 +108,33 @@ func New(g *graph.Graph, cfg TrainConfig) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	sparse := sparseEmbeddings(tg, cfg, params)
-	wrt := make([]*graph.Value, len(params))
-	for i, p := range params {
-		wrt[i] = p
-		if sparse[i] != nil {
-			wrt[i] = sparse[i].Outputs[0] // the gathered rows' gradient
-		}
-	}
-	grads, err := Backward(tg, loss, wrt)
-	if err != nil {
-		return nil, err
-	}
 	dt := params[0].Type.DType
 	for _, p := range params {
 		if p.Type.DType != dt {
 			return nil, fmt.Errorf("train: parameters mix %v and %v", dt, p.Type.DType)
+		}
+	}
+	dataIn := []*graph.Value{target}
+	var grads []*graph.Value
+	sparse := make([]*graph.Node, len(params))
+	if cfg.DP != nil {
+		mask := &graph.Value{Name: dpMaskName, Type: graph.Type{DType: dt, Shape: []graph.Dim{pred.Type.Shape[0]}, Known: true}}
+		tg.Inputs = append(tg.Inputs, mask)
+		dataIn = append(dataIn, mask)
+		if grads, err = backwardDP(e, loss, params, mask, cfg.DP.ClipNorm); err != nil {
+			return nil, err
+		}
+	} else {
+		sparse = sparseEmbeddings(tg, cfg, params)
+		wrt := make([]*graph.Value, len(params))
+		for i, p := range params {
+			wrt[i] = p
+			if sparse[i] != nil {
+				wrt[i] = sparse[i].Outputs[0] // the gathered rows' gradient
+			}
+		}
+		if grads, err = Backward(tg, loss, wrt); err != nil {
+			return nil, err
 		}
 	}
 	t := &Trainer{cfg: cfg, fwd: g, names: names}
@@ -121,6 +142,24 @@ func New(g *graph.Graph, cfg TrainConfig) (*Trainer, error) {
 	tg.Inputs = append(tg.Inputs, hyperV)
 	if seed != nil {
 		tg.Inputs = append(tg.Inputs, seed)
+	}
+	var scale *graph.Value
+	if cfg.DP != nil {
+		// The noised sum of clipped gradients, scaled by 1/ExpectedBatch
+		// through the update's Scale input.
+		scale = &graph.Value{Name: "train/dp_scale", Type: graph.ShapeOf(dt, tensor.Shape{})}
+		tg.Inputs = append(tg.Inputs, scale)
+		for i, p := range params {
+			nv := &graph.Value{Name: "train/noise/" + p.Name, Type: p.Type}
+			tg.Inputs = append(tg.Inputs, nv)
+			if grads[i], err = e.one("Add", nil, grads[i], nv); err != nil {
+				return nil, err
+			}
+		}
+	} else if cfg.ClipNorm > 0 {
+		if scale, err = e.one("GlobalNormScale", map[string]*graph.Attr{"max_norm": graph.FloatAttr(float32(cfg.ClipNorm))}, grads...); err != nil {
+			return nil, err
+		}
 	}
 	nOpt := cfg.Optimizer.states()
 	stateVals := make([]*graph.Value, 0, len(params)*nOpt)
@@ -130,7 +169,7 @@ func New(g *graph.Graph, cfg TrainConfig) (*Trainer, error) {
 		}
 	}
 	tg.Inputs = append(append(tg.Inputs, params...), stateVals...)
-	outs, err := emitUpdates(e, cfg, params, grads, stateVals, hyperV, sparse)
+	outs, err := emitUpdates(e, cfg, params, grads, stateVals, hyperV, scale, sparse)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +178,9 @@ func New(g *graph.Graph, cfg TrainConfig) (*Trainer, error) {
 	for _, v := range tg.Inputs[:nGraphIn] {
 		t.dataNms = append(t.dataNms, v.Name)
 	}
-	t.dataNms = append(t.dataNms, target.Name)
+	for _, v := range dataIn {
+		t.dataNms = append(t.dataNms, v.Name)
+	}
 	t.nData = len(t.dataNms)
 
 	m, err := engine.Compile(tg, engine.Options{NoOptimize: true, Dims: cfg.Dims})
@@ -151,10 +192,22 @@ func New(g *graph.Graph, cfg TrainConfig) (*Trainer, error) {
 	}
 	t.model, t.sess = m, m.NewSession()
 	t.mem = memoryReport(m, inits, nOpt, sparse)
+	if cfg.DP != nil {
+		if t.dp, err = newDPState(*cfg.DP, inits, dt); err != nil {
+			return nil, err
+		}
+		for _, p := range inits {
+			t.mem.Noise += 2 * int64(len(p.Raw)) // this step's and the next's
+		}
+		if t.mem.Total >= 0 {
+			t.mem.Total += t.mem.Noise
+		}
+	}
 	if cfg.MemoryBudget > 0 && (t.mem.Total < 0 || t.mem.Total > cfg.MemoryBudget) {
 		return nil, &MemoryBudgetError{Report: t.mem, Budget: cfg.MemoryBudget}
 	}
 	t.allocate(inits, seed != nil, nOpt, dt)
+	stopWhenUnreachable(t)
 	return t, nil
 }
 
@@ -163,11 +216,16 @@ func New(g *graph.Graph, cfg TrainConfig) (*Trainer, error) {
 func (t *Trainer) allocate(inits []*tensor.Tensor, dropout bool, nOpt int, dt tensor.DType) {
 	t.hyper = tensor.New(dt, hyperLen)
 	t.loss = tensor.New(dt)
-	t.in = make([]*tensor.Tensor, t.nData, t.nData+2+len(inits)*(1+nOpt))
+	t.in = make([]*tensor.Tensor, t.nData, t.nData+3+len(inits)*(2+nOpt))
 	t.in = append(t.in, t.hyper)
 	if dropout {
 		t.seed = tensor.New(tensor.Int64)
 		t.in = append(t.in, t.seed)
+	}
+	if t.dp != nil {
+		t.in = append(t.in, t.dp.scale)
+		t.noiseAt = len(t.in)
+		t.in = append(t.in, t.dp.noises()...)
 	}
 	t.out = append(t.out, t.loss)
 	for _, p := range inits {
@@ -242,6 +300,9 @@ func (t *Trainer) Step(ctx context.Context, batch []*tensor.Tensor) (float64, er
 	if t.seed != nil {
 		tensor.Data[int64](t.seed)[0] = t.cfg.Seed + int64(t.steps)
 	}
+	if t.dp != nil {
+		t.dp.next(t.in[t.noiseAt : t.noiseAt+len(t.params)])
+	}
 	err := t.sess.RunInto(ctx, t.in, t.out)
 	clear(t.in[:t.nData])
 	if err != nil {
@@ -255,19 +316,12 @@ func (t *Trainer) Step(ctx context.Context, batch []*tensor.Tensor) (float64, er
 	return loss, nil
 }
 
-// emitUpdates adds the optional global-norm clipping and one update node
-// per parameter, and returns the updated parameters then the updated
+// emitUpdates adds one update node per parameter, with the gradients
+// multiplied by scale (global-norm clipping, DP's 1/ExpectedBatch) when it is
+// not nil, and returns the updated parameters then the updated
 // states (in stateVals' order). A parameter with a sparse Gather gets a
 // SparseRowSGD of its gathered rows' gradient instead.
-func emitUpdates(e *emitter, cfg TrainConfig, params, grads, stateVals []*graph.Value, hyper *graph.Value, sparse []*graph.Node) ([]*graph.Value, error) {
-	var scale *graph.Value
-	if cfg.ClipNorm > 0 {
-		var err error
-		scale, err = e.one("GlobalNormScale", map[string]*graph.Attr{"max_norm": graph.FloatAttr(float32(cfg.ClipNorm))}, grads...)
-		if err != nil {
-			return nil, err
-		}
-	}
+func emitUpdates(e *emitter, cfg TrainConfig, params, grads, stateVals []*graph.Value, hyper, scale *graph.Value, sparse []*graph.Node) ([]*graph.Value, error) {
 	o := cfg.Optimizer
 	nOpt := o.states()
 	newP := make([]*graph.Value, len(params))

@@ -22,7 +22,7 @@ func newDataCmd(e *env) *cobra.Command {
 		Use:   "data",
 		Short: "Build cities from OpenStreetMap and generate synthetic mobility data sets",
 	}
-	cmd.AddCommand(newDataCityCmd(e), newDataGenerateCmd(e))
+	cmd.AddCommand(newDataCityCmd(e), newDataGenerateCmd(e), newDataFeaturesCmd(e))
 	return cmd
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/sextant-ml/sextant/device/verify"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/privacy/telemetry"
+	"github.com/sextant-ml/sextant/secagg"
+	secaggclient "github.com/sextant-ml/sextant/secagg/client"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -66,5 +68,12 @@ func run(args []string) error {
 	// Updates are verified against both Uptane repositories.
 	_, err = verify.NewTrusted(nil, time.Now())
 	fmt.Println("verify:", err, verify.TransportFetcher{Getter: hostGetter{}})
+	// Federated updates leave the device only masked by secure aggregation.
+	sa, err := secaggclient.New(secaggclient.Config{ID: 1, Params: secagg.Params{
+		Dim: 1, Threshold: 1, Encoding: secagg.Encoding{Clip: 1, Scale: 1 << 16}}})
+	if err == nil {
+		_, err = sa.Start()
+	}
+	fmt.Println("secagg:", err)
 	return nil
 }

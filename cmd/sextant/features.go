@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sextant-ml/sextant/features/tables"
+)
+
+// newDataFeaturesCmd is `sextant data features`: a mobility data set's
+// model inputs for the flagship models.
+func newDataFeaturesCmd(e *env) *cobra.Command {
+	var (
+		kind, in, out string
+		cfg           tables.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "features --kind next-destination|eta --in DIR -o OUT",
+		Short: "Turn a generated mobility data set into training and test tables for the flagship models",
+		Long: `Reads the Parquet files of sextant data generate and writes OUT/train.parquet
+and OUT/test.parquet, columns named after the model inputs, computed by the
+device-side feature package. The last --holdout-weeks weeks form the test
+split. Next destination drops examples whose next place is not among the K
+candidates and reports the coverage; --donors keeps only that fraction of
+users (a fixed hash of the id) in the training split.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in == "" || out == "" {
+				return fmt.Errorf("data features: --in and -o are required")
+			}
+			var (
+				st  tables.Stats
+				err error
+			)
+			switch kind {
+			case "next-destination":
+				st, err = tables.NextDestination(in, out, cfg)
+			case "eta":
+				st, err = tables.ETA(in, out, cfg)
+			default:
+				return fmt.Errorf("data features: --kind %q: want next-destination or eta", kind)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s: %d users; train %d examples, test %d examples", kind, st.Users, st.Train, st.Test)
+			if kind == "next-destination" {
+				fmt.Fprintf(e.stdout, "; dropped (next place not a candidate) train %d, test %d; test coverage %.4f",
+					st.UncoveredTrain, st.UncoveredTest, st.Coverage())
+			}
+			fmt.Fprintf(e.stdout, " → %s\n", out)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&kind, "kind", "next-destination", "next-destination or eta")
+	fl.StringVar(&in, "in", "", "directory of sextant data generate")
+	fl.StringVarP(&out, "output", "o", "", "output directory")
+	fl.IntVar(&cfg.HoldoutWeeks, "holdout-weeks", 2, "final weeks held out as the test split")
+	fl.Float64Var(&cfg.Donors, "donors", 1, "fraction of users in the training split (next destination)")
+	return cmd
+}

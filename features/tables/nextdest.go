@@ -1,0 +1,101 @@
+package tables
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sextant-ml/sextant/features"
+	mdata "github.com/sextant-ml/sextant/mobility/dataset"
+)
+
+// NextDestination writes the next-destination tables of the data set in
+// dir to out/train.parquet and out/test.parquet. An example predicts each
+// recorded visit after a user's first from the visits before it, at the
+// departure from the previous one; examples whose next place is not among
+// the candidates are dropped and counted.
+func NextDestination(dir, out string, cfg Config) (Stats, error) {
+	var st Stats
+	visits := filepath.Join(dir, mdata.VisitsFile)
+	first, last := int64(1<<62), int64(-1<<62)
+	err := readAll(visits, func(v *mdata.VisitRow) error {
+		first, last = min(first, v.Arrive), max(last, v.Arrive)
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	if st.Boundary, err = boundary(first, last, cfg.HoldoutWeeks); err != nil {
+		return st, err
+	}
+	kinds, err := explorers(dir)
+	if err != nil {
+		return st, err
+	}
+	train, test := newTable(), newTable()
+	ex := features.NewNextDestination()
+	markov := make([]float32, features.K)
+	var u *features.User
+	cur := int64(-1)
+	err = readAll(visits, func(v *mdata.VisitRow) error {
+		if v.UserID != cur {
+			cur, u = v.UserID, features.NewUser()
+			st.Users++
+		}
+		if u.Extract(mustCurrent(u).Depart, ex) {
+			held := v.Arrive >= st.Boundary
+			label := ex.Label(int64(v.PlaceID))
+			switch {
+			case !held && !donor(v.UserID, cfg.Donors):
+			case label < 0 && held:
+				st.UncoveredTest++
+			case label < 0:
+				st.UncoveredTrain++
+			default:
+				t := train
+				if held {
+					t, st.Test = test, st.Test+1
+				} else {
+					st.Train++
+				}
+				u.Markov(ex, markov)
+				t.floats("candidates", ex.Candidates...)
+				t.floats("candidate_mask", ex.CandidateMask...)
+				t.ints("category", ex.Category...)
+				t.ints("history", ex.History...)
+				t.ints("hour_of_week", ex.HourOfWeek)
+				t.floats("context", ex.Context...)
+				t.ints("label", int64(label))
+				t.ints("user_id", v.UserID)
+				t.ints("next_place", int64(v.PlaceID))
+				t.ints("explorer", kinds[v.UserID])
+				t.ints("history_visits", int64(u.Visits()))
+				t.floats("markov", markov...)
+				t.n++
+			}
+		}
+		return u.Observe(features.Visit{
+			Place: int64(v.PlaceID), Arrive: v.Arrive, Depart: v.Depart,
+			Category: features.CategoryIndex(v.Category), Lat: v.Lat, Lon: v.Lon,
+		})
+	})
+	if err != nil {
+		return st, err
+	}
+	return st, writeSplits(out, train, test)
+}
+
+func mustCurrent(u *features.User) features.Visit {
+	v, _ := u.Current()
+	return v
+}
+
+func writeSplits(out string, train, test *table) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("tables: %w", err)
+	}
+	if err := train.write(filepath.Join(out, "train.parquet")); err != nil {
+		return err
+	}
+	return test.write(filepath.Join(out, "test.parquet"))
+}

@@ -1,0 +1,194 @@
+package client
+
+import (
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/sextant-ml/sextant/secagg"
+)
+
+// shareKeys is step 1 (ShareKeys): check the neighbours' keys, draw b_u,
+// split s_sk and b_u t-of-k among the neighbours and seal each pair.
+func (c *Client) shareKeys(m *secagg.KeyList) (*secagg.EncryptedShares, error) {
+	if len(m.Peers) < c.p.Threshold {
+		return nil, fmt.Errorf("%w: %d neighbours advertised keys, threshold %d", secagg.ErrTooFewClients, len(m.Peers), c.p.Threshold)
+	}
+	// All keys must be distinct, and none may be ours: a server that relays
+	// a client's own key back could otherwise make masks cancel to nothing.
+	seen := make(map[[secagg.KeySize]byte]struct{}, 2*len(m.Peers)+2)
+	var own [2][secagg.KeySize]byte
+	copy(own[0][:], c.cKey.PublicKey().Bytes())
+	copy(own[1][:], c.sKey.PublicKey().Bytes())
+	seen[own[0]], seen[own[1]] = struct{}{}, struct{}{}
+	peers := make(map[uint32]*secagg.PeerKeys, len(m.Peers))
+	xs := make([]uint32, 0, len(m.Peers))
+	for i := range m.Peers {
+		p := &m.Peers[i]
+		if p.ID == c.id || p.ID == secagg.ServerID {
+			return nil, fmt.Errorf("%w: key list names client %d", secagg.ErrMalformed, p.ID)
+		}
+		for _, k := range [2][secagg.KeySize]byte{p.CPub, p.SPub} {
+			if _, dup := seen[k]; dup {
+				return nil, fmt.Errorf("%w: client %d repeats a key", secagg.ErrBadKey, p.ID)
+			}
+			seen[k] = struct{}{}
+		}
+		if c.p.ConsistencyCheck {
+			if p.Identity == nil || c.trust(p.ID, p.Identity.Public) != nil ||
+				!secagg.VerifyKeys(p.Identity.Public, c.p.Round, p.ID, p.CPub[:], p.SPub[:], p.Identity.Sig) {
+				return nil, fmt.Errorf("%w: keys of client %d", secagg.ErrBadSignature, p.ID)
+			}
+		}
+		peers[p.ID] = p
+		xs = append(xs, p.ID)
+	}
+	var b [secagg.SecretSize]byte
+	if _, err := io.ReadFull(c.rand, b[:]); err != nil {
+		return nil, fmt.Errorf("secagg client: self-mask seed: %w", err)
+	}
+	var sk [secagg.SecretSize]byte
+	copy(sk[:], c.sKey.Bytes())
+	sShares, err := secagg.Split(&sk, c.p.Threshold, xs, c.rand)
+	if err != nil {
+		return nil, err
+	}
+	bShares, err := secagg.Split(&b, c.p.Threshold, xs, c.rand)
+	if err != nil {
+		return nil, err
+	}
+	out := &secagg.EncryptedShares{Header: c.header(secagg.StepShareKeys), Boxes: make([]secagg.Sealed, len(xs))}
+	for i, v := range xs {
+		out.Boxes[i].Peer = v
+		box, err := secagg.SealShares(out.Boxes[i].Box[:0], c.cKey, peers[v].CPub[:], c.p.Round, c.id, v, &sShares[i], &bShares[i])
+		if err != nil {
+			return nil, fmt.Errorf("sealing for client %d: %w", v, err)
+		}
+		if len(box) != secagg.SealedSize {
+			return nil, fmt.Errorf("secagg client: sealed box of %d bytes", len(box))
+		}
+	}
+	c.bSeed, c.peers = b, peers
+	c.next = secagg.StepMaskedInput
+	return out, nil
+}
+
+// maskInput is step 2 (MaskedInputCollection): keep the boxes of the
+// neighbours in U2 and send y_u = x_u + PRG(b_u) + Σ_{v∈U2, v>u} PRG(s_uv)
+// − Σ_{v∈U2, v<u} PRG(s_uv) mod 2^32.
+func (c *Client) maskInput(m *secagg.ShareBundle) (*secagg.MaskedInput, error) {
+	if c.input == nil {
+		return nil, secagg.ErrNoInput
+	}
+	if len(m.Boxes) < c.p.Threshold {
+		return nil, fmt.Errorf("%w: %d neighbours shared keys, threshold %d", secagg.ErrTooFewClients, len(m.Boxes), c.p.Threshold)
+	}
+	for _, b := range m.Boxes {
+		if _, ok := c.peers[b.Peer]; !ok {
+			return nil, fmt.Errorf("%w: shares from client %d, not a neighbour", secagg.ErrUnknownSender, b.Peer)
+		}
+	}
+	y := slices.Clone(c.input)
+	scratch := secagg.NewScratch()
+	secagg.Mask(y, &c.bSeed, false, scratch)
+	for _, b := range m.Boxes {
+		seed, err := secagg.PairwiseSeed(c.sKey, c.peers[b.Peer].SPub[:], c.p.Round, c.id, b.Peer)
+		if err != nil {
+			return nil, fmt.Errorf("mask with client %d: %w", b.Peer, err)
+		}
+		secagg.Mask(y, &seed, b.Peer < c.id, scratch)
+	}
+	c.boxes = make(map[uint32]*[secagg.SealedSize]byte, len(m.Boxes))
+	for i := range m.Boxes {
+		c.boxes[m.Boxes[i].Peer] = &m.Boxes[i].Box
+	}
+	if c.p.ConsistencyCheck {
+		c.next = secagg.StepConsistencyCheck
+	} else {
+		c.next = secagg.StepUnmask
+	}
+	return &secagg.MaskedInput{Header: c.header(secagg.StepMaskedInput), Vector: y}, nil
+}
+
+// survivorsOK checks a survivor set: it names this client, and at least t
+// of this client's share holders survive (else its self mask could not be
+// removed and the round fails anyway).
+func (c *Client) survivorsOK(u3 []uint32) error {
+	if _, ok := slices.BinarySearch(u3, c.id); !ok {
+		return fmt.Errorf("%w: survivor set omits this client", secagg.ErrMalformed)
+	}
+	n := 0
+	for _, v := range u3 {
+		if _, ok := c.boxes[v]; ok {
+			n++
+		}
+	}
+	if n < c.p.Threshold {
+		return fmt.Errorf("%w: %d neighbours survive, threshold %d", secagg.ErrTooFewClients, n, c.p.Threshold)
+	}
+	return nil
+}
+
+// signSurvivors is step 3 (ConsistencyCheck): sign U3.
+func (c *Client) signSurvivors(m *secagg.SurvivorList) (*secagg.ConsistencySig, error) {
+	if err := c.survivorsOK(m.Survivors); err != nil {
+		return nil, err
+	}
+	out := &secagg.ConsistencySig{Header: c.header(secagg.StepConsistencyCheck)}
+	copy(out.Sig[:], secagg.SignSurvivors(c.ident, c.p.Round, m.Survivors))
+	c.signed = slices.Clone(m.Survivors)
+	c.next = secagg.StepUnmask
+	return out, nil
+}
+
+// unmask is step 4 (Unmasking): for each neighbour v whose box this client
+// holds, return the share of b_v if v ∈ U3 and of s_sk_v otherwise — never
+// both. With the consistency check, U3 must be the set signed in step 3 and
+// at least t neighbours must have signed it.
+func (c *Client) unmask(m *secagg.UnmaskRequest) (*secagg.UnmaskResponse, error) {
+	if err := c.survivorsOK(m.Survivors); err != nil {
+		return nil, err
+	}
+	if c.p.ConsistencyCheck {
+		if !slices.Equal(m.Survivors, c.signed) {
+			return nil, fmt.Errorf("%w: survivor set differs from the one signed", secagg.ErrBadSignature)
+		}
+		valid := 0
+		for _, s := range m.Sigs {
+			p, ok := c.peers[s.ID]
+			if !ok || p.Identity == nil {
+				continue // not a neighbour: its key is unknown here
+			}
+			if _, in := slices.BinarySearch(m.Survivors, s.ID); !in {
+				return nil, fmt.Errorf("%w: signature of client %d outside U3", secagg.ErrBadSignature, s.ID)
+			}
+			if !secagg.VerifySurvivors(p.Identity.Public, c.p.Round, m.Survivors, s.Sig[:]) {
+				return nil, fmt.Errorf("%w: client %d's signature over U3", secagg.ErrBadSignature, s.ID)
+			}
+			valid++
+		}
+		if valid < c.p.Threshold {
+			return nil, fmt.Errorf("%w: %d neighbours signed U3, threshold %d", secagg.ErrTooFewClients, valid, c.p.Threshold)
+		}
+	}
+	out := &secagg.UnmaskResponse{Header: c.header(secagg.StepUnmask)}
+	ids := make([]uint32, 0, len(c.boxes))
+	for v := range c.boxes {
+		ids = append(ids, v)
+	}
+	slices.Sort(ids)
+	for _, v := range ids {
+		s, b, err := secagg.OpenShares(c.cKey, c.peers[v].CPub[:], c.p.Round, v, c.id, c.boxes[v][:])
+		if err != nil {
+			continue // a neighbour's bad box costs only its own recovery
+		}
+		if _, survived := slices.BinarySearch(m.Survivors, v); survived {
+			out.SelfMask = append(out.SelfMask, secagg.OwnedShare{Of: v, Y: b.Y})
+		} else {
+			out.MaskKey = append(out.MaskKey, secagg.OwnedShare{Of: v, Y: s.Y})
+		}
+	}
+	c.next = secagg.StepDone
+	c.cKey, c.sKey, c.boxes, c.input = nil, nil, nil, nil // nothing more to reveal
+	return out, nil
+}

@@ -1,0 +1,202 @@
+package secagg
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// KeySize is the size of an X25519 public key.
+const KeySize = 32
+
+// sealedPlain is the plaintext of a sealed pair of shares: sender, recipient
+// (as in Bonawitz et al. Fig. 4, so a box cannot be replayed to another
+// pair), then the s_sk share and the b_u share.
+const sealedPlain = 4 + 4 + 2*8*ShareChunks
+
+// SealedSize is the size of a sealed pair of shares (AES-GCM adds a 16-byte tag).
+const SealedSize = sealedPlain + 16
+
+// HKDF info labels; each derived key has its own, with the round and the
+// ordered pair, so keys of different uses, rounds or pairs never coincide.
+const (
+	labelAEAD = "sextant/secagg/v1 share-aead"
+	labelMask = "sextant/secagg/v1 pairwise-mask"
+)
+
+// NewKey reads 32 bytes from r and makes an X25519 private key of them
+// (ecdh.X25519().NewPrivateKey clamps as RFC 7748 says). Taking the bytes
+// from the injected reader keeps seeded runs reproducible.
+func NewKey(r io.Reader) (*ecdh.PrivateKey, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return nil, fmt.Errorf("secagg: key randomness: %w", err)
+	}
+	return ecdh.X25519().NewPrivateKey(b[:])
+}
+
+// agree runs X25519 with a peer's public key; a malformed key or a
+// low-order point (all-zero output) is ErrBadKey.
+func agree(priv *ecdh.PrivateKey, peer []byte) ([]byte, error) {
+	pub, err := ecdh.X25519().NewPublicKey(peer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+	}
+	s, err := priv.ECDH(pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+	}
+	return s, nil
+}
+
+// derive is HKDF-SHA256 (RFC 5869) of the agreed secret with info
+// label ‖ round ‖ min(u,v) ‖ max(u,v).
+func derive(secret []byte, label string, round uint64, u, v uint32) [32]byte {
+	if u > v {
+		u, v = v, u
+	}
+	info := make([]byte, 0, len(label)+16)
+	info = append(info, label...)
+	info = binary.LittleEndian.AppendUint64(info, round)
+	info = binary.LittleEndian.AppendUint32(info, u)
+	info = binary.LittleEndian.AppendUint32(info, v)
+	k, err := hkdf.Key(sha256.New, secret, nil, string(info), 32)
+	if err != nil {
+		panic(err) // 32 bytes of SHA-256 HKDF output cannot fail
+	}
+	var out [32]byte
+	copy(out[:], k)
+	return out
+}
+
+// PairwiseSeed returns the seed of the pairwise mask between clients u and v
+// from u's s-key and v's s-key public half (symmetric in u, v).
+func PairwiseSeed(sPriv *ecdh.PrivateKey, peerSPub []byte, round uint64, u, v uint32) ([SecretSize]byte, error) {
+	s, err := agree(sPriv, peerSPub)
+	if err != nil {
+		return [SecretSize]byte{}, err
+	}
+	return derive(s, labelMask, round, u, v), nil
+}
+
+func shareAEAD(cPriv *ecdh.PrivateKey, peerCPub []byte, round uint64, from, to uint32) (cipher.AEAD, []byte, []byte, error) {
+	s, err := agree(cPriv, peerCPub)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	k := derive(s, labelAEAD, round, from, to)
+	block, err := aes.NewCipher(k[:])
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// The key is fresh per round and pair and seals one box per direction,
+	// so the direction is a unique nonce.
+	nonce := make([]byte, aead.NonceSize())
+	binary.LittleEndian.PutUint32(nonce, from)
+	binary.LittleEndian.PutUint32(nonce[4:], to)
+	ad := binary.LittleEndian.AppendUint64(nil, round)
+	ad = binary.LittleEndian.AppendUint32(ad, from)
+	ad = binary.LittleEndian.AppendUint32(ad, to)
+	return aead, nonce, ad, nil
+}
+
+// SealShares encrypts the shares of s_sk and b_u that client from gives
+// client to, under AES-256-GCM keyed by HKDF of their c-key agreement, with
+// the round and the pair as associated data.
+func SealShares(dst []byte, cPriv *ecdh.PrivateKey, peerCPub []byte, round uint64, from, to uint32, s, b *Share) ([]byte, error) {
+	aead, nonce, ad, err := shareAEAD(cPriv, peerCPub, round, from, to)
+	if err != nil {
+		return dst, err
+	}
+	var p [sealedPlain]byte
+	binary.LittleEndian.PutUint32(p[0:], from)
+	binary.LittleEndian.PutUint32(p[4:], to)
+	for c := range ShareChunks {
+		binary.LittleEndian.PutUint64(p[8+8*c:], s.Y[c])
+		binary.LittleEndian.PutUint64(p[8+8*ShareChunks+8*c:], b.Y[c])
+	}
+	return aead.Seal(dst, nonce, p[:], ad), nil
+}
+
+// OpenShares decrypts a box sealed by SealShares, checks that it names the
+// expected pair, and returns the two shares (evaluated at to).
+func OpenShares(cPriv *ecdh.PrivateKey, peerCPub []byte, round uint64, from, to uint32, box []byte) (s, b Share, err error) {
+	aead, nonce, ad, err := shareAEAD(cPriv, peerCPub, round, from, to)
+	if err != nil {
+		return s, b, err
+	}
+	p, err := aead.Open(nil, nonce, box, ad)
+	if err != nil || len(p) != sealedPlain {
+		return s, b, fmt.Errorf("%w: from %d to %d", ErrDecrypt, from, to)
+	}
+	if binary.LittleEndian.Uint32(p[0:]) != from || binary.LittleEndian.Uint32(p[4:]) != to {
+		return s, b, fmt.Errorf("%w: box names another pair", ErrDecrypt)
+	}
+	s.X, b.X = to, to
+	for c := range ShareChunks {
+		s.Y[c] = binary.LittleEndian.Uint64(p[8+8*c:])
+		b.Y[c] = binary.LittleEndian.Uint64(p[8+8*ShareChunks+8*c:])
+		if s.Y[c] >= fieldP || b.Y[c] >= fieldP {
+			return s, b, fmt.Errorf("%w: share outside the field", ErrDecrypt)
+		}
+	}
+	return s, b, nil
+}
+
+// Identity signatures of the consistency-check variant (Ed25519, RFC 8032).
+
+// NewIdentity reads a 32-byte seed from r and returns the Ed25519 key.
+func NewIdentity(r io.Reader) (ed25519.PrivateKey, error) {
+	var seed [ed25519.SeedSize]byte
+	if _, err := io.ReadFull(r, seed[:]); err != nil {
+		return nil, fmt.Errorf("secagg: identity randomness: %w", err)
+	}
+	return ed25519.NewKeyFromSeed(seed[:]), nil
+}
+
+func keysStatement(round uint64, id uint32, cpk, spk []byte) []byte {
+	m := append([]byte("sextant/secagg/v1 keys"), 0)
+	m = binary.LittleEndian.AppendUint64(m, round)
+	m = binary.LittleEndian.AppendUint32(m, id)
+	m = append(m, cpk...)
+	return append(m, spk...)
+}
+
+func survivorsStatement(round uint64, ids []uint32) []byte {
+	m := append([]byte("sextant/secagg/v1 survivors"), 0)
+	m = binary.LittleEndian.AppendUint64(m, round)
+	for _, id := range ids {
+		m = binary.LittleEndian.AppendUint32(m, id)
+	}
+	return m
+}
+
+// SignKeys signs a client's advertised keys for a round.
+func SignKeys(priv ed25519.PrivateKey, round uint64, id uint32, cpk, spk []byte) []byte {
+	return ed25519.Sign(priv, keysStatement(round, id, cpk, spk))
+}
+
+// VerifyKeys checks a signature made by SignKeys.
+func VerifyKeys(pub ed25519.PublicKey, round uint64, id uint32, cpk, spk, sig []byte) bool {
+	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, keysStatement(round, id, cpk, spk), sig)
+}
+
+// SignSurvivors signs the survivor set U3 (sorted ids) of a round.
+func SignSurvivors(priv ed25519.PrivateKey, round uint64, ids []uint32) []byte {
+	return ed25519.Sign(priv, survivorsStatement(round, ids))
+}
+
+// VerifySurvivors checks a signature made by SignSurvivors.
+func VerifySurvivors(pub ed25519.PublicKey, round uint64, ids []uint32, sig []byte) bool {
+	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, survivorsStatement(round, ids), sig)
+}

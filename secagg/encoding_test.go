@@ -1,0 +1,96 @@
+package secagg
+
+import (
+	"errors"
+	"math"
+	"slices"
+	"testing"
+)
+
+func TestEncodingClipsAndCounts(t *testing.T) {
+	e := Encoding{Clip: 2, Scale: 1 << 10}
+	x := []float32{0, 1.5, -1.25, 2, 2.5, -3, float32(math.NaN()), float32(math.Inf(1)), 1.0 / 1024}
+	units, clipped := e.AppendEncode(nil, x)
+	if clipped != 4 {
+		t.Errorf("clipped %d, want 4 (2.5, −3, NaN, +Inf)", clipped)
+	}
+	want := []int32{0, 1536, -1280, 2048, 2048, -2048, 0, 2048, 1}
+	for i, u := range units {
+		if int32(u) != want[i] {
+			t.Errorf("x[%d]=%v → %d, want %d", i, x[i], int32(u), want[i])
+		}
+	}
+	// Summing encodings in Z_{2^32} decodes to the clipped sum.
+	sum := make([]uint32, len(units))
+	for range 3 {
+		for i, u := range units {
+			sum[i] += u
+		}
+	}
+	got := e.AppendDecode(nil, sum)
+	for i := range got {
+		if got[i] != 3*float64(want[i])/1024 {
+			t.Errorf("sum[%d] = %v", i, got[i])
+		}
+	}
+}
+
+func TestEncodingOverflowBound(t *testing.T) {
+	e := Encoding{Clip: 1, Scale: 1 << 20} // 2^20 units per client
+	if ov := e.Bound(2047, 10); ov.MayWrap {
+		t.Errorf("2047 × 2^20 < 2^31 reported as wrapping")
+	}
+	if ov := e.Bound(2048, 10); !ov.MayWrap || ov.MaxUnits != 1<<20 {
+		t.Errorf("2048 × 2^20 = 2^31 not reported: %+v", ov)
+	}
+	p := Params{Dim: 10, Threshold: 2, Encoding: e}
+	if err := p.Validate(4096); !errors.Is(err, ErrMayWrap) {
+		t.Errorf("Validate with a wrapping range: %v", err)
+	}
+	if err := (Encoding{Clip: 1 << 20, Scale: 1 << 12}).Validate(); !errors.Is(err, ErrMayWrap) {
+		t.Errorf("a single client beyond int32: %v", err)
+	}
+	if err := (Encoding{Clip: math.NaN(), Scale: 1}).Validate(); err == nil {
+		t.Error("NaN clip accepted")
+	}
+}
+
+func TestGraph(t *testing.T) {
+	ids := make([]uint32, 50)
+	for i := range ids {
+		ids[i] = uint32(i*7 + 3)
+	}
+	full, err := NewGraph(ids, 0, seeded(5))
+	if err != nil || !full.Complete() || full.Degree() != 49 {
+		t.Fatalf("complete graph: %v %v", full, err)
+	}
+	g, err := NewGraph(ids, 8, seeded(5))
+	if err != nil || g.Complete() || g.Degree() != 8 {
+		t.Fatalf("Harary graph: %v", err)
+	}
+	g2, _ := NewGraph(ids, 8, seeded(6))
+	same := true
+	for _, u := range ids {
+		nb := g.AppendNeighbours(nil, u)
+		if len(nb) != 8 || !slices.IsSorted(nb) {
+			t.Fatalf("client %d: neighbours %v", u, nb)
+		}
+		for _, v := range nb {
+			if !g.Adjacent(u, v) || !g.Adjacent(v, u) {
+				t.Fatalf("adjacency of %d, %d not symmetric", u, v)
+			}
+		}
+		if !slices.Equal(nb, g2.AppendNeighbours(nil, u)) {
+			same = false
+		}
+	}
+	if same {
+		t.Error("two seeds gave the same labelling")
+	}
+	if _, err := NewGraph(ids, 7, seeded(5)); err == nil {
+		t.Error("odd degree accepted")
+	}
+	if DefaultDegree(1000) != 30 || DefaultDegree(5000) != 38 || DefaultDegree(10) != 0 {
+		t.Errorf("DefaultDegree: %d %d %d", DefaultDegree(1000), DefaultDegree(5000), DefaultDegree(10))
+	}
+}
