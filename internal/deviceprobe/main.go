@@ -10,9 +10,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/sextant-ml/sextant/delivery/targeting"
 	"github.com/sextant-ml/sextant/device/profile"
 	"github.com/sextant-ml/sextant/device/verify"
 	"github.com/sextant-ml/sextant/engine"
+	"github.com/sextant-ml/sextant/features"
 	"github.com/sextant-ml/sextant/privacy/telemetry"
 	"github.com/sextant-ml/sextant/secagg"
 	secaggclient "github.com/sextant-ml/sextant/secagg/client"
@@ -75,5 +77,12 @@ func run(args []string) error {
 		_, err = sa.Start()
 	}
 	fmt.Println("secagg:", err)
+	// Features are extracted on the phone by the same code training uses,
+	// and assignment to rollouts and experiments is computed locally too.
+	ex := features.NewNextDestination()
+	var r features.Route
+	eta := make([]float32, features.RouteFeatures)
+	r.Features(0, eta)
+	fmt.Println("features:", len(ex.Candidates), targeting.Bucket("probe", "device-1"))
 	return nil
 }
