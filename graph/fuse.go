@@ -22,10 +22,12 @@ import (
 //     of Relu, LeakyRelu, Sigmoid, Tanh and Gelu, recorded in the string
 //     attribute "activation" ("Relu", "LeakyRelu", "Sigmoid", "Tanh",
 //     "Gelu" or "GeluTanh"; absent when there is none) with LeakyRelu's alpha
-//     in the float attribute "activation_alpha".
+//     in the float attribute "activation_alpha";
+//   - Conv + activation becomes FusedConv (SextantDomain; Conv's inputs and
+//     attributes plus the same "activation" attributes).
 //
 // GELU and LayerNorm fuse for float32 and float64 values, MatMul and Gemm for
-// float32, so element types must be known (run Infer first).
+// float32, Conv for float32, so element types must be known (run Infer first).
 //
 // Patterns match structurally; the constants in them (√2, 0.5, 1, 0.044715,
 // √(2/π), the exponent 2, ε) are checked by value with a relative tolerance
@@ -42,7 +44,7 @@ import (
 func Fuse(g *Graph) (int, error) {
 	f := &fuser{g: g}
 	total := 0
-	for _, rule := range []fuseRule{f.gelu, f.layerNorm, f.matMulBias, f.gemmActivation} {
+	for _, rule := range []fuseRule{f.gelu, f.layerNorm, f.matMulBias, f.gemmActivation, f.convActivation} {
 		n, err := f.apply(rule)
 		total += n
 		if err != nil {

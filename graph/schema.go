@@ -49,6 +49,7 @@ func buildSchemas() map[string]*Schema {
 	}
 	addElementwiseSchemas(add)
 	addNNSchemas(add)
+	addFusedConvSchemas(add)
 	addShapeSchemas(add)
 	addGradSchemas(add)
 	addGradDPSchemas(add)

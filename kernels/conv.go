@@ -14,38 +14,45 @@ import (
 // matrix product: the input windows are unrolled into a [C/group·|k|,
 // |out|] matrix in scratch (im2col), which W's [M/group, C/group·|k|] rows
 // multiply. A 1×1 kernel with unit strides and no padding reads X directly.
+// Float32 1-D convolutions with group 1 take the path of conv1d.go instead.
 type convKernel struct {
 	node  *graph.Node
 	group int
-	// w1d is a constant float32 1-D W [M, C, K] packed as the
-	// [K·C, M] matrix B[k·C + c][m] = W[m][c][k] (see conv1dRun); nil
-	// otherwise.
-	w1d *gemm.PackedB
+	// act is FusedConv's activation (none for Conv).
+	act activation
+	// a1d is the A operand of the float32 1-D path (conv1d.go) when W and
+	// the bias are constants; nil otherwise. repacked: it was built here,
+	// not found in the bundle.
+	a1d      []float32
+	repacked bool
 }
 
+// newConv builds Conv and Sextant's FusedConv: Conv's inputs and
+// attributes plus an activation applied to the result (bias included), in
+// the attributes "activation" and "activation_alpha" of FusedMatMul and
+// FusedGemm (graph.Fuse makes it from Conv followed by one of them).
 func newConv(n *graph.Node, opset int) (Kernel, error) {
 	g := int(n.Int("group", 1))
 	if g < 1 {
 		return nil, fmt.Errorf("Conv: invalid group %d", g)
 	}
 	k := &convKernel{node: n, group: g}
-	dil, _ := n.Ints("dilations")
-	undilated := len(dil) == 0 || len(dil) == 1 && dil[0] == 1
-	if w := n.Input(1); g == 1 && undilated && w != nil && w.Const != nil && w.Const.DType == tensor.Float32 && len(w.Const.Shape) == 3 {
-		m, c, kw := w.Const.Shape[0], w.Const.Shape[1], w.Const.Shape[2]
-		wd := tensor.Data[float32](w.Const)
-		b := make([]float32, kw*c*m)
-		for mi := 0; mi < m; mi++ {
-			for ci := 0; ci < c; ci++ {
-				for ki := 0; ki < kw; ki++ {
-					b[(ki*c+ci)*m+mi] = wd[(mi*c+ci)*kw+ki]
-				}
-			}
+	if n.Op == "FusedConv" {
+		act, err := fusedActivation(n)
+		if err != nil {
+			return nil, err
 		}
-		k.w1d = gemm.Best().PackB(b, kw*c, m, false)
+		k.act = act
+	}
+	if g == 1 {
+		k.a1d, k.repacked = conv1dKernelA(n)
 	}
 	return k, nil
 }
+
+// Repacked reports whether building the kernel made the 1-D path's weight
+// operand because the graph carried no stored Conv1dLayout for it.
+func (k *convKernel) Repacked() bool { return k.repacked }
 
 type convPlan struct {
 	g             *window3
@@ -62,11 +69,7 @@ type convPlan struct {
 	simd    bool
 	ks      gemm.Kernels
 	gemmOff int
-	// w1d (1-D, float32, group 1, no dilation, W constant): the
-	// transposed formulation of conv1dRun, with X transposed and padded
-	// at xtOff, its unrolled rows at rowsOff and Yᵀ at ytOff.
-	w1d                   *gemm.PackedB
-	xtOff, rowsOff, ytOff int
+	act     activation // FusedConv's, after the bias
 }
 
 func (k *convKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
@@ -111,15 +114,11 @@ func (k *convKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 		}
 		p.bias = true
 	}
-	var sl scratchLayout
-	if k.w1d != nil && x.DType == tensor.Float32 && len(x.Shape) == 3 && g.d[2] == 1 && !p.direct &&
-		w.Shape[0] == p.m && w.Shape[1] == p.c && w.Shape[2] == g.k[2] {
-		p.w1d = k.w1d
-		p.xtOff = sl.take(4 * (g.pb[2] + g.in[2] + g.pe[2]) * p.c)
-		p.rowsOff = sl.take(4 * p.outVol * p.kdim)
-		p.ytOff = sl.take(4 * p.outVol * p.m)
-		return Step{Scratch: sl.size, Run: func(in, out []*tensor.Tensor, s []byte) error { conv1dRun(p, in, out, s); return nil }}, nil
+	if step, ok := k.prepareConv1d(p, x, w, p.bias); ok {
+		return step, nil
 	}
+	p.act = k.act
+	var sl scratchLayout
 	if !p.direct {
 		p.colOff = sl.take(p.kdim * p.outVol * x.DType.Size())
 	}
@@ -174,6 +173,9 @@ func convRun[T floatElem](p *convPlan, in, out []*tensor.Tensor, scratch []byte)
 			}
 		}
 	}
+	if p.act.kind != actNone {
+		applyAct(p.act, y[:p.n*p.m*p.outVol])
+	}
 }
 
 // im2col unrolls the windows of channels planes of x into col, one row per
@@ -214,60 +216,6 @@ func im2col[T floatElem](g *window3, channels int, x, col []T) {
 					}
 				}
 			}
-		}
-	}
-}
-
-// conv1dRun is 1-D float32 Conv with W constant (group 1, no dilation),
-// computed transposed so that the constant W is the packed operand:
-// Yᵀ[T, M] = R[T, K·C] · B[K·C, M] + bias, where Xᵀ is X transposed to
-// [L, C] between zero rows for the padding, and row t of R is the K·C
-// contiguous floats of Xᵀ from row t·stride (one copy: no im2col index
-// arithmetic, and nothing to pack per call). Yᵀ is transposed into Y.
-func conv1dRun(p *convPlan, in, out []*tensor.Tensor, scratch []byte) {
-	g := p.g
-	c, m, l, t, s := p.c, p.m, g.in[2], g.out[2], g.s[2]
-	rows := g.pb[2] + l + g.pe[2]
-	x, y := tensor.Data[float32](in[0]), tensor.Data[float32](out[0])
-	var bias []float32
-	if p.bias {
-		bias = tensor.Data[float32](in[2])
-	}
-	xt := section[float32](scratch, p.xtOff, rows*c)
-	r := section[float32](scratch, p.rowsOff, t*p.kdim)
-	yt := section[float32](scratch, p.ytOff, t*m)
-	clear(xt[:g.pb[2]*c])
-	clear(xt[(g.pb[2]+l)*c:])
-	for n := 0; n < p.n; n++ {
-		xn := x[n*c*l : (n+1)*c*l]
-		transpose32(xt[g.pb[2]*c:(g.pb[2]+l)*c], xn, c, l)
-		for ti := 0; ti < t; ti++ {
-			copy(r[ti*p.kdim:(ti+1)*p.kdim], xt[ti*s*c:])
-		}
-		p.w1d.MatMul(yt, r, t, p.kdim, m, bias, gemm.None, 0)
-		transpose32(y[n*m*t:(n+1)*m*t], yt, t, m)
-	}
-}
-
-// transpose32 sets dst (cols×rows) to the transpose of src (rows×cols),
-// four source rows at a time so that each destination write is four
-// contiguous floats.
-func transpose32(dst, src []float32, rows, cols int) {
-	i := 0
-	for ; i+4 <= rows; i += 4 {
-		s0 := src[i*cols : (i+1)*cols]
-		s1 := src[(i+1)*cols : (i+2)*cols]
-		s2 := src[(i+2)*cols : (i+3)*cols]
-		s3 := src[(i+3)*cols : (i+4)*cols]
-		s1, s2, s3 = s1[:len(s0)], s2[:len(s0)], s3[:len(s0)]
-		for j, v := range s0 {
-			d := dst[j*rows+i : j*rows+i+4 : j*rows+i+4]
-			d[0], d[1], d[2], d[3] = v, s1[j], s2[j], s3[j]
-		}
-	}
-	for ; i < rows; i++ {
-		for j, v := range src[i*cols : (i+1)*cols] {
-			dst[j*rows+i] = v
 		}
 	}
 }

@@ -66,6 +66,9 @@ func numUnaryKernel(op string, code int) Kernel {
 		}
 		switch dt := in[0].DType; dt {
 		case tensor.Float32:
+			if code == uRelu {
+				return unaryStep(reluRow32), nil
+			}
 			return unaryStep(numUnaryRow[float32](code)), nil
 		case tensor.Float64:
 			return unaryStep(numUnaryRow[float64](code)), nil
@@ -129,6 +132,22 @@ func reluRow[T ewNum](d, a []T) {
 			x = 0
 		}
 		d[i] = x
+	}
+}
+
+// reluRow32 is reluRow for float32 without a branch per element (the sign
+// of activations is unpredictable): Go's max, eight lanes per iteration,
+// which keeps NaN and maps −0 to +0.
+func reluRow32(d, a []float32) {
+	a = a[:len(d)]
+	i := 0
+	for ; i+8 <= len(d); i += 8 {
+		s, t := (*[8]float32)(a[i:i+8]), (*[8]float32)(d[i:i+8])
+		t[0], t[1], t[2], t[3] = max(s[0], 0), max(s[1], 0), max(s[2], 0), max(s[3], 0)
+		t[4], t[5], t[6], t[7] = max(s[4], 0), max(s[5], 0), max(s[6], 0), max(s[7], 0)
+	}
+	for ; i < len(d); i++ {
+		d[i] = max(a[i], 0)
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 // SIMD kernels of package gemm: constant weights are packed into panels once,
 // when the kernel is built, and products with two activations pack through
 // the step's scratch. Relu and LeakyRelu are fused into the GEMM epilogue;
-// other activations run over the output afterwards.
+// other activations run over the output afterwards, Sigmoid, Tanh and the
+// GELUs on the vector kernels (applyAct32).
 //
 // The kernel set is gemm.Best(), a pure function of the CPU; the purego build
 // tag forces the portable set. gemm's own suite checks every set.
@@ -121,7 +122,7 @@ func (km *matMulKernel) matMulF32(p *matMulPlan) Step {
 			for i, off := range p.offA {
 				pk.MatMul(c[i*p.outStride:], a[off:], p.m, p.k, p.n, bias, act, alpha)
 			}
-			applyAct(post, c[:len(p.offA)*p.outStride])
+			applyAct32(post, c[:len(p.offA)*p.outStride])
 			return nil
 		}}
 	}
@@ -136,7 +137,7 @@ func (km *matMulKernel) matMulF32(p *matMulPlan) Step {
 		for i := range p.offA {
 			ks.Gemm(c[i*p.outStride:], a[p.offA[i]:], b[p.offB[i]:], p.m, p.k, p.n, p.k, p.ldb, p.n, false, false, bias, act, alpha, s)
 		}
-		applyAct(post, c[:len(p.offA)*p.outStride])
+		applyAct32(post, c[:len(p.offA)*p.outStride])
 		return nil
 	}}
 }
@@ -215,7 +216,7 @@ func (kg *gemmKernel) gemmF32(p *gemmPlan) Step {
 				}
 			}
 		}
-		applyAct(p.act, y)
+		applyAct32(p.act, y)
 		return nil
 	}}
 }

@@ -12,13 +12,15 @@ import (
 // The neural-network operators: matrix products (matmul.go over gemm.go),
 // convolution (conv.go), pooling (pool.go), normalization (norm.go), softmax
 // (softmax.go), reductions (reduce.go) and recurrent cells (rnn.go), and
-// Sextant's FusedMatMul and FusedGemm, whose activation is applied here.
+// Sextant's FusedMatMul, FusedGemm and FusedConv, whose activation is
+// applied here.
 func addNN(add func(string, Factory)) {
 	add("MatMul", newMatMul)
 	add("FusedMatMul", newMatMul)
 	add("Gemm", newGemm)
 	add("FusedGemm", newGemm)
 	add("Conv", newConv)
+	add("FusedConv", newConv)
 	add("ConvTranspose", newConvTranspose)
 	add("MaxPool", newPool)
 	add("AveragePool", newPool)
@@ -241,5 +243,27 @@ func applyAct[T floatElem](a activation, x []T) {
 		for i, v := range x {
 			x[i] = T(a.eval(float64(v)))
 		}
+	}
+}
+
+// applyAct32 applies a in place to float32 x: Relu and LeakyRelu as
+// loops, Sigmoid, Tanh, Gelu and GeluTanh on the vector kernels (package
+// vmath, whose error bounds are far below float32 GEMM rounding), the rest
+// through float64 per element.
+func applyAct32(a activation, x []float32) {
+	switch a.kind {
+	case actNone:
+	case actRelu:
+		reluRow32(x, x)
+	case actSigmoid:
+		vecMath.Sigmoid(x, x)
+	case actTanh:
+		vecMath.Tanh(x, x)
+	case actGelu:
+		vecMath.Gelu(x, x)
+	case actGeluTanh:
+		vecGeluTanhRow(x, x)
+	default:
+		applyAct(a, x)
 	}
 }

@@ -287,6 +287,12 @@ func (k *globalPoolKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	planes, size := x.Shape[0]*x.Shape[1], x.Shape[2:].NumElements()
 	switch x.DType {
 	case tensor.Float32:
+		if !k.max {
+			return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error {
+				globalAvg32(planes, size, tensor.Data[float32](in[0]), tensor.Data[float32](out[0]))
+				return nil
+			}}, nil
+		}
 		return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error {
 			globalPoolRun(k.max, planes, size, tensor.Data[float32](in[0]), tensor.Data[float32](out[0]))
 			return nil
@@ -319,5 +325,33 @@ func globalPoolRun[T floatElem](isMax bool, planes, size int, x, y []T) {
 			s += float64(v)
 		}
 		y[p] = T(s / float64(size))
+	}
+}
+
+// globalAvg32 is GlobalAveragePool over float32 planes: eight independent
+// float32 partial sums per block of at most 512 elements (so the adds
+// pipeline instead of waiting on one chain), each block's total added into
+// a float64 sum, so that long planes keep float64 accuracy.
+func globalAvg32(planes, size int, x, y []float32) {
+	const block = 512
+	for p := 0; p < planes; p++ {
+		xs := x[p*size : (p+1)*size]
+		var total float64
+		for len(xs) > 0 {
+			b := xs[:min(block, len(xs))]
+			xs = xs[len(b):]
+			var s0, s1, s2, s3, s4, s5, s6, s7 float32
+			i := 0
+			for ; i+8 <= len(b); i += 8 {
+				v := (*[8]float32)(b[i : i+8])
+				s0, s1, s2, s3 = s0+v[0], s1+v[1], s2+v[2], s3+v[3]
+				s4, s5, s6, s7 = s4+v[4], s5+v[5], s6+v[6], s7+v[7]
+			}
+			for ; i < len(b); i++ {
+				s0 += b[i]
+			}
+			total += float64(((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7)))
+		}
+		y[p] = float32(total / float64(size))
 	}
 }

@@ -33,9 +33,9 @@ import (
 // ReLU). A B that is not constant is packed into scratch on every run.
 // Without a SIMD set, a constant B is packed for the pure-Go SWAR product
 // (quant_gemm.go, 2 bytes per weight, faster in pure Go than gemm8's
-// layout) and any other B is multiplied as it is by qgemm. Either packing
-// is reported as a repack (Repacker), since no bundle layout carries it
-// yet.
+// layout) and any other B is multiplied as it is by qgemm. A bundle from
+// convert carries gemm8's packing (packed_int8.go), which the SIMD path
+// wraps in place; packing here is reported as a repack (Repacker).
 type quantMatMulKernel struct {
 	dynamic bool
 	act     activation
@@ -53,6 +53,8 @@ type quantMatMulKernel struct {
 	simd bool
 	ks   gemm8.Kernels
 	p8   *gemm8.PackedB // constant B packed for ks, or nil
+	// repacked8: p8 was packed here, not taken from a bundle (packed_int8.go)
+	repacked8 bool
 }
 
 func newQuantMatMul(n *graph.Node, opset int) (Kernel, error) {
@@ -86,7 +88,7 @@ func newQuantMatMul(n *graph.Node, opset int) (Kernel, error) {
 		k.constKxN = [2]int{kk, nn}
 		switch {
 		case k.simd:
-			k.p8 = k.ks.PackB(tensor.Data[int8](b.Const), kk, nn, false)
+			k.p8, k.repacked8 = weightPanels8(k.ks, b)
 			k.colSums = k.p8.ColSums()
 		default:
 			k.colSums = make([]int32, nn)
@@ -119,7 +121,7 @@ type quantMatMulPlan struct {
 }
 
 // Repacked reports whether building the kernel packed a constant B.
-func (km *quantMatMulKernel) Repacked() bool { return km.packed != nil || km.p8 != nil }
+func (km *quantMatMulKernel) Repacked() bool { return km.packed != nil || km.repacked8 }
 
 func (km *quantMatMulKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	a, b, bs := in[0], in[1], in[2]

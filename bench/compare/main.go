@@ -44,6 +44,9 @@ type options struct {
 	cfg                   peer.Config
 	cpu                   int
 	peakTime              time.Duration
+	// tail mode (--tail): series of tailRuns runs, tailReps of them.
+	tail               bool
+	tailRuns, tailReps int
 }
 
 func parseFlags(args []string) (options, error) {
@@ -60,6 +63,9 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.cfg.Warmup, "warmup", 50, "untimed runs per runtime before timing")
 	fs.IntVar(&o.cpu, "cpu", -1, "CPU to pin to (default: the highest-numbered allowed CPU)")
 	fs.DurationVar(&o.peakTime, "peak-time", time.Millisecond, "time per FMA-peak repetition (300 repetitions per vector width, before and after the models)")
+	fs.BoolVar(&o.tail, "tail", false, "measure tail latency instead: per runtime and model, --tail-reps series of --tail-runs consecutive runs alone on the pinned core (issue 3's p99 ≤ 2× p50 bar)")
+	fs.IntVar(&o.tailRuns, "tail-runs", 10000, "runs per series with --tail")
+	fs.IntVar(&o.tailReps, "tail-reps", 5, "series per runtime and model with --tail (medians are reported)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -112,6 +118,16 @@ func run(args []string, stdout io.Writer) error {
 	}
 	rep := newReport(cpu, o)
 	rep.printHeader(stdout)
+	if o.tail {
+		rows, err := runTail(set, o, rep, stdout)
+		if err != nil {
+			return err
+		}
+		return writeJSON(o.jsonPath, struct {
+			*report
+			Tail []tailJSON `json:"tail"`
+		}{rep, rows}, stdout)
+	}
 
 	// The peak is the best of many short repetitions, measured before and
 	// after the models: on a loaded machine a long repetition is always
@@ -136,16 +152,22 @@ func run(args []string, stdout io.Writer) error {
 	rep.setPeak(before, after)
 	rep.LoadAvgEnd = loadavg()
 	rep.printTable(stdout)
-	if o.jsonPath != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(o.jsonPath, append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "\nwrote %s\n", o.jsonPath)
+	return writeJSON(o.jsonPath, rep, stdout)
+}
+
+// writeJSON writes v as indented JSON to path, when path is not empty.
+func writeJSON(path string, v any, stdout io.Writer) error {
+	if path == "" {
+		return nil
 	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwrote %s\n", path)
 	return nil
 }
 

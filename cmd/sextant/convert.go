@@ -165,14 +165,33 @@ func convert(ctx context.Context, in, out string, opts convertOptions) (*convert
 }
 
 // packedWeights returns the constant GEMM weights of g pre-packed in the
-// kernels' panel layout, so that opening the bundle needs no repacking. A
-// weight used in both orientations is stored in both.
+// kernels' panel layout (float32), the int8 kernels' layout (the int8 B of
+// QuantMatMul and DynamicQuantMatMul) or the 1-D convolution's (W with its
+// bias column), so that opening the bundle needs no repacking. A weight used in both orientations is stored in both.
 func packedWeights(g *graph.Graph) []bundle.Extra {
 	var extras []bundle.Extra
 	done := map[string]bool{}
 	for _, n := range g.Nodes {
 		transposed := false
 		switch n.Op {
+		case "QuantMatMul", "DynamicQuantMatMul":
+			// int8 B [K, N] in the int8 kernels' layout, column sums included.
+			if w := n.Input(1); w != nil && w.Const != nil && !done[w.Name+"\x00"+kernels.Int8PanelLayout()] {
+				if t := kernels.PackWeight8(w.Const); t != nil {
+					done[w.Name+"\x00"+kernels.Int8PanelLayout()] = true
+					extras = append(extras, bundle.Extra{Name: w.Name, Layout: kernels.Int8PanelLayout(), Tensor: t})
+				}
+			}
+			continue
+		case "Conv", "FusedConv":
+			// 1-D float32: W with the bias as one more column.
+			if w := n.Input(1); w != nil && !done[w.Name+"\x00"+kernels.Conv1dLayout] {
+				if t := kernels.Conv1dWeight(n); t != nil {
+					done[w.Name+"\x00"+kernels.Conv1dLayout] = true
+					extras = append(extras, bundle.Extra{Name: w.Name, Layout: kernels.Conv1dLayout, Tensor: t})
+				}
+			}
+			continue
 		case "MatMul", "FusedMatMul":
 		case "Gemm", "FusedGemm":
 			if n.Float("alpha", 1) != 1 {

@@ -98,3 +98,17 @@ func checkEpilogue(bias []float32, n int, act Activation, alpha float32) epilogu
 	}
 	return ep
 }
+
+// MatMulPanels computes C = act(A·B + bias) like PackedB.MatMul, with B (k×n)
+// already in the LayoutPanel16 layout in caller memory: panels[:PackedLen(k,
+// n)], 64-byte aligned for speed. It is for kernels that write an activation
+// operand straight into panels (the 1-D convolution builds its im2col matrix
+// that way) and need no PackedB; it does not allocate.
+func (ks Kernels) MatMulPanels(c, a, panels []float32, m, k, n, lda, ldc int, bias []float32, act Activation, alpha float32) {
+	size := PackedLen(k, n)
+	if len(panels) < size {
+		panic(fmt.Sprintf("gemm: MatMulPanels: %d floats of panels, need %d", len(panels), size))
+	}
+	p := PackedB{ks: ks, k: k, n: n, data: panels[:size:size]}
+	p.MatMul(c, a, m, lda, ldc, bias, act, alpha)
+}
