@@ -17,6 +17,7 @@ import (
 
 	"github.com/sextant-ml/sextant/device/profile"
 	"github.com/sextant-ml/sextant/engine"
+	"github.com/sextant-ml/sextant/eval"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -30,6 +31,7 @@ type validateReport struct {
 	Latency   latencyReport  `json:"latency"`
 	Memory    memoryReport   `json:"memory"`
 	EnergyUJ  float64        `json:"energy_uj"`
+	Metric    *metricDelta   `json:"metric,omitempty"`
 	Checks    []check        `json:"checks"`
 	Passed    bool           `json:"passed"`
 }
@@ -39,6 +41,17 @@ type outputParity struct {
 	MaxAbs float64 `json:"max_abs"`
 	MaxRel float64 `json:"max_rel"`
 	Cosine float64 `json:"cosine"`
+}
+
+// metricDelta is a task metric on the candidate and the reference.
+type metricDelta struct {
+	Name           string  `json:"name"`
+	Candidate      float64 `json:"candidate"`
+	Reference      float64 `json:"reference"`
+	HigherIsBetter bool    `json:"higher_is_better"`
+	// Drop is how much worse the candidate is (reference − candidate for a
+	// higher-is-better metric, the reverse otherwise); negative is better.
+	Drop float64 `json:"drop"`
 }
 
 type latencyReport struct {
@@ -71,6 +84,8 @@ type check struct {
 func newValidateCmd(e *env) *cobra.Command {
 	var (
 		ref, data, dev, budget, tol string
+		metric, labels, task        string
+		maxDrop                     float64
 		asJSON                      bool
 		limit, iters                int
 	)
@@ -96,6 +111,9 @@ Exits 1 with a table when any budget or tolerance is broken.`,
 			if err != nil {
 				return err
 			}
+			if (metric == "") != (labels == "") {
+				return fmt.Errorf("--metric and --labels go together")
+			}
 			rep, err := validate(cmd.Context(), args[0], ref, data, prof, limit, iters)
 			if err != nil {
 				return err
@@ -103,6 +121,14 @@ Exits 1 with a table when any budget or tolerance is broken.`,
 			checks, err := validateChecks(rep, prof, budget, tol)
 			if err != nil {
 				return err
+			}
+			if metric != "" {
+				md, err := taskMetric(cmd.Context(), args[0], ref, data, metric, labels, task, limit)
+				if err != nil {
+					return err
+				}
+				rep.Metric = md
+				checks = append(checks, check{Name: md.Name + " drop", Value: md.Drop, Limit: maxDrop, Max: true, Passed: md.Drop <= maxDrop})
 			}
 			rep.Checks, rep.Passed = checks, true
 			for _, c := range checks {
@@ -129,6 +155,10 @@ Exits 1 with a table when any budget or tolerance is broken.`,
 	cmd.Flags().StringVar(&budget, "budget", "", "budgets overriding the profile's: latency_p95=DUR,arena=BYTES,size=BYTES,energy=ENERGY")
 	cmd.Flags().StringVar(&tol, "tolerance", "max_abs=1e-3,cosine=0.999", "output tolerances: max_abs, max_rel, cosine")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&metric, "metric", "", "a task metric to compare (acc@1, mrr, mae, … as in sextant eval), with --labels")
+	cmd.Flags().StringVar(&labels, "labels", "", "the .npy file (by name, in --data) holding the labels for --metric")
+	cmd.Flags().StringVar(&task, "task", "", "ranking, classification or regression (default: regression for float labels, else classification)")
+	cmd.Flags().Float64Var(&maxDrop, "max-metric-drop", 0.005, "the largest allowed drop of --metric (0.005 = half a point of accuracy)")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "at most this many examples")
 	cmd.Flags().IntVar(&iters, "iterations", 500, "timed runs for latency")
 	return cmd
@@ -401,6 +431,94 @@ func parseEnergyUJ(s string) (float64, error) {
 	return 0, fmt.Errorf("%q: want a unit (uJ, mJ, J)", s)
 }
 
+// taskMetric computes a task metric of the first output on both models over
+// the data set's examples, with labels from DIR/LABELS.npy.
+func taskMetric(ctx context.Context, candPath, refPath, dataDir, name, labelsName, taskName string, limit int) (*metricDelta, error) {
+	m, err := eval.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	lt, err := tensor.ReadNPYFile(filepath.Join(dataDir, safeFileName(labelsName)+".npy"))
+	if err != nil {
+		return nil, fmt.Errorf("labels: %w", err)
+	}
+	task := eval.Regression
+	if taskName != "" {
+		if task, err = eval.ParseTask(taskName); err != nil {
+			return nil, err
+		}
+	} else if !lt.DType.IsFloat() {
+		task = eval.Classification
+	}
+	n := min(lt.Len(), limit)
+	labels := make([]float64, n)
+	for i := range labels {
+		labels[i] = lt.Float64At(i)
+	}
+	value := func(path string) (float64, error) {
+		lm, err := loadModel(path, engine.Options{})
+		if err != nil {
+			return 0, err
+		}
+		defer lm.close()
+		names := lm.model.InputNames()
+		cols := make([]*tensor.Tensor, len(names))
+		for i, nm := range names {
+			if cols[i], err = tensor.ReadNPYFile(filepath.Join(dataDir, safeFileName(nm)+".npy")); err != nil {
+				return 0, err
+			}
+		}
+		s := lm.model.NewSession()
+		var sc eval.Scores
+		for i := 0; i < n; i++ {
+			ins := make([]*tensor.Tensor, len(cols))
+			for j, c := range cols {
+				ins[j] = exampleOf(c, i)
+			}
+			outs, err := s.Run(ctx, ins)
+			if err != nil {
+				return 0, err
+			}
+			o := outs[0]
+			if sc.Width == 0 {
+				sc.Width = o.Len()
+			}
+			if o.Len() != sc.Width {
+				return 0, fmt.Errorf("output %s has %d values per example, then %d", lm.model.OutputNames()[0], sc.Width, o.Len())
+			}
+			for k := 0; k < o.Len(); k++ {
+				sc.Values = append(sc.Values, o.Float64At(k))
+			}
+		}
+		outs, err := eval.NewOutputs(task, eval.AutoScores, sc, labels)
+		if err != nil {
+			return 0, err
+		}
+		v, err := m.PerExample(outs)
+		if err != nil {
+			return 0, err
+		}
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		return m.Aggregate(v, idx, nil), nil
+	}
+	c, err := value(candPath)
+	if err != nil {
+		return nil, fmt.Errorf("candidate: %w", err)
+	}
+	r, err := value(refPath)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	md := &metricDelta{Name: m.Name(), Candidate: c, Reference: r, HigherIsBetter: m.HigherIsBetter(), Drop: c - r}
+	if md.HigherIsBetter {
+		md.Drop = r - c
+	}
+	return md, nil
+}
+
 func printValidate(w io.Writer, r *validateReport) {
 	fmt.Fprintf(w, "%s vs %s on %d examples, device profile %s\n\n", r.Candidate, r.Reference, r.Examples, r.Profile)
 	fmt.Fprintf(w, "%-24s %12s %12s %10s\n", "output", "max |Δ|", "max rel", "cosine")
@@ -411,6 +529,9 @@ func printValidate(w io.Writer, r *validateReport) {
 		r.Latency.HostP50US, r.Latency.HostP95US, r.Latency.HostP99US, r.Latency.DeviceP95US, r.Latency.SpeedFactor)
 	fmt.Fprintf(w, "memory    arena %d B, weights %d B, bundle %d B\nenergy    ≈ %.3g µJ per inference\n\n",
 		r.Memory.ArenaBytes, r.Memory.WeightBytes, r.Memory.BundleBytes, r.EnergyUJ)
+	if md := r.Metric; md != nil {
+		fmt.Fprintf(w, "metric    %s: candidate %.4g, reference %.4g, drop %.4g\n\n", md.Name, md.Candidate, md.Reference, md.Drop)
+	}
 	fmt.Fprintf(w, "%-28s %14s %14s  %s\n", "check", "value", "limit", "result")
 	for _, c := range r.Checks {
 		res, op := "ok", "≤"

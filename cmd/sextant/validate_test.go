@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -84,5 +86,67 @@ func TestValidate(t *testing.T) {
 		if _, err := sextant(t, bad...); err == nil {
 			t.Errorf("%v succeeded", bad)
 		}
+	}
+}
+
+// TestValidateTaskMetric: with labels equal to the f32 model's own argmax,
+// the reference scores Acc@1 = 1; int8-dynamic loses a little. The drop is
+// reported and checked against --max-metric-drop.
+func TestValidateTaskMetric(t *testing.T) {
+	const src = "../../testdata/torch/mlp_op17.onnx"
+	dir := t.TempDir()
+	data := writeMLPData(t, 300)
+	lm, err := loadModel(src, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := tensor.ReadNPYFile(filepath.Join(data, "x.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := lm.model.NewSession().Run(context.Background(), []*tensor.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := tensor.Data[float32](outs[0])
+	labels := make([]int64, 300)
+	for i := range labels {
+		best := 0
+		for j := 1; j < 16; j++ {
+			if y[i*16+j] > y[i*16+best] {
+				best = j
+			}
+		}
+		labels[i] = int64(best)
+	}
+	if err := tensor.WriteNPYFile(filepath.Join(data, "label.npy"), tensor.From(labels, 300)); err != nil {
+		t.Fatal(err)
+	}
+	i8 := filepath.Join(dir, "i8.sxm")
+	if _, err := sextant(t, "convert", src, "-o", i8, "--quantize", "int8-dynamic"); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"validate", i8, "--reference", src, "--data", data, "--iterations", "10", "--tolerance", "max_abs=0.05",
+		"--metric", "acc@1", "--labels", "label", "--json"}
+	out, err := sextant(t, append(args, "--max-metric-drop", "0.2")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep validateReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	md := rep.Metric
+	if md == nil || md.Name != "acc@1" || md.Reference != 1 || md.Candidate > 1 || md.Candidate < 0.9 || md.Drop != md.Reference-md.Candidate {
+		t.Fatalf("metric %+v", md)
+	}
+	if md.Drop > 0 {
+		var ee *exitError
+		if _, err := sextant(t, append(args, "--max-metric-drop", "0")...); !errors.As(err, &ee) {
+			t.Fatalf("drop %v with --max-metric-drop 0: err %v, want exit 1", md.Drop, err)
+		}
+	}
+	if _, err := sextant(t, "validate", i8, "--reference", src, "--data", data, "--metric", "acc@1"); err == nil {
+		t.Fatal("--metric without --labels accepted")
 	}
 }
