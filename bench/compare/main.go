@@ -232,11 +232,40 @@ func measure(m peer.Model, o options) (modelJSON, error) {
 		_, err := sx.Run(sets[i])
 		return err
 	}
-	ss, so, err := peer.Alternate(runSextant, runORT, o.cfg)
+	q, info, err := peer.NewSextantInt8(data)
+	switch {
+	case errors.Is(err, peer.ErrNotQuantizable):
+		row.Int8NA = "n/a: no MatMul/Gemm with a constant weight"
+	case err != nil:
+		row.Int8NA = "n/a: " + err.Error()
+	}
+	if q == nil {
+		ss, so, err := peer.Alternate(runSextant, runORT, o.cfg)
+		if err != nil {
+			return row, err
+		}
+		row.Sextant, row.ORT = &ss, &so
+		row.Ratio = ss.P50US / so.P50US
+		return row, nil
+	}
+	relErr, err := peer.RelMaxError(sx, q, sets)
+	if err != nil {
+		return row, fmt.Errorf("int8 accuracy: %w", err)
+	}
+	runInt8 := func(i int) error {
+		_, err := q.Run(sets[i])
+		return err
+	}
+	st, err := peer.AlternateN([]func(int) error{runSextant, runORT, runInt8}, o.cfg)
 	if err != nil {
 		return row, err
 	}
-	row.Sextant, row.ORT = &ss, &so
-	row.Ratio = ss.P50US / so.P50US
+	row.Sextant, row.ORT, row.Int8 = &st[0], &st[1], &st[2]
+	row.Ratio = st[0].P50US / st[1].P50US
+	row.Int8Speedup = st[0].P50US / st[2].P50US
+	row.Int8WeightRatio = info.Ratio()
+	row.Int8F32WeightBytes, row.Int8WeightBytes = info.F32WeightBytes, info.Int8WeightBytes
+	row.Int8Products = info.Products
+	row.Int8RelErr = relErr
 	return row, nil
 }

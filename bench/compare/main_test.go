@@ -74,6 +74,13 @@ func TestRunJSON(t *testing.T) {
 			t.Errorf("%s: Sextant allocates %v times per run", m.Name, m.Sextant.AllocsPerRun)
 		}
 	}
+	if id := rep.Models[0]; id.Int8 != nil || !strings.Contains(id.Int8NA, "n/a") {
+		t.Errorf("identity has an int8 column: %+v", id)
+	}
+	if mm := rep.Models[1]; mm.Int8 == nil || mm.Int8.Runs != 20 || mm.Int8Speedup <= 0 || mm.Int8Products != 1 ||
+		mm.Int8WeightRatio < 3.8 || mm.Int8RelErr <= 0 || mm.Int8RelErr > 0.05 {
+		t.Errorf("matmul256 int8: %+v", mm)
+	}
 	if g := rep.Models[1].GEMM; g == nil || g.ORTEfficiency <= 0 || g.SextantEfficiency <= 0 {
 		t.Errorf("matmul256 has no GEMM efficiency: %+v", rep.Models[1])
 	}

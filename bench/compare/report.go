@@ -98,6 +98,21 @@ type modelJSON struct {
 	Unsupported string      `json:"unsupported,omitempty"`
 	FLOPs       float64     `json:"flops,omitempty"` // per run, where efficiency is reported
 	GEMM        *gemmJSON   `json:"gemm,omitempty"`  // efficiency at p50 against the FMA peak
+
+	// Sextant int8-dynamic (quant.Dynamic), timed alternating with the
+	// other two; nil with Int8NA saying why when it does not apply.
+	Int8   *peer.Stats `json:"sextant_int8,omitempty"`
+	Int8NA string      `json:"sextant_int8_na,omitempty"`
+	// Int8Speedup is Sextant f32 p50 / Sextant int8 p50.
+	Int8Speedup float64 `json:"int8_speedup_p50,omitempty"`
+	// Int8WeightRatio is initializer bytes f32 / int8, from
+	// Int8F32WeightBytes and Int8WeightBytes.
+	Int8WeightRatio    float64 `json:"int8_weight_ratio,omitempty"`
+	Int8F32WeightBytes int64   `json:"f32_weight_bytes,omitempty"`
+	Int8WeightBytes    int64   `json:"int8_weight_bytes,omitempty"`
+	Int8Products       int     `json:"int8_products,omitempty"`
+	// Int8RelErr is max |int8 − f32| over max |f32| on the input sets.
+	Int8RelErr float64 `json:"int8_rel_max_error,omitempty"`
 }
 
 type gemmJSON struct {
@@ -150,14 +165,18 @@ func (r *report) printHeader(w io.Writer) {
 func (r *report) printTable(w io.Writer) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "model\tSextant p50 µs\tp99 µs\tORT p50 µs\tp99 µs\tSextant/ORT\tSextant allocs/run\truns\t")
+	fmt.Fprintln(tw, "model\tSextant p50 µs\tp99 µs\tORT p50 µs\tp99 µs\tSextant/ORT\tint8 p50 µs\tf32/int8\tweights f32/int8\tint8 rel. err\tSextant allocs/run\truns\t")
 	for _, m := range r.Models {
 		if m.Sextant == nil {
-			fmt.Fprintf(tw, "%s\t—\t—\t%.2f\t%.2f\t—\t—\t%d\t%s\n", m.Title, m.ORT.P50US, m.ORT.P99US, m.ORT.Runs, m.Unsupported)
+			fmt.Fprintf(tw, "%s\t—\t—\t%.2f\t%.2f\t—\t—\t—\t—\t—\t—\t%d\t%s\n", m.Title, m.ORT.P50US, m.ORT.P99US, m.ORT.Runs, m.Unsupported)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f×\t%.2f\t%d\t\n",
-			m.Title, m.Sextant.P50US, m.Sextant.P99US, m.ORT.P50US, m.ORT.P99US, m.Ratio, m.Sextant.AllocsPerRun, m.Sextant.Runs)
+		int8Cols := "n/a\tn/a\tn/a\tn/a"
+		if m.Int8 != nil {
+			int8Cols = fmt.Sprintf("%.2f\t%.2f×\t%.2f×\t%.2g", m.Int8.P50US, m.Int8Speedup, m.Int8WeightRatio, m.Int8RelErr)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f×\t%s\t%.2f\t%d\t\n",
+			m.Title, m.Sextant.P50US, m.Sextant.P99US, m.ORT.P50US, m.ORT.P99US, m.Ratio, int8Cols, m.Sextant.AllocsPerRun, m.Sextant.Runs)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nFMA peak     %s before, %s after the models\n", describePeak(r.peakBefore), describePeak(r.peakAfter))
@@ -165,6 +184,12 @@ func (r *report) printTable(w io.Writer) {
 		if g := m.GEMM; g != nil {
 			fmt.Fprintf(w, "%s at p50, of the %.1f GFLOP/s FMA peak: Sextant %.2f GFLOP/s (%.1f%%), ORT %.2f GFLOP/s (%.1f%%)\n",
 				m.Title, r.Peak.GFLOPS, g.SextantGFLOPS, 100*g.SextantEfficiency, g.ORTGFLOPS, 100*g.ORTEfficiency)
+		}
+	}
+	for _, m := range r.Models {
+		if q := m.Int8; q != nil {
+			fmt.Fprintf(w, "int8-dynamic %s: Sextant f32/int8 p50 %.2f×, weights %d → %d bytes (%.2f×), %d products, rel. max error %.2g, %.2f allocs/run\n",
+				m.Title, m.Int8Speedup, m.Int8F32WeightBytes, m.Int8WeightBytes, m.Int8WeightRatio, m.Int8Products, m.Int8RelErr, q.AllocsPerRun)
 		}
 	}
 	fmt.Fprintf(w, "loadavg at end %s\n", r.LoadAvgEnd)

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Config sets how Alternate measures.
+// Config sets how Alternate and AlternateN measure.
 type Config struct {
 	// Iterations caps the timed runs per runtime.
 	Iterations int
@@ -37,18 +37,29 @@ type Stats struct {
 }
 
 // Alternate measures a and b, two runs of the same model on different
-// runtimes, each taking the input set to use. After a warm-up it times them
-// in alternating blocks (a then b, then b then a, ...) so drift in machine
-// load and clock speed falls on both alike. Every run is timed on its own
-// with the monotonic clock (time.Now before and after, for both runtimes),
-// and runs rotate over cfg.Sets input sets. Go heap allocations are counted
-// per block, outside the timed region; the garbage collector is off while
-// timing and runs between models instead.
+// runtimes, each taking the input set to use: AlternateN with two.
 func Alternate(a, b func(set int) error, cfg Config) (sa, sb Stats, err error) {
+	st, err := AlternateN([]func(set int) error{a, b}, cfg)
+	if err != nil {
+		return sa, sb, err
+	}
+	return st[0], st[1], nil
+}
+
+// AlternateN measures fs, runs of the same model on different runtimes (or
+// variants of one), each taking the input set to use. After a warm-up it
+// times them in alternating blocks (fs in order, then in reverse order, ...)
+// so drift in machine load and clock speed falls on all alike. Every run is
+// timed on its own with the monotonic clock (time.Now before and after, for
+// every runtime), and runs rotate over cfg.Sets input sets. cfg.Budget is the
+// time of all of them together. Go heap allocations are counted per block,
+// outside the timed region; the garbage collector is off while timing and
+// runs between models instead.
+func AlternateN(fs []func(set int) error, cfg Config) ([]Stats, error) {
 	if cfg.Sets < 1 {
 		cfg.Sets = 1
 	}
-	var na, nb int
+	k := make([]int, len(fs)) // runs so far, per function
 	est := func(f func(int) error, k *int) (time.Duration, error) {
 		lat := make([]time.Duration, max(cfg.Warmup, 1))
 		for i := range lat {
@@ -62,16 +73,16 @@ func Alternate(a, b func(set int) error, cfg Config) (sa, sb Stats, err error) {
 		slices.Sort(lat)
 		return lat[len(lat)/2], nil
 	}
-	ta, err := est(a, &na)
-	if err != nil {
-		return sa, sb, err
-	}
-	tb, err := est(b, &nb)
-	if err != nil {
-		return sa, sb, err
+	var per time.Duration
+	for i, f := range fs {
+		t, err := est(f, &k[i])
+		if err != nil {
+			return nil, err
+		}
+		per += t
 	}
 	n := cfg.Iterations
-	if per := ta + tb; per > 0 && cfg.Budget > 0 {
+	if per > 0 && cfg.Budget > 0 {
 		n = min(n, int(cfg.Budget/per))
 	}
 	n = max(n, cfg.MinIterations, 1)
@@ -79,46 +90,52 @@ func Alternate(a, b func(set int) error, cfg Config) (sa, sb Stats, err error) {
 
 	runtime.GC()
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	la := make([]time.Duration, 0, n)
-	lb := make([]time.Duration, 0, n)
-	var ma, mb uint64
-	timeBlock := func(f func(int) error, k *int, lat *[]time.Duration, mallocs *uint64, count int) error {
+	lat := make([][]time.Duration, len(fs))
+	for i := range lat {
+		lat[i] = make([]time.Duration, 0, n)
+	}
+	mallocs := make([]uint64, len(fs))
+	timeBlock := func(i, count int) error {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		before := ms.Mallocs
 		for range count {
-			set := *k % cfg.Sets
+			set := k[i] % cfg.Sets
 			t0 := time.Now()
-			err := f(set)
+			err := fs[i](set)
 			d := time.Since(t0)
 			if err != nil {
 				return err
 			}
-			*lat = append(*lat, d)
-			*k++
+			lat[i] = append(lat[i], d)
+			k[i]++
 		}
 		runtime.ReadMemStats(&ms)
-		*mallocs += ms.Mallocs - before
+		mallocs[i] += ms.Mallocs - before
 		return nil
 	}
 	start := time.Now()
-	for round := 0; len(la) < n; round++ {
-		if cfg.Budget > 0 && len(la) >= cfg.MinIterations && len(la) > 0 && time.Since(start) > cfg.Budget {
+	for round := 0; len(fs) > 0 && len(lat[0]) < n; round++ {
+		done := len(lat[0])
+		if cfg.Budget > 0 && done >= cfg.MinIterations && done > 0 && time.Since(start) > cfg.Budget {
 			break
 		}
-		c := min(block, n-len(la))
-		first, second := func() error { return timeBlock(a, &na, &la, &ma, c) }, func() error { return timeBlock(b, &nb, &lb, &mb, c) }
-		if round%2 == 1 {
-			first, second = second, first
-		}
-		if err := first(); err != nil {
-			return sa, sb, err
-		}
-		if err := second(); err != nil {
-			return sa, sb, err
+		c := min(block, n-done)
+		for j := range fs {
+			i := j
+			if round%2 == 1 {
+				i = len(fs) - 1 - j
+			}
+			if err := timeBlock(i, c); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return summarize(la, ma), summarize(lb, mb), nil
+	st := make([]Stats, len(fs))
+	for i := range fs {
+		st[i] = summarize(lat[i], mallocs[i])
+	}
+	return st, nil
 }
 
 // summarize computes nearest-rank percentiles in µs.
