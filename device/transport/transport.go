@@ -51,3 +51,12 @@ type Response struct {
 type Getter interface {
 	Get(ctx context.Context, req Request) (*Response, error)
 }
+
+// Poster sends a POST with a small body (a device's check-in manifest). A
+// host's network stack implements it beside Getter; the SDK asks for it only
+// where it sends something.
+type Poster interface {
+	// Post sends body to req.URL with req.Header (Offset and IfRange are
+	// ignored). contentType is the body's media type.
+	Post(ctx context.Context, req Request, contentType string, body []byte) (*Response, error)
+}

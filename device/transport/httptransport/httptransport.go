@@ -5,6 +5,7 @@
 package httptransport
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -36,6 +37,23 @@ func (g Getter) Get(ctx context.Context, r transport.Request) (*transport.Respon
 			req.Header.Set("If-Range", r.IfRange)
 		}
 	}
+	return g.do(req)
+}
+
+// Post implements transport.Poster.
+func (g Getter) Post(ctx context.Context, r transport.Request, contentType string, body []byte) (*transport.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("httptransport: %w", err)
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", contentType)
+	return g.do(req)
+}
+
+func (g Getter) do(req *http.Request) (*transport.Response, error) {
 	c := g.Client
 	if c == nil {
 		c = http.DefaultClient
