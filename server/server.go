@@ -207,6 +207,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/director/{file}", s.metadataFile(repoDirector))
 	mux.HandleFunc("GET /v1/image/{file}", s.metadataFile(repoImage))
 	mux.HandleFunc("GET /v1/blobs/sha256/{hex}", s.blob)
+	mux.Handle("POST /v1/infer/{model}", newInferer(s))
 
 	// Admin API.
 	mux.Handle("GET /v1/admin/models", s.admin(delivery.ScopeRead, "models.list", s.listModels))
