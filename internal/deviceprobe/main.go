@@ -12,6 +12,7 @@ import (
 
 	"github.com/sextant-ml/sextant/delivery/targeting"
 	"github.com/sextant-ml/sextant/device/profile"
+	"github.com/sextant-ml/sextant/device/router"
 	"github.com/sextant-ml/sextant/device/verify"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/features"
@@ -84,5 +85,8 @@ func run(args []string) error {
 	eta := make([]float32, features.RouteFeatures)
 	r.Features(0, eta)
 	fmt.Println("features:", len(ex.Candidates), targeting.Bucket("probe", "device-1"))
+	// Requests are routed between device and server by per-model policies.
+	rt := router.New(router.Config{ServerURL: "file:///dev/null", Poster: hostGetter{}})
+	fmt.Println("router:", rt != nil)
 	return nil
 }

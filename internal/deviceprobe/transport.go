@@ -34,3 +34,8 @@ func (hostGetter) Get(ctx context.Context, r transport.Request) (*transport.Resp
 	}
 	return &transport.Response{Status: status, ContentLength: fi.Size() - r.Offset, Body: f}, nil
 }
+
+// Post answers that the network is unavailable: the probe has no server.
+func (hostGetter) Post(ctx context.Context, r transport.Request, contentType string, body []byte) (*transport.Response, error) {
+	return &transport.Response{Status: 503, ContentLength: 0, Body: io.NopCloser(strings.NewReader(""))}, nil
+}
