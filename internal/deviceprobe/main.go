@@ -16,6 +16,7 @@ import (
 	"github.com/sextant-ml/sextant/device/verify"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/features"
+	flclient "github.com/sextant-ml/sextant/fl/client"
 	"github.com/sextant-ml/sextant/privacy/telemetry"
 	"github.com/sextant-ml/sextant/secagg"
 	secaggclient "github.com/sextant-ml/sextant/secagg/client"
@@ -88,5 +89,7 @@ func run(args []string) error {
 	// Requests are routed between device and server by per-model policies.
 	rt := router.New(router.Config{ServerURL: "file:///dev/null", Poster: hostGetter{}})
 	fmt.Println("router:", rt != nil)
+	// Federated rounds: a device joins by its own coin flip and trains locally.
+	fmt.Println("fl:", flclient.Join(0.1, 0.5))
 	return nil
 }
