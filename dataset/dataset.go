@@ -45,6 +45,9 @@ func (d *Dataset) add(name string, t *tensor.Tensor) error {
 	if len(t.Shape) == 0 {
 		return fmt.Errorf("dataset: column %q is a scalar; the first axis must be the example", name)
 	}
+	if err := t.Check(); err != nil {
+		return fmt.Errorf("dataset: column %q: %w", name, err)
+	}
 	if d.N >= 0 && t.Shape[0] != d.N {
 		return fmt.Errorf("dataset: column %q has %d examples, the others %d", name, t.Shape[0], d.N)
 	}
@@ -87,16 +90,29 @@ func (d *Dataset) As(name string, dt tensor.DType, shape []int) (*tensor.Tensor,
 			return nil, fmt.Errorf("dataset %s: column %q has examples shaped %v, want %v", d.Path, name, got, shape)
 		}
 	}
+	out, err := Convert(t, dt)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: column %q: %w", d.Path, name, err)
+	}
+	return out, nil
+}
+
+// Convert returns t's elements as dtype dt: t itself when it already has
+// that type, else a copy. Numbers and bools convert to int64, int32,
+// float32, float64 and bool as Go conversions do (any nonzero is true),
+// except that a float that is not a whole number is an error for an integer
+// dtype; strings convert only to strings.
+func Convert(t *tensor.Tensor, dt tensor.DType) (*tensor.Tensor, error) {
 	if t.DType == dt {
 		return t, nil
 	}
 	if t.DType == tensor.String || dt == tensor.String {
-		return nil, fmt.Errorf("dataset %s: column %q is %v, want %v", d.Path, name, t.DType, dt)
+		return nil, fmt.Errorf("cannot convert %v to %v", t.DType, dt)
 	}
 	out := tensor.New(dt, t.Shape...)
 	for i := 0; i < t.Len(); i++ {
 		if err := setNumber(out, i, t, i); err != nil {
-			return nil, fmt.Errorf("dataset %s: column %q: %w", d.Path, name, err)
+			return nil, err
 		}
 	}
 	return out, nil
@@ -108,6 +124,8 @@ func setNumber(dst *tensor.Tensor, i int, src *tensor.Tensor, j int) error {
 	case tensor.Int64, tensor.Int32, tensor.Int16, tensor.Int8, tensor.Uint8, tensor.Bool:
 		v := intAt(src, j)
 		switch dst.DType {
+		case tensor.Bool:
+			dst.Raw[i] = b2b(v != 0)
 		case tensor.Int64:
 			tensor.Data[int64](dst)[i] = v
 		case tensor.Int32:
@@ -123,6 +141,8 @@ func setNumber(dst *tensor.Tensor, i int, src *tensor.Tensor, j int) error {
 	}
 	v := src.Float64At(j)
 	switch dst.DType {
+	case tensor.Bool:
+		dst.Raw[i] = b2b(v != 0)
 	case tensor.Float32:
 		tensor.Data[float32](dst)[i] = float32(v)
 	case tensor.Float64:
@@ -140,6 +160,14 @@ func setNumber(dst *tensor.Tensor, i int, src *tensor.Tensor, j int) error {
 		return fmt.Errorf("cannot convert %v to %v", src.DType, dst.DType)
 	}
 	return nil
+}
+
+// b2b is a bool's byte in a tensor.Bool.
+func b2b(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func intAt(t *tensor.Tensor, j int) int64 {

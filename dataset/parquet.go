@@ -117,7 +117,7 @@ func (c *column) add(v parquet.Value) error {
 	}
 	switch c.kind {
 	case parquet.Boolean:
-		c.i64 = append(c.i64, int64(b2i(v.Boolean())))
+		c.i64 = append(c.i64, int64(b2b(v.Boolean())))
 	case parquet.Int32:
 		c.i64 = append(c.i64, int64(v.Int32()))
 	case parquet.Int64:
@@ -131,13 +131,6 @@ func (c *column) add(v parquet.Value) error {
 	}
 	c.cur++
 	return nil
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func (c *column) endRow() error {

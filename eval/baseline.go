@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/sextant-ml/sextant/dataset"
 )
 
 // History says where the built-in ranking baselines find a user's recent
@@ -52,7 +54,7 @@ func NewBaseline(name string, h History) (Predictor, error) {
 }
 
 // history returns the column and its width, checking it exists.
-func (h History) history(d *Dataset) (hist []float64, w int, err error) {
+func (h History) history(d *dataset.Dataset) (hist []float64, w int, err error) {
 	t, ok := d.Column(h.Column)
 	if !ok {
 		return nil, 0, fmt.Errorf("no history column %q (columns: %v; set the history column)", h.Column, d.Columns())
@@ -61,7 +63,7 @@ func (h History) history(d *Dataset) (hist []float64, w int, err error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("history column %q: %w", h.Column, err)
 	}
-	return hist, Width(t), nil
+	return hist, dataset.Width(t), nil
 }
 
 // counts adds, for one example's history, each candidate's occurrences to
@@ -193,9 +195,9 @@ func (c ColumnScores) Predict(_ context.Context, b Batch) (Scores, error) {
 	if !ok {
 		return Scores{}, fmt.Errorf("no column %q", c.Column)
 	}
-	v, err := Floats(Rows(t, b.Lo, b.Hi))
+	v, err := Floats(dataset.Rows(t, b.Lo, b.Hi))
 	if err != nil {
 		return Scores{}, err
 	}
-	return Scores{Width: Width(t), Values: v}, nil
+	return Scores{Width: dataset.Width(t), Values: v}, nil
 }

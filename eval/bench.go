@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/device/profile"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/graph"
@@ -88,7 +89,7 @@ type ProfileResult struct {
 // single-example inferences cycling over d's examples. Failures to
 // fit the profile are reported in the result, not as errors; errors are for
 // broken inputs.
-func MeasureProfile(ctx context.Context, g *graph.Graph, d *Dataset, p *profile.Profile, cfg BenchConfig) (ProfileResult, error) {
+func MeasureProfile(ctx context.Context, g *graph.Graph, d *dataset.Dataset, p *profile.Profile, cfg BenchConfig) (ProfileResult, error) {
 	if cfg.Iterations <= 0 {
 		cfg.Iterations = 200
 	}
@@ -121,9 +122,9 @@ func MeasureProfile(ctx context.Context, g *graph.Graph, d *Dataset, p *profile.
 		ins := make([]*tensor.Tensor, len(mp.cols))
 		for j, c := range mp.cols {
 			if i+step <= d.N {
-				ins[j] = Rows(c, i, i+step)
+				ins[j] = dataset.Rows(c, i, i+step)
 			} else {
-				ins[j] = padRows(c, i, d.N, step)
+				ins[j] = dataset.PadRows(c, i, d.N, step)
 			}
 		}
 		return ins

@@ -2,79 +2,44 @@ package eval
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
-	"github.com/parquet-go/parquet-go"
-
+	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
-type parquetRow struct {
-	Hour    int64     `parquet:"hour"`
-	Kind    string    `parquet:"kind"`
-	Feat    []float32 `parquet:"feat,list"`
-	History []int32   `parquet:"history"` // a bare repeated field
-	Label   float64   `parquet:"label"`
-	OK      bool      `parquet:"ok"`
-}
-
-func writeParquet(t *testing.T, rows []parquetRow) string {
+// sliceData is five examples with string, integer, vector and sequence
+// columns.
+func sliceData(t *testing.T) *dataset.Dataset {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "d.parquet")
-	f, err := os.Create(path)
+	kind := &tensor.Tensor{DType: tensor.String, Shape: tensor.Shape{5}, Strs: []string{"explorer", "returner", "explorer", "returner", "explorer"}}
+	d, err := dataset.New(
+		[]string{"hour", "kind", "feat", "history", "label"},
+		[]*tensor.Tensor{
+			tensor.From([]int64{0, 7, 13, 20, 23}, 5),
+			kind,
+			tensor.From([]float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 5, 2),
+			tensor.From([]int64{-1, 0, 1, 2, 0, 1, -1, -1, 3, 1, 1, 1, -1, -1, -1}, 5, 3),
+			tensor.From([]float64{0.5, 1.5, 2.5, 3.5, 4.5}, 5),
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := parquet.NewGenericWriter[parquetRow](f, parquet.MaxRowsPerRowGroup(3))
-	if _, err := w.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return d
 }
 
-func TestReadParquetColumns(t *testing.T) {
-	rows := []parquetRow{
-		{0, "explorer", []float32{1, 2}, []int32{-1, 0, 1}, 0.5, true},
-		{7, "returner", []float32{3, 4}, []int32{2, 0, 1}, 1.5, false},
-		{13, "explorer", []float32{5, 6}, []int32{-1, -1, 3}, 2.5, true},
-		{20, "returner", []float32{7, 8}, []int32{1, 1, 1}, 3.5, false},
-		{23, "explorer", []float32{9, 10}, []int32{-1, -1, -1}, 4.5, true},
-	}
-	d, err := ReadData(writeParquet(t, rows))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.N != 5 || d.Format != "parquet" {
-		t.Fatalf("N=%d format %s", d.N, d.Format)
-	}
-	feat, _ := d.Column("feat")
-	if feat.DType != tensor.Float32 || !feat.Shape.Equal(tensor.Shape{5, 2}) || tensor.Data[float32](feat)[5] != 6 {
-		t.Errorf("feat %v %v", feat, tensor.Data[float32](feat))
-	}
-	hist, _ := d.Column("history")
-	if hist.DType != tensor.Int64 || !hist.Shape.Equal(tensor.Shape{5, 3}) || tensor.Data[int64](hist)[3] != 2 {
-		t.Errorf("history %v %v", hist, tensor.Data[int64](hist))
-	}
-	kind, _ := d.Column("kind")
-	if !reflect.DeepEqual(kind.Strs, []string{"explorer", "returner", "explorer", "returner", "explorer"}) {
-		t.Errorf("kind %v", kind.Strs)
-	}
-	ok, _ := d.Column("ok")
-	if ok.DType != tensor.Bool || ok.Raw[0] != 1 || ok.Raw[1] != 0 {
-		t.Errorf("ok %v", ok.Raw)
-	}
-	labels, err := d.Labels("label")
+func TestLabelsAndSlices(t *testing.T) {
+	d := sliceData(t)
+	labels, err := Labels(d, "label")
 	if err != nil || !reflect.DeepEqual(labels, []float64{0.5, 1.5, 2.5, 3.5, 4.5}) {
 		t.Errorf("labels %v %v", labels, err)
+	}
+	if _, err := Labels(d, "feat"); err == nil {
+		t.Error("a vector column read as labels")
+	}
+	if _, err := Labels(d, "kind"); err == nil {
+		t.Error("a string column read as labels")
 	}
 
 	// Slices: categorical, binned by edges, and by history length.
@@ -84,7 +49,7 @@ func TestReadParquetColumns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := d.Slices(s)
+		got, err := Slices(d, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +64,7 @@ func TestReadParquetColumns(t *testing.T) {
 	check("kind", map[string][]int{"explorer": {0, 2, 4}, "returner": {1, 3}})
 	check("hour:6,12,18", map[string][]int{"(-inf,6)": {0}, "[6,12)": {1}, "[12,18)": {2}, "[18,inf)": {3, 4}})
 	check("len(history)", map[string][]int{"0": {4}, "1": {2}, "2": {0}, "3": {1, 3}})
-	if _, err := d.Slices(SliceSpec{Column: "feat"}); err == nil {
+	if _, err := Slices(d, SliceSpec{Column: "feat"}); err == nil {
 		t.Error("sliced by a vector column")
 	}
 	if _, err := ParseSliceSpec("hour:12,6"); err == nil {
@@ -107,39 +72,11 @@ func TestReadParquetColumns(t *testing.T) {
 	}
 }
 
-func TestReadNPYDirAndRaggedParquet(t *testing.T) {
-	dir := t.TempDir()
-	if err := tensor.WriteNPYFile(filepath.Join(dir, "x.npy"), tensor.From([]float32{1, 2, 3, 4, 5, 6}, 3, 2)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tensor.WriteNPYFile(filepath.Join(dir, "label.npy"), tensor.From([]int64{0, 1, 1}, 3)); err != nil {
-		t.Fatal(err)
-	}
-	d, err := ReadData(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.N != 3 || !reflect.DeepEqual(d.Columns(), []string{"label", "x"}) {
-		t.Errorf("N %d columns %v", d.N, d.Columns())
-	}
-	if err := tensor.WriteNPYFile(filepath.Join(dir, "short.npy"), tensor.From([]int64{0, 1}, 2)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ReadData(dir); err == nil {
-		t.Error("columns of different lengths accepted")
-	}
-
-	ragged := []parquetRow{{Feat: []float32{1, 2}, History: []int32{1}}, {Feat: []float32{1}, History: []int32{1}}}
-	if _, err := ReadData(writeParquet(t, ragged)); err == nil {
-		t.Error("lists of different lengths accepted")
-	}
-}
-
 func TestBuiltinBaselines(t *testing.T) {
 	// History (oldest first, -1 pads): 0 1 0 1 0 — the current place is 0,
 	// its transitions go to 1 twice; 0 is the most frequent.
 	hist := tensor.From([]int64{-1, 0, 1, 0, 1, 0, -1, -1, -1, -1, -1, -1}, 2, 6)
-	d, err := NewDataset(map[string]*tensor.Tensor{"history": hist, "label": tensor.From([]int64{1, 2}, 2)})
+	d, err := dataset.New([]string{"history", "label"}, []*tensor.Tensor{hist, tensor.From([]int64{1, 2}, 2)})
 	if err != nil {
 		t.Fatal(err)
 	}

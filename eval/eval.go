@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/sextant-ml/sextant/dataset"
 )
 
 // Config says what to compute.
@@ -31,11 +33,11 @@ type Config struct {
 // Evaluate scores cand (and base, when not nil) on every example of d and
 // estimates every metric on every slice. The report's Model and Baseline
 // carry the predictors' names; callers fill in versions and paths.
-func Evaluate(ctx context.Context, d *Dataset, cand, base Predictor, cfg Config) (*Report, error) {
+func Evaluate(ctx context.Context, d *dataset.Dataset, cand, base Predictor, cfg Config) (*Report, error) {
 	if d.N == 0 {
 		return nil, fmt.Errorf("eval: the data set has no examples")
 	}
-	labels, err := d.Labels(cfg.Labels)
+	labels, err := Labels(d, cfg.Labels)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +84,7 @@ func Evaluate(ctx context.Context, d *Dataset, cand, base Predictor, cfg Config)
 	}
 	slices := []Slice{All(d.N)}
 	for _, spec := range cfg.Slices {
-		s, err := d.Slices(spec)
+		s, err := Slices(d, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +146,7 @@ func lookupAll(names []string, bins int) ([]Metric, error) {
 }
 
 // score runs p and computes every metric's per-example values.
-func score(ctx context.Context, p Predictor, d *Dataset, labels []float64, metrics []Metric, cfg Config) (*Outputs, []Values, error) {
+func score(ctx context.Context, p Predictor, d *dataset.Dataset, labels []float64, metrics []Metric, cfg Config) (*Outputs, []Values, error) {
 	s, err := PredictAll(ctx, p, d, cfg.BatchSize)
 	if err != nil {
 		return nil, nil, err

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/sextant-ml/sextant/dataset"
 )
 
 // Predictability is the upper bound of Song, Qu, Blumm and Barabási
@@ -115,7 +117,7 @@ func MaxPredictability(s float64, n int) (pi float64, clamped bool) {
 // d: the sequence of each user is the seq column (e.g. the next place's
 // id) of that user's rows, in data order. Users are in order of first
 // appearance.
-func UserPredictability(d *Dataset, userCol, seqCol string) ([]Predictability, error) {
+func UserPredictability(d *dataset.Dataset, userCol, seqCol string) ([]Predictability, error) {
 	uc, ok := d.Column(userCol)
 	if !ok {
 		return nil, fmt.Errorf("eval: predictability: no user column %q (columns: %v)", userCol, d.Columns())
@@ -132,7 +134,7 @@ func UserPredictability(d *Dataset, userCol, seqCol string) ([]Predictability, e
 	if err != nil {
 		return nil, err
 	}
-	if Width(uc) != 1 || Width(sc) != 1 {
+	if dataset.Width(uc) != 1 || dataset.Width(sc) != 1 {
 		return nil, errors.New("eval: predictability: the user and sequence columns must hold one value per example")
 	}
 	var out []Predictability
@@ -226,8 +228,8 @@ func Summarize(per []Predictability, hit []float64) PredictabilitySummary {
 // TopOneHits runs p over d and returns, per example, 1 when its
 // highest-scoring candidate (the lowest index among ties, as Outputs
 // breaks them) is the label, else 0.
-func TopOneHits(ctx context.Context, p Predictor, d *Dataset, labels string, batch int) ([]float64, error) {
-	lab, err := d.Labels(labels)
+func TopOneHits(ctx context.Context, p Predictor, d *dataset.Dataset, labels string, batch int) ([]float64, error) {
+	lab, err := Labels(d, labels)
 	if err != nil {
 		return nil, err
 	}

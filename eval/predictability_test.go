@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -72,10 +73,7 @@ func TestMaxPredictabilityInvertsFano(t *testing.T) {
 func TestUserPredictabilityAndSummary(t *testing.T) {
 	users := []int64{1, 1, 1, 1, 2, 2, 2, 2}
 	seq := []int64{5, 6, 5, 6, 9, 9, 9, 9}
-	d, err := NewDataset(map[string]*tensor.Tensor{
-		"user_id":    tensor.From(users, 8),
-		"next_place": tensor.From(seq, 8),
-	})
+	d, err := dataset.New([]string{"user_id", "next_place"}, []*tensor.Tensor{tensor.From(users, 8), tensor.From(seq, 8)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
 // Batch is examples [Lo, Hi) of a data set.
 type Batch struct {
-	Data   *Dataset
+	Data   *dataset.Dataset
 	Lo, Hi int
 }
 
@@ -33,7 +34,7 @@ type ScoreKinder interface {
 }
 
 // PredictAll runs p over every example of d in batches of at most batch.
-func PredictAll(ctx context.Context, p Predictor, d *Dataset, batch int) (Scores, error) {
+func PredictAll(ctx context.Context, p Predictor, d *dataset.Dataset, batch int) (Scores, error) {
 	if batch <= 0 {
 		batch = 256
 	}
@@ -73,7 +74,7 @@ type ModelPredictor struct {
 
 // NewModelPredictor binds m's inputs to d's columns. output names the graph
 // output holding the scores; empty means the first.
-func NewModelPredictor(name string, m *engine.Model, d *Dataset, output string) (*ModelPredictor, error) {
+func NewModelPredictor(name string, m *engine.Model, d *dataset.Dataset, output string) (*ModelPredictor, error) {
 	p := &ModelPredictor{name: name, sess: m.NewSession()}
 	outs := m.OutputNames()
 	p.output = -1
@@ -91,7 +92,7 @@ func NewModelPredictor(name string, m *engine.Model, d *Dataset, output string) 
 		if !ok {
 			return nil, fmt.Errorf("eval: model %s input %q has no column in the data (columns: %v)", name, in.Name, d.Columns())
 		}
-		col, err := Convert(col, in.Type.DType)
+		col, err := dataset.Convert(col, in.Type.DType)
 		if err != nil {
 			return nil, fmt.Errorf("eval: model %s input %q: %w", name, in.Name, err)
 		}
@@ -111,7 +112,7 @@ func NewModelPredictor(name string, m *engine.Model, d *Dataset, output string) 
 				}
 				per *= int(dd.Size)
 			}
-			if allFixed && per == Width(col) && len(col.Shape) != len(dims) {
+			if allFixed && per == dataset.Width(col) && len(col.Shape) != len(dims) {
 				shape := tensor.Shape{col.Shape[0]}
 				for _, dd := range dims[1:] {
 					shape = append(shape, int(dd.Size))
@@ -144,9 +145,9 @@ func (p *ModelPredictor) Predict(ctx context.Context, b Batch) (Scores, error) {
 		hi := min(lo+step, b.Hi)
 		fed := hi - lo
 		for i, c := range p.cols {
-			ins[i] = Rows(c, lo, hi)
+			ins[i] = dataset.Rows(c, lo, hi)
 			if fed < step {
-				ins[i] = padRows(c, lo, hi, step)
+				ins[i] = dataset.PadRows(c, lo, hi, step)
 			}
 		}
 		fed = max(fed, p.fixed)
@@ -158,7 +159,7 @@ func (p *ModelPredictor) Predict(ctx context.Context, b Batch) (Scores, error) {
 		if o.Rank() == 0 || o.Shape[0] != fed {
 			return Scores{}, fmt.Errorf("output %v has no batch axis of %d", o, fed)
 		}
-		w := Width(o)
+		w := dataset.Width(o)
 		if s.Width == 0 {
 			s.Width = w
 		}
@@ -167,22 +168,4 @@ func (p *ModelPredictor) Predict(ctx context.Context, b Batch) (Scores, error) {
 		}
 	}
 	return s, nil
-}
-
-// padRows copies examples [lo, hi) of c into a tensor of n examples, the
-// rest repeating example hi−1.
-func padRows(c *tensor.Tensor, lo, hi, n int) *tensor.Tensor {
-	shape := append(tensor.Shape{n}, c.Shape[1:]...)
-	out := tensor.New(c.DType, shape...)
-	w := Width(c)
-	for i := range n {
-		src := min(lo+i, hi-1)
-		if c.DType == tensor.String {
-			copy(out.Strs[i*w:(i+1)*w], c.Strs[src*w:(src+1)*w])
-			continue
-		}
-		sz := w * c.DType.Size()
-		copy(out.Raw[i*sz:(i+1)*sz], c.Raw[src*sz:(src+1)*sz])
-	}
-	return out
 }

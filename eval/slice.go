@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -95,16 +96,16 @@ func All(n int) Slice {
 }
 
 // Slices cuts d by spec; empty slices are left out.
-func (d *Dataset) Slices(spec SliceSpec) ([]Slice, error) {
+func Slices(d *dataset.Dataset, spec SliceSpec) ([]Slice, error) {
 	if err := spec.check(); err != nil {
 		return nil, err
 	}
-	t, err := d.sliceColumn(spec)
+	t, err := sliceColumn(d, spec)
 	if err != nil {
 		return nil, err
 	}
-	if Width(t) != 1 {
-		return nil, fmt.Errorf("eval: slice column %q has %d values per example; want a scalar (or len(%s))", spec.Column, Width(t), spec.Column)
+	if dataset.Width(t) != 1 {
+		return nil, fmt.Errorf("eval: slice column %q has %d values per example; want a scalar (or len(%s))", spec.Column, dataset.Width(t), spec.Column)
 	}
 	groups := map[string][]int{}
 	var order []string
@@ -156,7 +157,7 @@ func (d *Dataset) Slices(spec SliceSpec) ([]Slice, error) {
 }
 
 // sliceColumn returns the column spec names, deriving len(NAME).
-func (d *Dataset) sliceColumn(spec SliceSpec) (*tensor.Tensor, error) {
+func sliceColumn(d *dataset.Dataset, spec SliceSpec) (*tensor.Tensor, error) {
 	name := spec.Column
 	if inner, ok := strings.CutPrefix(name, "len("); ok && strings.HasSuffix(inner, ")") {
 		inner = strings.TrimSuffix(inner, ")")
@@ -171,7 +172,7 @@ func (d *Dataset) sliceColumn(spec SliceSpec) (*tensor.Tensor, error) {
 		if spec.Pad != nil {
 			pad = *spec.Pad
 		}
-		w := Width(src)
+		w := dataset.Width(src)
 		out := tensor.New(tensor.Int64, d.N)
 		o := tensor.Data[int64](out)
 		for i := range d.N {
@@ -185,7 +186,7 @@ func (d *Dataset) sliceColumn(spec SliceSpec) (*tensor.Tensor, error) {
 	}
 	t, ok := d.Column(name)
 	if !ok {
-		return nil, fmt.Errorf("eval: no slice column %q (columns: %v)", name, d.order)
+		return nil, fmt.Errorf("eval: no slice column %q (columns: %v)", name, d.Columns())
 	}
 	return t, nil
 }

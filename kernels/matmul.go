@@ -85,21 +85,7 @@ func (km *matMulKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 		p.m *= batch.NumElements()
 		p.offA, p.offB = []int{0}, []int{0}
 	} else {
-		nb := batch.NumElements()
-		sa := tensor.BroadcastStrides(batchA, batch)
-		sb := tensor.BroadcastStrides(batchB, batch)
-		p.offA, p.offB = make([]int, nb), make([]int, nb)
-		for i := 0; i < nb; i++ {
-			r := i
-			for d := len(batch) - 1; d >= 0; d-- {
-				x := r % batch[d]
-				r /= batch[d]
-				p.offA[i] += x * sa[d]
-				p.offB[i] += x * sb[d]
-			}
-			p.offA[i] *= p.m * p.k
-			p.offB[i] *= p.k * p.n
-		}
+		p.offA, p.offB = batchOffsets(batchA, batchB, batch, p.m*p.k, p.k*p.n)
 	}
 	p.outStride = p.m * p.n
 	if bias := inputAt(in, 2); bias != nil {
@@ -123,6 +109,29 @@ func (km *matMulKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 		return Step{Run: func(in, out []*tensor.Tensor, _ []byte) error { matMulRunInt[int64](p, in, out); return nil }}, nil
 	}
 	return Step{}, unsupportedDType("MatMul", a.DType)
+}
+
+// batchOffsets gives, for each batch of the broadcast batch shape, the
+// element offsets of its A and B matrices: batchA and batchB are the
+// operands' batch axes (broadcast to batch), sizeA and sizeB the elements
+// of one A and one B matrix.
+func batchOffsets(batchA, batchB, batch tensor.Shape, sizeA, sizeB int) (offA, offB []int) {
+	nb := batch.NumElements()
+	sa := tensor.BroadcastStrides(batchA, batch)
+	sb := tensor.BroadcastStrides(batchB, batch)
+	offA, offB = make([]int, nb), make([]int, nb)
+	for i := 0; i < nb; i++ {
+		r := i
+		for d := len(batch) - 1; d >= 0; d-- {
+			x := r % batch[d]
+			r /= batch[d]
+			offA[i] += x * sa[d]
+			offB[i] += x * sb[d]
+		}
+		offA[i] *= sizeA
+		offB[i] *= sizeB
+	}
+	return offA, offB
 }
 
 func matMulRunInt[T gemmNum](p *matMulPlan, in, out []*tensor.Tensor) {

@@ -63,21 +63,7 @@ func newQMMPlan(op string, a, b *tensor.Tensor) (*qmmPlan, tensor.Shape, error) 
 	if len(b.Shape) == 1 {
 		want = want[:len(want)-1]
 	}
-	nb := batch.NumElements()
-	sa := tensor.BroadcastStrides(batchA, batch)
-	sb := tensor.BroadcastStrides(batchB, batch)
-	p.offA, p.offB = make([]int, nb), make([]int, nb)
-	for i := 0; i < nb; i++ {
-		r := i
-		for d := len(batch) - 1; d >= 0; d-- {
-			x := r % batch[d]
-			r /= batch[d]
-			p.offA[i] += x * sa[d]
-			p.offB[i] += x * sb[d]
-		}
-		p.offA[i] *= p.m * p.k
-		p.offB[i] *= p.k * p.n
-	}
+	p.offA, p.offB = batchOffsets(batchA, batchB, batch, p.m*p.k, p.k*p.n)
 	return p, want, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -12,40 +11,6 @@ import (
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
 )
-
-// mlpOf builds an MLP with the given widths (ReLU between layers) as
-// MatMul + Add + Relu, He-initialized, optimized; "batch" is symbolic.
-func mlpOf(t testing.TB, widths ...int) *graph.Graph {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(31, 32))
-	b := graph.NewBuilder("mlp", 17)
-	b.Input("x", tensor.Float32, "batch", widths[0])
-	h := "x"
-	for l := 0; l+1 < len(widths); l++ {
-		in, out := widths[l], widths[l+1]
-		w := make([]float32, in*out)
-		sd := math.Sqrt(2 / float64(in))
-		for i := range w {
-			w[i] = float32(rng.NormFloat64() * sd)
-		}
-		bias := make([]float32, out)
-		for i := range bias {
-			bias[i] = float32(rng.NormFloat64() * 0.1)
-		}
-		b.Initializer(fmt.Sprintf("w%d", l), tensor.From(w, in, out))
-		b.Initializer(fmt.Sprintf("b%d", l), tensor.From(bias, out))
-		h = b.Op("Add", nil, b.Op("MatMul", nil, h, fmt.Sprintf("w%d", l)), fmt.Sprintf("b%d", l))
-		if l+2 < len(widths) {
-			h = b.Op("Relu", nil, h)
-		}
-	}
-	b.Output(h)
-	g := b.Graph()
-	if _, err := graph.Optimize(g, engine.Evaluator{}, graph.OptimizeOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
 
 // quantizeMLP applies mode ("f32" leaves g as it is) to an MLP of width w0.
 func quantizeMLP(t testing.TB, g *graph.Graph, mode string, w0 int) {
@@ -76,7 +41,7 @@ func BenchmarkMLPInt8(b *testing.B) {
 		name := strings.Trim(strings.ReplaceAll(fmt.Sprint(widths), " ", "-"), "[]")
 		for _, mode := range []string{"f32", ModeInt8Dynamic, ModeInt8} {
 			b.Run(name+"/"+mode, func(b *testing.B) {
-				g := mlpOf(b, widths...)
+				g := mlpGraph(b, "mlp", 31, widths...)
 				quantizeMLP(b, g, mode, widths[0])
 				m, err := engine.Compile(g, engine.Options{})
 				if err != nil {
@@ -101,9 +66,9 @@ func BenchmarkMLPInt8(b *testing.B) {
 func TestMLPInt8Accuracy(t *testing.T) {
 	for _, widths := range int8MLPs {
 		x := randomBatch(17, 4, widths[0])
-		want := runGraph(t, mlpOf(t, widths...), x)
+		want := runGraph(t, mlpGraph(t, "mlp", 31, widths...), x)
 		for _, mode := range []string{ModeInt8Dynamic, ModeInt8} {
-			g := mlpOf(t, widths...)
+			g := mlpGraph(t, "mlp", 31, widths...)
 			quantizeMLP(t, g, mode, widths[0])
 			got := runGraph(t, g, x)
 			w, q := tensor.Data[float32](want), tensor.Data[float32](got)

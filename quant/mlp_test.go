@@ -14,14 +14,18 @@ import (
 	"github.com/sextant-ml/sextant/tensor"
 )
 
-// wideMLP builds the benchmark MLP 256→1024→1024→256 (ReLU between
-// layers), with He-initialized weights, as MatMul + Add + Relu for
-// Optimize to fuse; "batch" is symbolic.
+// wideMLP builds the benchmark MLP 256→1024→1024→256.
 func wideMLP(t testing.TB) *graph.Graph {
+	return mlpGraph(t, "mlp_256_1024_1024_256", 21, 256, 1024, 1024, 256)
+}
+
+// mlpGraph builds an MLP called name with the given widths (ReLU between
+// layers) as MatMul + Add + Relu, optimized (so fused); its weights are
+// He-initialized from PCG(seed, seed+1), and "batch" is symbolic.
+func mlpGraph(t testing.TB, name string, seed uint64, widths ...int) *graph.Graph {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(21, 22))
-	widths := []int{256, 1024, 1024, 256}
-	b := graph.NewBuilder("mlp_256_1024_1024_256", 17)
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	b := graph.NewBuilder(name, 17)
 	b.Input("x", tensor.Float32, "batch", widths[0])
 	h := "x"
 	for l := 0; l+1 < len(widths); l++ {

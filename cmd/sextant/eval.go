@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sextant-ml/sextant/bundle"
+	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/device/profile"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/eval"
@@ -122,7 +123,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	if f.model == "" || f.data == "" {
 		return fmt.Errorf("eval needs --model and --data")
 	}
-	d, err := eval.ReadData(f.data)
+	d, err := dataset.Read(f.data)
 	if err != nil {
 		return err
 	}
@@ -244,7 +245,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 
 // measureEvalProfile compiles a fresh copy of the candidate under p (the
 // engine takes ownership of the graph it compiles) and measures it.
-func measureEvalProfile(ctx context.Context, f *evalFlags, d *eval.Dataset, p *profile.Profile) (eval.ProfileResult, error) {
+func measureEvalProfile(ctx context.Context, f *evalFlags, d *dataset.Dataset, p *profile.Profile) (eval.ProfileResult, error) {
 	g, _, closeFn, err := loadEvalGraph(f.model)
 	if err != nil {
 		return eval.ProfileResult{}, err
@@ -267,7 +268,7 @@ func writeHTMLReport(path string, rep *eval.Report) error {
 
 // evalTask parses --task, or picks regression for float labels and
 // classification otherwise.
-func evalTask(name string, d *eval.Dataset, labels string) (eval.Task, error) {
+func evalTask(name string, d *dataset.Dataset, labels string) (eval.Task, error) {
 	if name != "" {
 		return eval.ParseTask(name)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/eval"
 )
 
@@ -32,7 +33,7 @@ next-destination bar asks for at least 0.85).`,
 			if data == "" {
 				return fmt.Errorf("predictability needs --data")
 			}
-			d, err := eval.ReadData(data)
+			d, err := dataset.Read(data)
 			if err != nil {
 				return err
 			}
