@@ -27,6 +27,8 @@ func newDemoCmd(e *env) *cobra.Command {
 	var (
 		dir   string
 		iters int
+		fleet int
+		seed  uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -54,11 +56,16 @@ rollouts and federated learning — arrives with later parts of Sextant.)`,
 				}
 			}
 			fmt.Fprintf(e.stdout, "\nAll %d models converted, verified, matched PyTorch within %g and ran with zero allocations per inference.\n", len(models.Demo), demoTolerance)
+			if fleet > 0 {
+				return demoFleet(cmd.Context(), e, fleet, seed)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "keep the bundles and outputs in this directory (default: a temporary one, removed)")
 	cmd.Flags().IntVar(&iters, "iterations", 2000, "benchmark iterations per model")
+	cmd.Flags().IntVar(&fleet, "fleet", 0, "after the runtime tour, simulate a fleet of this many devices (real SDK instances against an in-process server)")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the simulated fleet")
 	return cmd
 }
 
