@@ -13,6 +13,8 @@ need=()
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev) # the OSM PBF reader's cgo zlib
+command -v gcc >/dev/null || need+=(gcc) # device/capi: the C ABI smoke tests
+command -v javac >/dev/null || need+=(default-jdk-headless) # device/capi: the JNI smoke test (javac, jni.h)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]} from Debian" >&2
 	if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
