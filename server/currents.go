@@ -16,6 +16,8 @@ import (
 // current is a model's current version as the director assigns it.
 type current struct {
 	bundle signing.Bundle
+	// deltas are the version's delta artifacts (deltas.go).
+	deltas []delivery.Artifact
 }
 
 // currents caches every model's current version for check-ins, reloading
@@ -68,6 +70,9 @@ func (c *currents) get(ctx context.Context) ([]current, error) {
 		}
 		cur, err := currentOf(v)
 		if err != nil {
+			return nil, err
+		}
+		if cur.deltas, err = deltasOf(ctx, c.store, v); err != nil {
 			return nil, err
 		}
 		list = append(list, cur)

@@ -129,6 +129,8 @@ type Assigned struct {
 	Length  int64  `json:"length"`
 	// URL is the blob's path on this server.
 	URL string `json:"url"`
+	// Deltas rebuild this version from the one the device has installed.
+	Deltas []AssignedDelta `json:"deltas,omitempty"`
 }
 
 // Withheld is a model's current version the device cannot run.
@@ -202,7 +204,8 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, d *cachedDevice
 		a.Bundles = append(a.Bundles, c.bundle)
 		sum := hex.EncodeToString(c.bundle.SHA256[:])
 		resp.Targets = append(resp.Targets, Assigned{Model: c.bundle.Model, Version: c.bundle.Version,
-			SHA256: sum, Length: c.bundle.Length, URL: endpoints.BlobURL + sum})
+			SHA256: sum, Length: c.bundle.Length, URL: endpoints.BlobURL + sum,
+			Deltas: c.offerDeltas(ci.Installed[c.bundle.Model], endpoints.BlobURL)})
 	}
 	doc, err := s.sign.Director().Document(a)
 	if err != nil {

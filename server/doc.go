@@ -44,4 +44,21 @@
 //
 // Request logs carry the route pattern (never the path, so no device
 // identifier), status, size and latency; no addresses, no user agents.
+//
+// POST /v1/telemetry takes anonymous batches of local-DP reports
+// (privacy/telemetry's wire format) with no credential, checks the whole
+// batch against the declared streams, folds it into per-stream sketches in
+// memory (privacy/ldp) and drops it: no report, identifier or address is
+// stored. Abuse is bounded by one identity-free token bucket for batches
+// and one per stream for reports. GET /v1/admin/telemetry/{stream} answers
+// debiased estimates.
+//
+// # Deltas
+//
+// Publishing a version computes a zstd delta from the model's previous
+// version (device/delta) when both bundles are at most 64 MiB, and keeps it
+// as a delta artifact if it saves at least 10%. The check-in answer offers
+// it, unsigned, to a device whose installed version it applies to: the
+// device verifies the rebuilt bundle against the signed target and falls
+// back to the bundle.
 package server

@@ -117,6 +117,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, c *call) error 
 	if v, err = s.store.PublishVersion(ctx, v); err != nil {
 		return err
 	}
+	s.makeDelta(ctx, v)
 	writeJSON(w, http.StatusCreated, Published{Version: v, Target: BundleTarget{
 		Model: v.Model, Version: v.Version, SHA256: v.SHA256, Length: v.Length,
 		MinRuntimeVersion: m.MinRuntimeVersion, Ops: m.Ops,

@@ -57,6 +57,8 @@ type Config struct {
 	CheckInInterval time.Duration
 	// ShutdownTimeout bounds a graceful shutdown (default 10 s).
 	ShutdownTimeout time.Duration
+	// Telemetry configures the anonymous local-DP report endpoint.
+	Telemetry TelemetryConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -107,6 +109,7 @@ type Server struct {
 	tokenLimit, deviceLimit, enrollLimit *limiter
 	currents                             *currents
 	devices                              *deviceCache
+	telemetry                            *telemetrySink
 
 	// bgOnce starts the background work once; stop ends it and bg waits.
 	bgOnce sync.Once
@@ -134,6 +137,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	if s.telemetry, err = newTelemetrySink(cfg.Telemetry, cfg.Clock, cfg.Registry); err != nil {
+		return nil, err
+	}
 	s.bgCtx, s.stop = context.WithCancel(context.Background())
 	s.handler = s.observe(s.routes())
 	return s, nil
@@ -208,6 +214,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/image/{file}", s.metadataFile(repoImage))
 	mux.HandleFunc("GET /v1/blobs/sha256/{hex}", s.blob)
 	mux.Handle("POST /v1/infer/{model}", newInferer(s))
+	mux.HandleFunc("POST /v1/telemetry", s.report)
 
 	// Admin API.
 	mux.Handle("GET /v1/admin/models", s.admin(delivery.ScopeRead, "models.list", s.listModels))
@@ -220,6 +227,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/admin/metadata", s.admin(delivery.ScopePublish, "metadata.get", s.getMetadata))
 	mux.Handle("POST /v1/admin/metadata", s.admin(delivery.ScopePublish, "metadata.upload", s.uploadMetadata))
 	mux.Handle("GET /v1/admin/audit", s.admin(delivery.ScopeRead, "audit.list", s.listAudit))
+	mux.Handle("GET /v1/admin/telemetry/{stream}", s.admin(delivery.ScopeRead, "telemetry.show", s.telemetryEstimates))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, delivery.Errorf(delivery.ErrNotFound, "no such route"))
 	})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sextant-ml/sextant/clock"
 	"github.com/sextant-ml/sextant/delivery/signing"
+	"github.com/sextant-ml/sextant/privacy/telemetry"
 	"github.com/sextant-ml/sextant/server"
 	"github.com/sextant-ml/sextant/store"
 )
@@ -24,7 +25,7 @@ func defaultDSN(data string) string { return "sqlite:" + filepath.Join(data, "se
 
 // newServeCmd is `sextant serve`: the device and admin API.
 func newServeCmd(e *env) *cobra.Command {
-	var data, dsn, blobsDir, metaDir, keys, listen, logFormat string
+	var data, dsn, blobsDir, metaDir, keys, listen, logFormat, telemetryFile string
 	cmd := &cobra.Command{
 		Use:   "serve --keys KEYDIR [--db sqlite:PATH|postgres://…] [--blobs DIR] [--listen ADDR]",
 		Short: "Run the delivery server: device API, admin API, signed metadata",
@@ -73,8 +74,12 @@ signed metadata the server has served.`,
 			if err != nil {
 				return err
 			}
+			streams, err := loadTelemetry(telemetryFile)
+			if err != nil {
+				return err
+			}
 			srv, err := server.New(server.Config{Store: db, Blobs: blobs, Signing: sign, Clock: clock.Real,
-				Logger: log, Registry: prometheus.NewRegistry()})
+				Logger: log, Registry: prometheus.NewRegistry(), Telemetry: server.TelemetryConfig{Registry: streams}})
 			if err != nil {
 				return err
 			}
@@ -94,6 +99,23 @@ signed metadata the server has served.`,
 	cmd.Flags().StringVar(&keys, "keys", "", "key directory with the online keys (required)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "request log format: json or text")
+	cmd.Flags().StringVar(&telemetryFile, "telemetry", "", "JSON file declaring the telemetry streams POST /v1/telemetry accepts (default: none)")
 	cmd.MarkFlagRequired("keys")
 	return cmd
+}
+
+// loadTelemetry reads a telemetry stream declaration file; "" declares none.
+func loadTelemetry(path string) (*telemetry.Registry, error) {
+	if path == "" {
+		return telemetry.NewRegistry()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	reg, err := telemetry.ParseRegistry(b)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %s: %w", path, err)
+	}
+	return reg, nil
 }

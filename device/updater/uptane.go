@@ -97,6 +97,19 @@ type checkInAnswer struct {
 	ImageURL    string `json:"image_url"`
 	DirectorURL string `json:"director_url"`
 	BlobURL     string `json:"blob_url"`
+	// Targets carry the deltas offered for each assigned version. They
+	// are not signed: a delta is taken only when shorter than the signed
+	// target, its output is verified against the target, and a failed
+	// delta falls back to the whole bundle.
+	Targets []struct {
+		Model   string `json:"model"`
+		Version string `json:"version"`
+		Deltas  []struct {
+			From   string `json:"from"`
+			SHA256 string `json:"sha256"`
+			Length int64  `json:"length"`
+		} `json:"deltas"`
+	} `json:"targets"`
 }
 
 // Targets implements Verifier. Errors: *NetworkError for a failed check-in
@@ -120,7 +133,7 @@ func (v *UptaneVerifier) Targets(ctx context.Context, m *Manifest) ([]Target, er
 	}
 	out := make([]Target, 0, len(res.Targets))
 	for _, t := range res.Targets {
-		out = append(out, convertTarget(t))
+		out = append(out, withDeltas(convertTarget(t), &ans))
 	}
 	return out, nil
 }
@@ -199,4 +212,20 @@ func convertTarget(t verify.Target) Target {
 	}
 	return Target{Name: name, Version: version, Length: t.Length, SHA256: hex.EncodeToString(t.SHA256[:]),
 		MinRuntimeVersion: t.MinRuntimeVersion, Ops: append([]string(nil), t.Ops...)}
+}
+
+// withDeltas attaches the deltas the check-in answer offers for t's model
+// and version (well-formed ones only).
+func withDeltas(t Target, ans *checkInAnswer) Target {
+	for _, a := range ans.Targets {
+		if a.Model != t.Name || a.Version != t.Version {
+			continue
+		}
+		for _, d := range a.Deltas {
+			if h, err := hex.DecodeString(d.SHA256); err == nil && len(h) == 32 && d.Length > 0 && d.From != "" {
+				t.Deltas = append(t.Deltas, Delta{From: d.From, Length: d.Length, SHA256: d.SHA256})
+			}
+		}
+	}
+	return t
 }
