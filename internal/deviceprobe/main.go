@@ -7,12 +7,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"time"
 
 	"github.com/sextant-ml/sextant/delivery/targeting"
 	"github.com/sextant-ml/sextant/device/profile"
 	"github.com/sextant-ml/sextant/device/router"
+	devtelemetry "github.com/sextant-ml/sextant/device/telemetry"
 	"github.com/sextant-ml/sextant/device/verify"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/features"
@@ -91,5 +93,8 @@ func run(args []string) error {
 	fmt.Println("router:", rt != nil)
 	// Federated rounds: a device joins by its own coin flip and trains locally.
 	fmt.Println("fl:", flclient.Join(0.1, 0.5))
+	// Privatized reports leave in anonymous, randomly delayed batches.
+	snd, err := devtelemetry.New(devtelemetry.Config{Poster: hostGetter{}, URL: "file:///dev/null", Rand: rand.New(rand.NewPCG(1, 2))})
+	fmt.Println("telemetry sender:", snd != nil, err)
 	return nil
 }
