@@ -50,12 +50,21 @@ rollouts and federated learning — arrives with later parts of Sextant.)`,
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Sextant runtime demo — %d shipped models, work dir %s\n", len(models.Demo), dir)
+			worstAllocs := 0.0
 			for _, sm := range models.Demo {
-				if err := demoModel(cmd.Context(), e, dir, sm, iters); err != nil {
+				allocs, err := demoModel(cmd.Context(), e, dir, sm, iters)
+				if err != nil {
 					return fmt.Errorf("%s: %w", sm.Name, err)
 				}
+				worstAllocs = max(worstAllocs, allocs)
 			}
-			fmt.Fprintf(e.stdout, "\nAll %d models converted, verified, matched PyTorch within %g and ran with zero allocations per inference.\n", len(models.Demo), demoTolerance)
+			allocNote := "with zero heap allocations per inference"
+			if worstAllocs >= 0.005 {
+				// The count is process-wide, so the Go runtime's own
+				// background work shows up in short runs.
+				allocNote = fmt.Sprintf("with at most %.2f heap allocations per inference (process-wide count)", worstAllocs)
+			}
+			fmt.Fprintf(e.stdout, "\nAll %d models converted, verified, matched PyTorch within %g and ran %s.\n", len(models.Demo), demoTolerance, allocNote)
 			if fleet > 0 {
 				return demoFleet(cmd.Context(), e, fleet, seed)
 			}
@@ -69,23 +78,25 @@ rollouts and federated learning — arrives with later parts of Sextant.)`,
 	return cmd
 }
 
-func demoModel(ctx context.Context, e *env, dir string, sm models.Shipped, iters int) error {
+// demoModel runs one shipped model through the tour and returns the heap
+// allocations per inference it measured.
+func demoModel(ctx context.Context, e *env, dir string, sm models.Shipped, iters int) (float64, error) {
 	w := e.stdout
 	fmt.Fprintf(w, "\n== %s: %s\n", sm.Name, sm.Description)
 	onnxPath := filepath.Join(dir, sm.Name+".onnx")
 	src, err := fs.ReadFile(models.Torch, "torch/"+sm.Name+".onnx")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := os.WriteFile(onnxPath, src, 0o644); err != nil {
-		return err
+		return 0, err
 	}
 
 	// 1. Convert.
 	sxm := filepath.Join(dir, sm.Name+".sxm")
 	res, err := convert(ctx, onnxPath, sxm, convertOptions{name: sm.Name, version: "1.0.0", golden: true})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fmt.Fprintf(w, "1 convert  %s (%d B ONNX) -> %s: %s; %d parameters; bundle %s; arena %s\n",
 		filepath.Base(onnxPath), len(src), filepath.Base(sxm), res.stats, res.params, humanBytes(res.fileBytes), humanBytes(res.arena))
@@ -93,12 +104,12 @@ func demoModel(ctx context.Context, e *env, dir string, sm models.Shipped, iters
 	// 2. Inspect and verify.
 	t0 := time.Now()
 	if err := bundle.VerifyFile(sxm); err != nil {
-		return err
+		return 0, err
 	}
 	verify := time.Since(t0)
 	b, err := bundle.Open(sxm)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer b.Close()
 	var ins []string
@@ -111,36 +122,36 @@ func demoModel(ctx context.Context, e *env, dir string, sm models.Shipped, iters
 	// 3. Run on PyTorch's inputs; compare with PyTorch's outputs.
 	lm, err := loadModel(sxm, engine.Options{})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer lm.close()
 	feeds := map[string]*tensor.Tensor{}
 	for _, name := range lm.model.InputNames() {
 		t, err := embeddedNPY(sm.Name, name)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		feeds[name] = t
 	}
 	s := lm.model.NewSession()
 	outs, err := s.RunNamed(ctx, feeds)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	worst := 0.0
 	for name, got := range outs {
 		want, err := embeddedNPY(sm.Name, name)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		d, err := maxAbsDiff(got, want)
 		if err != nil {
-			return fmt.Errorf("output %s: %w", name, err)
+			return 0, fmt.Errorf("output %s: %w", name, err)
 		}
 		worst = math.Max(worst, d)
 	}
 	if worst > demoTolerance {
-		return fmt.Errorf("outputs differ from PyTorch's by %g, more than %g", worst, demoTolerance)
+		return 0, fmt.Errorf("outputs differ from PyTorch's by %g, more than %g", worst, demoTolerance)
 	}
 	fmt.Fprintf(w, "3 run      %d outputs on PyTorch's inputs; max |Sextant − PyTorch| = %.2g (tolerance %g)\n", len(outs), worst, demoTolerance)
 
@@ -152,7 +163,7 @@ func demoModel(ctx context.Context, e *env, dir string, sm models.Shipped, iters
 	lat := make([]time.Duration, iters)
 	for i := 0; i < 100; i++ {
 		if _, err := s.Run(ctx, in); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	var ms runtime.MemStats
@@ -161,7 +172,7 @@ func demoModel(ctx context.Context, e *env, dir string, sm models.Shipped, iters
 	for i := range lat {
 		t := time.Now()
 		if _, err := s.Run(ctx, in); err != nil {
-			return err
+			return 0, err
 		}
 		lat[i] = time.Since(t)
 	}
@@ -170,7 +181,7 @@ func demoModel(ctx context.Context, e *env, dir string, sm models.Shipped, iters
 	mean, p50, _, p99 := latencyStats(lat)
 	fmt.Fprintf(w, "4 bench    %d runs: mean %.2f µs, p50 %.2f µs, p99 %.2f µs; %.2f allocations per run; arena %d B\n",
 		iters, mean, p50, p99, allocs, s.ArenaBytes())
-	return nil
+	return allocs, nil
 }
 
 func embeddedNPY(model, name string) (*tensor.Tensor, error) {
