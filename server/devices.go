@@ -192,7 +192,11 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, d *cachedDevice
 	resp := CheckInResponse{Endpoints: endpoints, NextCheckInSeconds: int64(s.cfg.CheckInInterval / time.Second), Targets: []Assigned{}}
 	var a signing.Assignment
 	a.Device = d.id
+	attrs := ci.attributes()
 	for _, c := range cur {
+		if c, err = s.assign(r.Context(), c, attrs, d.id); err != nil { // rollouts.go
+			return err
+		}
 		if why := c.incompatible(&ci); why != "" {
 			resp.Withheld = append(resp.Withheld, Withheld{Model: c.bundle.Model, Version: c.bundle.Version, Reason: why})
 			continue

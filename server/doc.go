@@ -61,4 +61,13 @@
 // it, unsigned, to a device whose installed version it applies to: the
 // device verifies the rebuilt bundle against the signed target and falls
 // back to the bundle.
+//
+// # Rollouts
+//
+// Config.Assigner (by default Config.Rollouts, a *rollout.Controller) is
+// asked first for each model of a device's director assignment, with the
+// device's reported attributes and its ID as the unit; "" serves the
+// model's current version. Versions a rollout assigns are read from the
+// store once and cached (they are immutable). The admin rollout routes
+// (rollouts.go) create, show and steer rollouts.
 package server

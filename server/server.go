@@ -14,6 +14,7 @@ import (
 
 	"github.com/sextant-ml/sextant/clock"
 	"github.com/sextant-ml/sextant/delivery"
+	"github.com/sextant-ml/sextant/delivery/rollout"
 )
 
 // Config wires a Server. Store, Blobs and Signing are required; every other
@@ -59,6 +60,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Telemetry configures the anonymous local-DP report endpoint.
 	Telemetry TelemetryConfig
+	// Rollouts, when set, serves the admin rollout routes (rollouts.go);
+	// without it they answer not found.
+	Rollouts Rollouts
+	// Assigner, when set, is consulted first for each model of a device's
+	// director assignment ("" keeps the current version); default
+	// Rollouts.
+	Assigner rollout.Assigner
 }
 
 func (c Config) withDefaults() Config {
@@ -91,6 +99,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxBundleBytes <= 0 {
 		c.MaxBundleBytes = 4 << 30
 	}
+	if c.Assigner == nil && c.Rollouts != nil {
+		c.Assigner = c.Rollouts
+	}
 	return c
 }
 
@@ -110,6 +121,7 @@ type Server struct {
 	currents                             *currents
 	devices                              *deviceCache
 	telemetry                            *telemetrySink
+	versions                             versionCache
 
 	// bgOnce starts the background work once; stop ends it and bg waits.
 	bgOnce sync.Once
@@ -228,6 +240,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /v1/admin/metadata", s.admin(delivery.ScopePublish, "metadata.upload", s.uploadMetadata))
 	mux.Handle("GET /v1/admin/audit", s.admin(delivery.ScopeRead, "audit.list", s.listAudit))
 	mux.Handle("GET /v1/admin/telemetry/{stream}", s.admin(delivery.ScopeRead, "telemetry.show", s.telemetryEstimates))
+	mux.Handle("POST /v1/admin/rollouts", s.admin(delivery.ScopeRollout, "rollouts.create", s.createRollout))
+	mux.Handle("GET /v1/admin/rollouts", s.admin(delivery.ScopeRead, "rollouts.list", s.listRollouts))
+	mux.Handle("GET /v1/admin/rollouts/{id}", s.admin(delivery.ScopeRead, "rollouts.show", s.getRollout))
+	mux.Handle("POST /v1/admin/rollouts/{id}/{action}", s.admin(delivery.ScopeRollout, "rollouts.action", s.rolloutAction))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, delivery.Errorf(delivery.ErrNotFound, "no such route"))
 	})

@@ -18,6 +18,7 @@ var subcommands = []func(*env) *cobra.Command{
 	newPredictabilityCmd,
 	newPrivacyCmd,
 	newPublishCmd,
+	newRolloutCmd,
 	newRunCmd,
 	newServeCmd,
 	newTokenCmd,

@@ -78,8 +78,11 @@ signed metadata the server has served.`,
 			if err != nil {
 				return err
 			}
+			rollouts := newRolloutController(db) // serve_rollouts.go
+			go rollouts.Run(ctx)
 			srv, err := server.New(server.Config{Store: db, Blobs: blobs, Signing: sign, Clock: clock.Real,
-				Logger: log, Registry: prometheus.NewRegistry(), Telemetry: server.TelemetryConfig{Registry: streams}})
+				Logger: log, Registry: prometheus.NewRegistry(), Telemetry: server.TelemetryConfig{Registry: streams},
+				Rollouts: rollouts})
 			if err != nil {
 				return err
 			}

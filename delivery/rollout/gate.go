@@ -114,3 +114,14 @@ func FromEstimate(kind experiment.Metric, n float64, sum aggregate.Estimate, sum
 	}
 	return s
 }
+
+// UnmarshalText parses a Verdict's name, so a GateResult decodes from JSON.
+func (v *Verdict) UnmarshalText(b []byte) error {
+	for _, c := range []Verdict{Inconclusive, Pass, Fail} {
+		if c.String() == string(b) {
+			*v = c
+			return nil
+		}
+	}
+	return fmt.Errorf("rollout: unknown verdict %q", b)
+}

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/sextant-ml/sextant/delivery/targeting"
@@ -115,4 +116,15 @@ func (r *rollout) snapshot() Status {
 	s.History = append([]Record(nil), r.History...)
 	s.LastGates = append([]GateResult(nil), r.LastGates...)
 	return s
+}
+
+// UnmarshalText parses a State's name, so a Status decodes from JSON.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if n == string(b) {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("rollout: unknown state %q", b)
 }
