@@ -96,5 +96,7 @@ func run(args []string) error {
 	// Privatized reports leave in anonymous, randomly delayed batches.
 	snd, err := devtelemetry.New(devtelemetry.Config{Poster: hostGetter{}, URL: "file:///dev/null", Rand: rand.New(rand.NewPCG(1, 2))})
 	fmt.Println("telemetry sender:", snd != nil, err)
+	// The host app holds one SDK handle: Open, Predict, Availability, Close.
+	fmt.Println(probeSDK(context.Background()))
 	return nil
 }
