@@ -1,7 +1,9 @@
 // Package store persists the delivery domain: it implements
 // delivery.Store over SQLite (modernc.org/sqlite, pure Go, the embedded
 // default) and PostgreSQL (github.com/jackc/pgx/v5, the scale-out choice),
-// and delivery.BlobStore over a file system (Blobs).
+// and delivery.BlobStore over a file system (Blobs). It also implements
+// rollout.Persister, keeping each staged rollout's state as a JSON document
+// so a restarted server resumes its rollouts.
 //
 // # One implementation, two dialects
 //

@@ -61,6 +61,7 @@ func runSuite(t *testing.T, fresh func(t *testing.T) string) {
 		{"Devices", testDevices},
 		{"Audit", testAudit},
 		{"RestartLosesNothing", testRestartLosesNothing},
+		{"Rollouts", testRollouts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

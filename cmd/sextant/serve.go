@@ -78,7 +78,10 @@ signed metadata the server has served.`,
 			if err != nil {
 				return err
 			}
-			rollouts := newRolloutController(db) // serve_rollouts.go
+			rollouts, err := newRolloutController(ctx, db) // serve_rollouts.go
+			if err != nil {
+				return err
+			}
 			go rollouts.Run(ctx)
 			srv, err := server.New(server.Config{Store: db, Blobs: blobs, Signing: sign, Clock: clock.Real,
 				Logger: log, Registry: prometheus.NewRegistry(), Telemetry: server.TelemetryConfig{Registry: streams},

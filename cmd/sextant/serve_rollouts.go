@@ -19,10 +19,18 @@ func (noHealthData) Arms(context.Context, string, string) (rollout.Arms, error) 
 	return rollout.Arms{}, nil
 }
 
-// newRolloutController is the controller `sextant serve` runs: rollouts
-// live in memory (a restart forgets them and devices fall back to each
-// model's current version), and a completed rollout whose rule admits
-// every device moves the model's current version through p.
-func newRolloutController(p rollout.Pointer) *rollout.Controller {
-	return rollout.New(clock.Real, noHealthData{}, rollout.Options{Pointer: p})
+// rolloutStore is what `sextant serve` keeps rollouts in and moves current
+// versions through; store.DB implements it.
+type rolloutStore interface {
+	rollout.Pointer
+	rollout.Persister
+}
+
+// newRolloutController is the controller `sextant serve` runs, restored
+// from db: rollouts survive a restart and resume where they were (a
+// baking stage keeps its recorded start, so its bake time is not reset),
+// every transition is saved to db, and a completed rollout whose rule
+// admits every device moves the model's current version through db.
+func newRolloutController(ctx context.Context, db rolloutStore) (*rollout.Controller, error) {
+	return rollout.Restore(ctx, clock.Real, noHealthData{}, rollout.Options{Pointer: db, Persister: db})
 }

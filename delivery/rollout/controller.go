@@ -41,6 +41,10 @@ type Options struct {
 	// Pointer, when set, is moved to the candidate when a rollout whose
 	// rule admits every device completes.
 	Pointer Pointer
+	// Persister, when set, is written on Create and on every transition
+	// (see Restore). A failed write is returned to the caller; the
+	// transition has then happened in memory but is not durable.
+	Persister Persister
 }
 
 // Controller drives rollouts. It is safe for concurrent use; the director
@@ -88,6 +92,9 @@ func (c *Controller) Create(s Spec) (Status, error) {
 	}
 	r := &rollout{Status: Status{Spec: s, State: Pending}, bucketer: targeting.NewSaltedBucketer(s.salt())}
 	r.History = append(r.History, Record{At: c.clock.Now(), From: Pending, To: Pending, Actor: Actor, Reason: "created"})
+	if err := c.saveDetached(r); err != nil {
+		return Status{}, err
+	}
 	c.rollouts[s.ID] = r
 	c.byModel[s.Model] = r
 	return r.snapshot(), nil
@@ -200,7 +207,7 @@ func (c *Controller) Start(id, actor string) error {
 	}
 	c.transition(r, Baking, 0, actor, "started", nil)
 	r.lastData = c.clock.Now()
-	return nil
+	return c.saveDetached(r)
 }
 
 // Advance moves to the next stage (or completes) regardless of the gates:
@@ -217,7 +224,11 @@ func (c *Controller) Advance(ctx context.Context, id, actor, reason string) erro
 		return conflict(r, "advance")
 	}
 	complete := c.advance(r, actor, "manual advance: "+reason, r.LastGates)
+	err = c.save(ctx, r)
 	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if complete {
 		return c.movePointer(ctx, r)
 	}
@@ -285,5 +296,5 @@ func (c *Controller) manual(id, op string, ok func(*rollout) bool, to State, act
 		return conflict(r, op)
 	}
 	c.transition(r, to, r.Stage, actor, reason, r.LastGates)
-	return nil
+	return c.saveDetached(r)
 }

@@ -68,6 +68,7 @@ func (c *Controller) Evaluate(ctx context.Context, id string) (State, error) {
 		return s, evalErr
 	}
 	r.LastEvaluated, r.LastGates = now, results
+	transitions := len(r.History)
 	if dataOK {
 		r.lastData = now
 	}
@@ -81,6 +82,12 @@ func (c *Controller) Evaluate(ctx context.Context, id string) (State, error) {
 		c.transition(r, Paused, r.Stage, Actor, "telemetry unavailable", results)
 	}
 	s := r.State
+	if len(r.History) != transitions {
+		if err := c.save(ctx, r); err != nil {
+			c.mu.Unlock()
+			return s, err
+		}
+	}
 	c.mu.Unlock()
 	if complete {
 		if err := c.movePointer(ctx, r); err != nil {
