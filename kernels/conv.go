@@ -54,16 +54,62 @@ func newConv(n *graph.Node, opset int) (Kernel, error) {
 // operand because the graph carried no stored Conv1dLayout for it.
 func (k *convKernel) Repacked() bool { return k.repacked }
 
-type convPlan struct {
+// convShape is a convolution's geometry, shared by Conv and the integer
+// convolutions.
+type convShape struct {
 	g             *window3
 	n, c, m       int
 	group         int
 	cg, mg        int // channels per group in and out
 	kdim          int // C/group · kernel volume
 	inVol, outVol int
-	direct        bool // 1×1, stride 1, no padding: X is the column matrix
-	bias          bool
-	colOff        int
+}
+
+// newConvShape checks X [N, C, …] and W [M, C/group, k…] against node's
+// attributes (kernel_shape, pads, strides, dilations, auto_pad) and group,
+// checks out[0] has the output shape, and returns the geometry. op names the
+// operator in errors.
+func newConvShape(node *graph.Node, op string, x, w *tensor.Tensor, group int, out []*tensor.Tensor) (convShape, error) {
+	if len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) {
+		return convShape{}, fmt.Errorf("%w: %s X %v, W %v", tensor.ErrShape, op, x, w)
+	}
+	kernel := make([]int, len(w.Shape)-2)
+	copy(kernel, w.Shape[2:])
+	if ks, ok := node.Ints("kernel_shape"); ok {
+		for i := range kernel {
+			if i >= len(ks) || int(ks[i]) != kernel[i] || len(ks) != len(kernel) {
+				return convShape{}, fmt.Errorf("%w: %s kernel_shape %v vs W %v", tensor.ErrShape, op, ks, w.Shape)
+			}
+		}
+	}
+	win, err := graph.NewWindow(node, kernel)
+	if err != nil {
+		return convShape{}, err
+	}
+	g, want, err := newWindow3(win, x.Shape)
+	if err != nil {
+		return convShape{}, err
+	}
+	c := convShape{g: g, n: x.Shape[0], c: x.Shape[1], m: w.Shape[0], group: group}
+	if c.c%group != 0 || c.m%group != 0 || w.Shape[1] != c.c/group {
+		return convShape{}, fmt.Errorf("%w: %s X %v, W %v, group %d", tensor.ErrShape, op, x.Shape, w.Shape, group)
+	}
+	want[1] = c.m
+	if err := checkOut(out, 0, want); err != nil {
+		return convShape{}, err
+	}
+	c.cg, c.mg = c.c/group, c.m/group
+	c.kdim = c.cg * g.k[0] * g.k[1] * g.k[2]
+	c.inVol = g.in[0] * g.in[1] * g.in[2]
+	c.outVol = g.out[0] * g.out[1] * g.out[2]
+	return c, nil
+}
+
+type convPlan struct {
+	convShape
+	direct bool // 1×1, stride 1, no padding: X is the column matrix
+	bias   bool
+	colOff int
 	// simd: float32 products run on the SIMD GEMM ks, with its packing
 	// scratch at gemmOff.
 	simd    bool
@@ -77,36 +123,13 @@ func (k *convKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	if len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) || w.DType != x.DType {
 		return Step{}, fmt.Errorf("%w: Conv X %v, W %v", tensor.ErrShape, x, w)
 	}
-	kernel := make([]int, len(w.Shape)-2)
-	copy(kernel, w.Shape[2:])
-	if ks, ok := k.node.Ints("kernel_shape"); ok {
-		for i := range kernel {
-			if i >= len(ks) || int(ks[i]) != kernel[i] || len(ks) != len(kernel) {
-				return Step{}, fmt.Errorf("%w: Conv kernel_shape %v vs W %v", tensor.ErrShape, ks, w.Shape)
-			}
-		}
-	}
-	win, err := graph.NewWindow(k.node, kernel)
+	shape, err := newConvShape(k.node, "Conv", x, w, k.group, out)
 	if err != nil {
 		return Step{}, err
 	}
-	g, want, err := newWindow3(win, x.Shape)
-	if err != nil {
-		return Step{}, err
-	}
-	p := &convPlan{g: g, n: x.Shape[0], c: x.Shape[1], m: w.Shape[0], group: k.group}
-	if p.c%k.group != 0 || p.m%k.group != 0 || w.Shape[1] != p.c/k.group {
-		return Step{}, fmt.Errorf("%w: Conv X %v, W %v, group %d", tensor.ErrShape, x.Shape, w.Shape, k.group)
-	}
-	want[1] = p.m
-	if err := checkOut(out, 0, want); err != nil {
-		return Step{}, err
-	}
-	p.cg, p.mg = p.c/k.group, p.m/k.group
+	p := &convPlan{convShape: shape}
+	g := p.g
 	kvol := g.k[0] * g.k[1] * g.k[2]
-	p.kdim = p.cg * kvol
-	p.inVol = g.in[0] * g.in[1] * g.in[2]
-	p.outVol = g.out[0] * g.out[1] * g.out[2]
 	p.direct = kvol == 1 && g.s == [3]int{1, 1, 1} && g.pb == [3]int{} && g.pe == [3]int{}
 	if b := inputAt(in, 2); b != nil {
 		if len(b.Shape) != 1 || b.Shape[0] != p.m || b.DType != x.DType {

@@ -217,17 +217,7 @@ func newSliceGrad(n *graph.Node, opset int) (Kernel, error) {
 		if err != nil || !known {
 			return Step{}, fmt.Errorf("SliceGrad: parameters: %v (known %v)", err, known)
 		}
-		shape := x.Shape.Clone()
-		strides := x.Shape.Strides()
-		base := 0
-		for i, ax := range a.Axes {
-			first, count := graph.SliceRange(int64(x.Shape[ax]), a.Starts[i], a.Ends[i], a.Steps[i])
-			shape[ax] = int(count)
-			if count > 0 {
-				base += int(first) * strides[ax]
-			}
-			strides[ax] *= int(a.Steps[i])
-		}
+		shape, strides, base := sliceView(x.Shape, a)
 		if !dy.Shape.Equal(shape) || len(shape) > maxLoopRank {
 			return Step{}, fmt.Errorf("%w: SliceGrad dY %v, want %v", tensor.ErrShape, dy, shape)
 		}

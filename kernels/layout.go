@@ -83,17 +83,7 @@ func newSlice(n *graph.Node, opset int) (Kernel, error) {
 		if !known {
 			return Step{}, fmt.Errorf("Slice: parameters not known at prepare time")
 		}
-		shape := x.Shape.Clone()
-		strides := x.Shape.Strides()
-		base := 0
-		for i, ax := range a.Axes {
-			first, count := graph.SliceRange(int64(x.Shape[ax]), a.Starts[i], a.Ends[i], a.Steps[i])
-			shape[ax] = int(count)
-			if count > 0 {
-				base += int(first) * strides[ax]
-			}
-			strides[ax] *= int(a.Steps[i])
-		}
+		shape, strides, base := sliceView(x.Shape, a)
 		return stridedPrepare("Slice", x.DType, out, shape, strides, base)
 	}), nil
 }
@@ -155,4 +145,21 @@ func shInput(in []*tensor.Tensor, i int) *tensor.Tensor {
 		return in[i]
 	}
 	return nil
+}
+
+// sliceView returns the shape of Slice's output over an input of shape in,
+// and the input's element strides and starting offset for reading it (the
+// forward kernel reads through them; the gradient scatters through them).
+func sliceView(in tensor.Shape, a graph.SliceArgs) (shape tensor.Shape, strides []int, base int) {
+	shape = in.Clone()
+	strides = in.Strides()
+	for i, ax := range a.Axes {
+		first, count := graph.SliceRange(int64(in[ax]), a.Starts[i], a.Ends[i], a.Steps[i])
+		shape[ax] = int(count)
+		if count > 0 {
+			base += int(first) * strides[ax]
+		}
+		strides[ax] *= int(a.Steps[i])
+	}
+	return shape, strides, base
 }

@@ -37,19 +37,9 @@ func newIntConv(n *graph.Node, qlinear bool) (Kernel, error) {
 	return &intConvKernel{node: n, group: g, qlinear: qlinear}, nil
 }
 
-// intConvShape is a convolution's geometry, as Conv's plan has it.
-type intConvShape struct {
-	g             *window3
-	n, c, m       int
-	group         int
-	cg, mg        int // channels per group in and out
-	kdim          int // C/group · kernel volume
-	inVol, outVol int
-}
-
 // intConvPlan is the kernel specialized to shapes.
 type intConvPlan struct {
-	conv                     intConvShape
+	conv                     convShape
 	wIdx, xzIdx, wzIdx, bIdx int // input positions (bIdx -1 without bias)
 	xOff, wOff, yOff, colOff int // scratch sections
 	xLen, wLen, yLen         int
@@ -70,32 +60,12 @@ func (k *intConvKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	if !quantDType(x.DType) || !quantDType(w.DType) {
 		return Step{}, fmt.Errorf("%s: x %v, w %v: want uint8 or int8", op, x.DType, w.DType)
 	}
-	if len(x.Shape) < 3 || len(w.Shape) != len(x.Shape) {
-		return Step{}, fmt.Errorf("%w: %s X %v, W %v", tensor.ErrShape, op, x, w)
-	}
-	kernel := make([]int, len(w.Shape)-2)
-	copy(kernel, w.Shape[2:])
-	win, err := graph.NewWindow(k.node, kernel)
+	shape, err := newConvShape(k.node, op, x, w, k.group, out)
 	if err != nil {
 		return Step{}, err
 	}
-	g, want, err := newWindow3(win, x.Shape)
-	if err != nil {
-		return Step{}, err
-	}
+	p.conv = shape
 	c := &p.conv
-	*c = intConvShape{g: g, n: x.Shape[0], c: x.Shape[1], m: w.Shape[0], group: k.group}
-	if c.c%k.group != 0 || c.m%k.group != 0 || w.Shape[1] != c.c/k.group {
-		return Step{}, fmt.Errorf("%w: %s X %v, W %v, group %d", tensor.ErrShape, op, x.Shape, w.Shape, k.group)
-	}
-	want[1] = c.m
-	if err := checkOut(out, 0, want); err != nil {
-		return Step{}, err
-	}
-	c.cg, c.mg = c.c/k.group, c.m/k.group
-	c.kdim = c.cg * g.k[0] * g.k[1] * g.k[2]
-	c.inVol = g.in[0] * g.in[1] * g.in[2]
-	c.outVol = g.out[0] * g.out[1] * g.out[2]
 	if err := checkQParam(op, "x_zero_point", inputAt(in, p.xzIdx), 1, x.DType); err != nil {
 		return Step{}, err
 	}

@@ -121,16 +121,9 @@ func convert(ctx context.Context, in, out string, opts convertOptions) (*convert
 	if err := applyPrivacy(m, opts.privacy); err != nil {
 		return nil, err
 	}
-	// Compile a copy to learn the arena and, optionally, the golden outputs;
-	// Compile rewrites its graph, and the bundle must hold g as optimized.
-	cg, err := onnx.Decode(src)
-	if err != nil {
-		return nil, err
-	}
-	if res.quant != nil {
-		cg = cloneGraph(g)
-	}
-	model, err := engine.Compile(cg, engine.Options{})
+	// Compile a copy of the graph the bundle will hold, to learn the arena
+	// and the golden outputs: Compile rewrites its graph.
+	model, err := engine.Compile(cloneGraph(g), engine.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", in, err)
 	}
