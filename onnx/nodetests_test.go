@@ -321,7 +321,10 @@ func TestNodeTestTensorsMatchPython(t *testing.T) {
 func requirePythonONNX(t testing.TB) string {
 	t.Helper()
 	if err := exec.Command(pythonPath, "-c", "import onnx, numpy").Run(); err != nil {
-		t.Skipf("%s with onnx and numpy is not available: %v", pythonPath, err)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s with onnx and numpy is not available (apt-get install python3-onnx): %v", pythonPath, err)
+		}
+		t.Skipf("%s with onnx and numpy is not available; install them with: apt-get install python3-onnx: %v", pythonPath, err)
 	}
 	return pythonPath
 }
