@@ -31,8 +31,8 @@ type device struct {
 	reg     server.Registration
 	st      *devstore.Store
 	up      *updater.Updater
-	// current is the installed version after the last check-in.
-	current string
+	// versions is each model's installed version after the last check-in.
+	versions map[string]string
 	// installs and failures count check-in outcomes.
 	installs, failures int
 	lastErr            error
@@ -43,7 +43,7 @@ type device struct {
 
 // enroll registers the device with the server and builds its SDK instance.
 func enroll(ctx context.Context, b *backend, hc *http.Client, clk clock.Clock, dir string, index int, p *profile.Profile, seed uint64) (*device, error) {
-	d := &device{index: index, dir: dir, profile: p, rng: rand.New(rand.NewPCG(seed, uint64(index)))}
+	d := &device{index: index, dir: dir, profile: p, rng: rand.New(rand.NewPCG(seed, uint64(index))), versions: map[string]string{}}
 	info := server.DeviceInfo{Class: p.Class, OS: "android 14", Region: "CH", Locale: "de-CH",
 		Attributes: map[string]string{"profile": p.Name}}
 	var err error
@@ -68,8 +68,9 @@ func enroll(ctx context.Context, b *backend, hc *http.Client, clk clock.Clock, d
 	return d, nil
 }
 
-// checkIn runs one real check-in and records its outcomes.
-func (d *device) checkIn(ctx context.Context) error {
+// checkIn runs one real check-in and records its outcomes and the
+// installed version of each of models.
+func (d *device) checkIn(ctx context.Context, models ...string) error {
 	rep, err := d.up.CheckIn(ctx)
 	var outcomes []updater.Outcome
 	if rep != nil {
@@ -89,11 +90,13 @@ func (d *device) checkIn(ctx context.Context) error {
 		d.failures++
 		d.lastErr = err
 	}
-	s, serr := d.st.State(ModelName)
-	if serr != nil {
-		return errors.Join(err, serr)
+	for _, m := range models {
+		s, serr := d.st.State(m)
+		if serr != nil {
+			return errors.Join(err, serr)
+		}
+		d.versions[m] = s.Current
 	}
-	d.current = s.Current
 	return err
 }
 

@@ -58,7 +58,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 2 * cfg.Concurrency, MaxIdleConnsPerHost: 2 * cfg.Concurrency,
 		IdleConnTimeout: time.Minute}, Timeout: time.Minute}
 	defer hc.CloseIdleConnections()
-	b, err := startBackend(ctx, filepath.Join(dir, "server"), cfg.Clock, hc, cfg.Logger)
+	b, err := startBackend(ctx, filepath.Join(dir, "server"), cfg.Clock, hc, cfg.Logger, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			b.stop()
 		}
 	}()
-	if err := b.publish(ctx, v1); err != nil {
+	if err := b.publish(ctx, ModelName, v1.version, v1.data, true); err != nil {
 		return nil, err
 	}
 	rep.Phases = append(rep.Phases, Phase{"setup", time.Since(t0)})
@@ -128,12 +128,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Profiles[d.profile.Name]++
 	}
 	rep.Enrolled = len(devs)
-	if err := phase("install-v1", all, func(d **device, _ int) error { (*d).checkIn(ctx); return nil }); err != nil {
+	if err := phase("install-v1", all, func(d **device, _ int) error { (*d).checkIn(ctx, ModelName); return nil }); err != nil {
 		return nil, err
 	}
 	rep.OnV1 = count(devs, v1.version)
 	if err := phase("predict-v1", all, func(d **device, _ int) error {
-		if (*d).current != "" {
+		if (*d).versions[ModelName] != "" {
 			(*d).predict(ctx, cfg.Predictions, v1.input)
 		}
 		return nil
@@ -144,7 +144,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Publish v2 and roll it out in check-in rounds.
 	t0 = time.Now()
 	prog(Progress{Phase: "publish-v2"})
-	if err := b.publish(ctx, v2); err != nil {
+	if err := b.publish(ctx, ModelName, v2.version, v2.data, true); err != nil {
 		return nil, err
 	}
 	rep.Phases = append(rep.Phases, Phase{"publish-v2", time.Since(t0)})
@@ -159,7 +159,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				idx = append(idx, i)
 			}
 		}
-		if err := fleet(ctx, cfg.Concurrency, idx, func(i int) error { devs[i].checkIn(ctx); return nil }); err != nil {
+		if err := fleet(ctx, cfg.Concurrency, idx, func(i int) error { devs[i].checkIn(ctx, ModelName); return nil }); err != nil {
 			return nil, err
 		}
 		on := count(devs, v2.version)
@@ -173,7 +173,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.Phases = append(rep.Phases, Phase{"rollout-v2", time.Since(t0)})
 	if err := phase("predict-v2", all, func(d **device, _ int) error {
-		if (*d).current != "" {
+		if (*d).versions[ModelName] != "" {
 			(*d).predict(ctx, cfg.Predictions, v2.input)
 		}
 		return nil
@@ -248,7 +248,7 @@ func fleet(ctx context.Context, n int, idx []int, fn func(i int) error) error {
 func count(devs []*device, version string) int {
 	n := 0
 	for _, d := range devs {
-		if d.current == version {
+		if d.versions[ModelName] == version {
 			n++
 		}
 	}

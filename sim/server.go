@@ -41,7 +41,10 @@ type backend struct {
 // blob store under dir and serves the API on a loopback port. Rate limits
 // are off: the whole fleet shares one address and compresses hours of
 // check-ins into seconds.
-func startBackend(ctx context.Context, dir string, clk clock.Clock, hc *http.Client, log *slog.Logger) (*backend, error) {
+//
+// configure, when set, may complete the server's configuration (rollouts,
+// telemetry) with the opened store before the server is built.
+func startBackend(ctx context.Context, dir string, clk clock.Clock, hc *http.Client, log *slog.Logger, configure func(*server.Config, *store.DB) error) (*backend, error) {
 	kd := signing.KeyDir{Dir: filepath.Join(dir, "keys"), Passphrase: "sextant-sim", WorkFactor: 10}
 	keys := map[string]*signing.Key{}
 	for _, role := range append(append([]string{}, signing.OfflineRoles...), signing.OnlineRoles...) {
@@ -101,8 +104,13 @@ func startBackend(ctx context.Context, dir string, clk clock.Clock, hc *http.Cli
 	// A zero PerSecond with a nonzero Burst disables a limit (an all-zero
 	// Rate takes the default).
 	off := server.Rate{Burst: 1}
-	if b.srv, err = server.New(server.Config{Store: b.db, Blobs: blobs, Signing: sign, Clock: clk, Logger: log,
-		DeviceRate: off, EnrollRate: off}); err != nil {
+	scfg := server.Config{Store: b.db, Blobs: blobs, Signing: sign, Clock: clk, Logger: log, DeviceRate: off, EnrollRate: off}
+	if configure != nil {
+		if err := configure(&scfg, b.db); err != nil {
+			return nil, fmt.Errorf("sim: configure server: %w", err)
+		}
+	}
+	if b.srv, err = server.New(scfg); err != nil {
 		return nil, fmt.Errorf("sim: server: %w", err)
 	}
 	for scope, secret := range map[delivery.Scope]*string{delivery.ScopePublish: &b.pub, delivery.ScopeRollout: &b.roll, delivery.ScopeEnroll: &b.enroll} {
@@ -129,18 +137,22 @@ func (b *backend) client(secret string) *server.Client {
 	return &server.Client{BaseURL: b.url, Token: secret, HTTP: b.http}
 }
 
-// publish uploads a bundle, signs it into the image repository with the
-// offline targets key and makes it the model's current version.
-func (b *backend) publish(ctx context.Context, bb *builtBundle) error {
-	p, err := b.client(b.pub).Publish(ctx, ModelName, bytes.NewReader(bb.data), int64(len(bb.data)), sha256.Sum256(bb.data), "sim")
+// publish uploads a bundle of model at version, signs it into the image
+// repository with the offline targets key and, if current, makes it the
+// model's current version.
+func (b *backend) publish(ctx context.Context, model, version string, data []byte, current bool) error {
+	p, err := b.client(b.pub).Publish(ctx, model, bytes.NewReader(data), int64(len(data)), sha256.Sum256(data), "sim")
 	if err != nil {
-		return fmt.Errorf("sim: publish %s: %w", bb.version, err)
+		return fmt.Errorf("sim: publish %s %s: %w", model, version, err)
 	}
 	if _, err := b.client(b.pub).SignAndUpload(ctx, b.imgRoot, p.Target, []*signing.Key{b.targets}, b.clk.Now()); err != nil {
-		return fmt.Errorf("sim: sign %s: %w", bb.version, err)
+		return fmt.Errorf("sim: sign %s %s: %w", model, version, err)
 	}
-	if _, err := b.client(b.roll).SetCurrent(ctx, ModelName, bb.version); err != nil {
-		return fmt.Errorf("sim: set current %s: %w", bb.version, err)
+	if !current {
+		return nil
+	}
+	if _, err := b.client(b.roll).SetCurrent(ctx, model, version); err != nil {
+		return fmt.Errorf("sim: set current %s %s: %w", model, version, err)
 	}
 	return nil
 }

@@ -201,11 +201,11 @@ func writeNodeTest(t *testing.T, dir string, in, want []float32) {
 	}
 }
 
-func TestDemo(t *testing.T) {
+func TestDemoRuntime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every shipped model")
 	}
-	out, err := sextant(t, "demo", "--iterations", "20")
+	out, err := sextant(t, "demo", "runtime", "--iterations", "20")
 	if err != nil {
 		t.Fatal(err)
 	}

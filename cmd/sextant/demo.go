@@ -2,205 +2,233 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io/fs"
-	"math"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sextant-ml/sextant/bundle"
-	"github.com/sextant-ml/sextant/engine"
-	"github.com/sextant-ml/sextant/models"
-	"github.com/sextant-ml/sextant/tensor"
+	"github.com/sextant-ml/sextant/sim"
 )
-
-// demoTolerance is how close Sextant's outputs must be to PyTorch's.
-const demoTolerance = 1e-5
 
 func newDemoCmd(e *env) *cobra.Command {
 	var (
-		dir   string
-		iters int
-		fleet int
-		seed  uint64
+		cfg      storyConfig
+		progress bool
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the runtime end to end on the models the repository ships",
-		Long: `For each shipped PyTorch-exported model: convert the ONNX file into an .sxm
-bundle, inspect and verify it, run it on PyTorch's inputs and compare with
-PyTorch's outputs, and benchmark it. (The full demo — a simulated fleet,
-rollouts and federated learning — arrives with later parts of Sextant.)`,
+		Short: "The whole life of the flagship maps models on a simulated fleet of real SDK instances",
+		Long: `Generates a city's synthetic population on OpenStreetMap geography, trains
+the flagship models (next destination with DP-SGD on a consented donor
+cohort; ETA small and server), evaluates them against baselines and the
+predictability bound, packages and signs v1, and serves it to a fleet of
+simulated phones — each a real device SDK (store, Uptane verifier, updater,
+hybrid router) with its own user's data, talking HTTP on loopback to an
+in-process server on an embedded store. Progress shows while it works; it
+ends with a summary and report.html / report.json under --out.
+
+The runtime-only tour is 'sextant demo runtime'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if dir == "" {
-				d, err := os.MkdirTemp("", "sextant-demo-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(d)
-				dir = d
-			} else if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "Sextant runtime demo — %d shipped models, work dir %s\n", len(models.Demo), dir)
-			worstAllocs := 0.0
-			for _, sm := range models.Demo {
-				allocs, err := demoModel(cmd.Context(), e, dir, sm, iters)
-				if err != nil {
-					return fmt.Errorf("%s: %w", sm.Name, err)
-				}
-				worstAllocs = max(worstAllocs, allocs)
-			}
-			allocNote := "with zero heap allocations per inference"
-			if worstAllocs >= 0.005 {
-				// The count is process-wide, so the Go runtime's own
-				// background work shows up in short runs.
-				allocNote = fmt.Sprintf("with at most %.2f heap allocations per inference (process-wide count)", worstAllocs)
-			}
-			fmt.Fprintf(e.stdout, "\nAll %d models converted, verified, matched PyTorch within %g and ran %s.\n", len(models.Demo), demoTolerance, allocNote)
-			if fleet > 0 {
-				return demoFleet(cmd.Context(), e, fleet, seed)
-			}
-			return nil
+			return runStory(cmd.Context(), e, cfg, progress)
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "keep the bundles and outputs in this directory (default: a temporary one, removed)")
-	cmd.Flags().IntVar(&iters, "iterations", 2000, "benchmark iterations per model")
-	cmd.Flags().IntVar(&fleet, "fleet", 0, "after the runtime tour, simulate a fleet of this many devices (real SDK instances against an in-process server)")
-	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the simulated fleet")
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.out, "out", "sextant-demo", "work directory: data, models, the server's and devices' state, the report")
+	fl.IntVar(&cfg.devices, "devices", 1000, "simulated devices, each with its own synthetic user")
+	fl.IntVar(&cfg.weeks, "weeks", 4, "weeks of mobility per user (the last is held out)")
+	fl.Uint64Var(&cfg.seed, "seed", 1, "seed: the same seed gives the same population, fleet and schedule")
+	fl.BoolVar(&cfg.fast, "fast", false, "a small, quick run that skips no phase (used by the tests)")
+	fl.StringVar(&cfg.city, "city", defaultCity, "city file (from `sextant data city`)")
+	fl.Float64Var(&cfg.donors, "donors", 0.2, "fraction of users in the consented donor cohort of the DP-SGD prior")
+	fl.BoolVar(&progress, "progress", true, "show live progress on a terminal")
+	cmd.AddCommand(newDemoRuntimeCmd(e))
 	return cmd
 }
 
-// demoModel runs one shipped model through the tour and returns the heap
-// allocations per inference it measured.
-func demoModel(ctx context.Context, e *env, dir string, sm models.Shipped, iters int) (float64, error) {
-	w := e.stdout
-	fmt.Fprintf(w, "\n== %s: %s\n", sm.Name, sm.Description)
-	onnxPath := filepath.Join(dir, sm.Name+".onnx")
-	src, err := fs.ReadFile(models.Torch, "torch/"+sm.Name+".onnx")
+// runStory runs the demo's phases in order and writes the report, also
+// after a failure or Ctrl-C (with what was measured until then).
+func runStory(ctx context.Context, e *env, cfg storyConfig, progress bool) (err error) {
+	if cfg.fast {
+		cfg.devices = min(cfg.devices, 60)
+		cfg.weeks = min(cfg.weeks, 3)
+	}
+	if cfg.devices < 2 || cfg.weeks < 2 {
+		return fmt.Errorf("demo: need at least 2 devices and 2 weeks (got %d and %d)", cfg.devices, cfg.weeks)
+	}
+	if cfg.donors <= 0 || cfg.donors > 1 {
+		return fmt.Errorf("demo: --donors %v: want a fraction in (0, 1]", cfg.donors)
+	}
+	logf, err := openLog(cfg.out)
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("demo: %w", err)
 	}
-	if err := os.WriteFile(onnxPath, src, 0o644); err != nil {
-		return 0, err
-	}
-
-	// 1. Convert.
-	sxm := filepath.Join(dir, sm.Name+".sxm")
-	res, err := convert(ctx, onnxPath, sxm, convertOptions{name: sm.Name, version: "1.0.0", golden: true})
-	if err != nil {
-		return 0, err
-	}
-	fmt.Fprintf(w, "1 convert  %s (%d B ONNX) -> %s: %s; %d parameters; bundle %s; arena %s\n",
-		filepath.Base(onnxPath), len(src), filepath.Base(sxm), res.stats, res.params, humanBytes(res.fileBytes), humanBytes(res.arena))
-
-	// 2. Inspect and verify.
-	t0 := time.Now()
-	if err := bundle.VerifyFile(sxm); err != nil {
-		return 0, err
-	}
-	verify := time.Since(t0)
-	b, err := bundle.Open(sxm)
-	if err != nil {
-		return 0, err
-	}
-	defer b.Close()
-	var ins []string
-	for _, in := range b.Manifest.Signature.Inputs {
-		ins = append(ins, fmt.Sprintf("%s %s%v (%s)", in.Name, in.DType, in.Shape, in.Privacy))
-	}
-	fmt.Fprintf(w, "2 inspect  %s v%s, inputs: %s; ops: %s; SHA-256 verified in %s\n",
-		b.Manifest.Name, b.Manifest.Version, strings.Join(ins, ", "), strings.Join(b.Manifest.Ops, " "), verify.Round(time.Microsecond))
-
-	// 3. Run on PyTorch's inputs; compare with PyTorch's outputs.
-	lm, err := loadModel(sxm, engine.Options{})
-	if err != nil {
-		return 0, err
-	}
-	defer lm.close()
-	feeds := map[string]*tensor.Tensor{}
-	for _, name := range lm.model.InputNames() {
-		t, err := embeddedNPY(sm.Name, name)
-		if err != nil {
-			return 0, err
+	defer logf.Close()
+	start := time.Now()
+	s := &story{e: e, cfg: cfg, disp: newDisplay(e.stdout, progress), log: logf,
+		rep: &demoReport{Seed: cfg.seed, Devices: cfg.devices, Weeks: cfg.weeks, Fast: cfg.fast, Started: start.UTC().Format(time.RFC3339)}}
+	fmt.Fprintf(e.stdout, "Sextant demo: %d devices, %d weeks, seed %d, work directory %s (commands and their output: demo.log)\n",
+		cfg.devices, cfg.weeks, cfg.seed, cfg.out)
+	defer func() {
+		s.rep.Seconds = time.Since(start).Seconds()
+		werr := errors.Join(s.rep.writeJSON(cfg.out), writeStoryHTML(filepath.Join(cfg.out, "report.html"), s.rep))
+		if werr != nil {
+			err = errors.Join(err, fmt.Errorf("demo: report: %w", werr))
+			return
 		}
-		feeds[name] = t
-	}
-	s := lm.model.NewSession()
-	outs, err := s.RunNamed(ctx, feeds)
-	if err != nil {
-		return 0, err
-	}
-	worst := 0.0
-	for name, got := range outs {
-		want, err := embeddedNPY(sm.Name, name)
-		if err != nil {
-			return 0, err
+		if err == nil {
+			s.rep.summary(e.stdout, cfg.out)
+		} else {
+			fmt.Fprintf(e.stderr, "demo stopped; the report so far is in %s\n", filepath.Join(cfg.out, "report.html"))
 		}
-		d, err := maxAbsDiff(got, want)
-		if err != nil {
-			return 0, fmt.Errorf("output %s: %w", name, err)
-		}
-		worst = math.Max(worst, d)
+	}()
+	if err := s.phase("population", func() (string, error) { return s.population(ctx) }); err != nil {
+		return err
 	}
-	if worst > demoTolerance {
-		return 0, fmt.Errorf("outputs differ from PyTorch's by %g, more than %g", worst, demoTolerance)
+	if err := s.phase("train", func() (string, error) { return s.train(ctx) }); err != nil {
+		return err
 	}
-	fmt.Fprintf(w, "3 run      %d outputs on PyTorch's inputs; max |Sextant − PyTorch| = %.2g (tolerance %g)\n", len(outs), worst, demoTolerance)
-
-	// 4. Benchmark.
-	in := make([]*tensor.Tensor, 0, len(feeds))
-	for _, name := range lm.model.InputNames() {
-		in = append(in, feeds[name])
+	if err := s.phase("evaluate v1", func() (string, error) { return s.evaluateV1(ctx) }); err != nil {
+		return err
 	}
-	lat := make([]time.Duration, iters)
-	for i := 0; i < 100; i++ {
-		if _, err := s.Run(ctx, in); err != nil {
-			return 0, err
-		}
+	if err := s.phase("package v1", func() (string, error) { return s.packageV1(ctx) }); err != nil {
+		return err
 	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	before := ms.Mallocs
-	for i := range lat {
-		t := time.Now()
-		if _, err := s.Run(ctx, in); err != nil {
-			return 0, err
-		}
-		lat[i] = time.Since(t)
-	}
-	runtime.ReadMemStats(&ms)
-	allocs := float64(ms.Mallocs-before) / float64(iters)
-	mean, p50, _, p99 := latencyStats(lat)
-	fmt.Fprintf(w, "4 bench    %d runs: mean %.2f µs, p50 %.2f µs, p99 %.2f µs; %.2f allocations per run; arena %d B\n",
-		iters, mean, p50, p99, allocs, s.ArenaBytes())
-	return allocs, nil
+	return s.fleet(ctx)
 }
 
-func embeddedNPY(model, name string) (*tensor.Tensor, error) {
-	f, err := models.Torch.Open(path.Join("torch", model, name+".npy"))
+// evaluateV1 scores the trained models on the held-out week.
+func (s *story) evaluateV1(ctx context.Context) (string, error) {
+	q, err := s.evaluate(ctx, "v1 (DP prior)", s.path("models", "nd-trained.sxm"))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	defer f.Close()
-	return tensor.ReadNPY(f)
+	for _, m := range []struct{ label, file string }{{"small", "eta-trained.sxm"}, {"server", "eta-server.sxm"}} {
+		if err := s.etaQuality(ctx, m.label, s.path("models", m.file)); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("next destination Acc@1 %.3f vs Markov %.3f, Acc@5 %.3f; ETA small closes %.0f%% of the free-flow gap, server %.0f%%",
+		q.Acc1, q.MarkovAcc1, q.Acc5, 100*s.rep.ETA[0].GapClosed, 100*s.rep.ETA[1].GapClosed), nil
 }
 
-// maxAbsDiff is the largest elementwise |a − b| of two tensors of one shape.
-func maxAbsDiff(a, b *tensor.Tensor) (float64, error) {
-	if !a.Shape.Equal(b.Shape) {
-		return 0, fmt.Errorf("shape %v, want %v", a.Shape, b.Shape)
+// packageV1 makes the trained bundles shippable: next destination with
+// every input private; ETA's route features public (they describe a road,
+// not a person) and paired with the server model for hybrid inference.
+func (s *story) packageV1(ctx context.Context) (string, error) {
+	etaIn := map[string]bundle.PrivacyClass{"route": bundle.Public, "free_flow_s": bundle.Public}
+	jobs := []struct {
+		src, dst string
+		r        release
+	}{
+		{"nd-trained.sxm", "next-destination-1.0.0.sxm", release{name: ndModel, version: "1.0.0",
+			data: s.path("data", "nd", "test.parquet")}},
+		{"eta-server.sxm", "eta-server-1.0.0.sxm", release{name: etaServerModel, version: "1.0.0", privacy: etaIn,
+			data: s.path("data", "eta", "test.parquet")}},
+		{"eta-trained.sxm", "eta-1.0.0.sxm", release{name: etaModel, version: "1.0.0", privacy: etaIn,
+			server: &bundle.ServerVariant{Model: etaServerModel, Version: "1.0.0", Inputs: []string{"route", "free_flow_s"}},
+			data:   s.path("data", "eta", "test.parquet")}},
 	}
-	d := 0.0
-	for i := 0; i < a.Len(); i++ {
-		d = math.Max(d, math.Abs(a.Float64At(i)-b.Float64At(i)))
+	for _, j := range jobs {
+		dst := s.path("models", j.dst)
+		if err := packageBundle(ctx, s.path("models", j.src), dst, j.r); err != nil {
+			return "", fmt.Errorf("%s: %w", j.dst, err)
+		}
+		where := "device"
+		if j.r.name == etaServerModel {
+			where = "server"
+		}
+		s.rep.Bundles = append(s.rep.Bundles, demoBundle{Model: j.r.name, Version: j.r.version, Bytes: fileBytes(dst), Where: where})
 	}
-	return d, nil
+	return fmt.Sprintf("next destination %s, ETA %s on device; ETA server %s", humanBytes(s.rep.Bundles[0].Bytes),
+		humanBytes(s.rep.Bundles[2].Bytes), humanBytes(s.rep.Bundles[1].Bytes)), nil
+}
+
+// fleet starts the server and the simulated phones, publishes v1 signed
+// and serves it.
+func (s *story) fleet(ctx context.Context) error {
+	var f *sim.Fleet
+	err := s.phase("fleet", func() (string, error) {
+		var err error
+		conc := 4 * runtime.GOMAXPROCS(0)
+		f, err = sim.StartFleet(ctx, sim.Config{Devices: s.cfg.devices, Seed: s.cfg.seed, Dir: s.path("fleet"), Concurrency: conc,
+			Progress: func(p sim.Progress) { s.disp.set(fmt.Sprintf("%s %d/%d devices", p.Phase, p.Done, p.Total)) }}, nil)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("server on %s; %d phones enrolled (each a real SDK instance in its own directory)", f.URL(), s.cfg.devices), nil
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		s.rep.PeakHeapBytes = f.PeakHeapBytes()
+		s.rep.DiskBytes = dirSize(s.path("fleet", "devices"))
+		f.Close()
+	}()
+	if err := s.phase("publish v1", func() (string, error) {
+		for _, b := range []struct {
+			model, file string
+			current     bool
+		}{{etaServerModel, "eta-server-1.0.0.sxm", false}, {ndModel, "next-destination-1.0.0.sxm", true}, {etaModel, "eta-1.0.0.sxm", true}} {
+			data, err := os.ReadFile(s.path("models", b.file))
+			if err != nil {
+				return "", err
+			}
+			if err := f.Publish(ctx, b.model, "1.0.0", data, b.current); err != nil {
+				return "", err
+			}
+		}
+		return "signed into the image repository (TUF targets) with the offline key; director serves v1", nil
+	}); err != nil {
+		return err
+	}
+	if err := s.phase("install v1", func() (string, error) {
+		// A device's failed check-in shows in the version mix.
+		if err := f.Each(ctx, "install", nil, func(d *sim.Device) error { d.CheckIn(ctx, f); return nil }); err != nil {
+			return "", err
+		}
+		s.rep.Mix = append(s.rep.Mix, versionMix(f, ndModel, "after v1 install"))
+		m := s.rep.Mix[len(s.rep.Mix)-1]
+		return fmt.Sprintf("%d of %d phones verified, self-tested and committed v1", m.Versions["1.0.0"], s.cfg.devices), nil
+	}); err != nil {
+		return err
+	}
+	sd, err := s.loadServingData(s.cfg.devices)
+	if err != nil {
+		return err
+	}
+	per := 20
+	if s.cfg.fast {
+		per = 8
+	}
+	return s.phase("serve v1", func() (string, error) {
+		res, err := s.serve(ctx, f, sd, nil, per, "v1")
+		if err != nil {
+			return "", err
+		}
+		s.rep.Fleet = append(s.rep.Fleet, res...)
+		total := 0
+		for _, r := range res {
+			total += r.Requests
+		}
+		return fmt.Sprintf("%d requests answered through the router", total), nil
+	})
+}
+
+// dirSize is the bytes of regular files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
 }

@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// TestDemoFleet: `demo --fleet 6` runs the runtime tour, then the fleet
+// TestDemoFleet: `demo runtime --fleet 6` runs the runtime tour, then the fleet
 // simulator, and prints its report with the whole fleet on v2.
 func TestDemoFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every shipped model and a fleet")
 	}
-	out, err := sextant(t, "demo", "--iterations", "20", "--fleet", "6", "--seed", "3")
+	out, err := sextant(t, "demo", "runtime", "--iterations", "20", "--fleet", "6", "--seed", "3")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/sextant-ml/sextant/bundle"
+	"github.com/sextant-ml/sextant/dataset"
+	"github.com/sextant-ml/sextant/engine"
+	"github.com/sextant-ml/sextant/tensor"
+)
+
+// release is how a trained bundle is made shippable: its name and version,
+// its parent, each input's privacy class, the server variant it pairs
+// with, and golden inputs for the self-test devices run after install.
+type release struct {
+	name, version, parent string
+	// privacy maps inputs to a class; inputs not named stay private.
+	privacy map[string]bundle.PrivacyClass
+	server  *bundle.ServerVariant
+	// data supplies golden inputs: its first row, by input name.
+	data string
+	// rounds and cost, when set, replace the provenance's federated
+	// rounds and privacy cost (a federated version).
+	rounds []string
+	cost   *bundle.PrivacyCost
+	// mutate, when set, may change the graph's initializers before the
+	// golden outputs are computed (the demo's deliberately bad version).
+	mutate func(*bundle.Bundle) error
+}
+
+// packageBundle writes src as dst with r applied and golden outputs
+// computed by the engine, so that a device's post-install self-test
+// checks that its runtime reproduces them.
+func packageBundle(ctx context.Context, src, dst string, r release) error {
+	b, err := bundle.Open(src)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if r.mutate != nil {
+		if err := r.mutate(b); err != nil {
+			return err
+		}
+	}
+	m := *b.Manifest
+	m.Name, m.Version, m.ParentVersion = r.name, r.version, r.parent
+	m.Signature.Inputs = append([]bundle.Input(nil), m.Signature.Inputs...)
+	for i := range m.Signature.Inputs {
+		in := &m.Signature.Inputs[i]
+		in.Privacy = bundle.Private
+		if c, ok := r.privacy[in.Name]; ok {
+			in.Privacy = c
+		}
+	}
+	m.ServerVariant = r.server
+	if r.rounds != nil {
+		m.Provenance.FederatedRounds = r.rounds
+	}
+	if r.cost != nil {
+		c := *r.cost
+		m.Provenance.Privacy = &c
+	}
+	d, err := dataset.Read(r.data)
+	if err != nil {
+		return err
+	}
+	model, err := engine.Compile(cloneGraph(b.Graph), engine.Options{})
+	if err != nil {
+		return fmt.Errorf("compile %s: %w", src, err)
+	}
+	feeds := map[string]*tensor.Tensor{}
+	m.Golden = &bundle.Golden{Tolerance: bundle.Tolerance{Abs: 1e-4, Rel: 1e-3}}
+	var extras []bundle.Extra
+	for _, in := range m.Signature.Inputs {
+		col, ok := d.Column(in.Name)
+		if !ok {
+			return fmt.Errorf("golden data %s has no column %q", r.data, in.Name)
+		}
+		t := dataset.Rows(col, 0, 1)
+		for _, v := range b.Graph.Inputs {
+			if v.Name == in.Name && t.DType != v.Type.DType {
+				if t, err = dataset.Convert(t, v.Type.DType); err != nil {
+					return err
+				}
+			}
+		}
+		feeds[in.Name] = t
+		ref := "golden/in/" + in.Name
+		m.Golden.Inputs = append(m.Golden.Inputs, bundle.TensorRef{Name: in.Name, Tensor: ref})
+		extras = append(extras, bundle.Extra{Name: ref, Tensor: t})
+	}
+	outs, err := model.NewSession().RunNamed(ctx, feeds)
+	if err != nil {
+		return fmt.Errorf("golden run of %s: %w", src, err)
+	}
+	for _, name := range model.OutputNames() {
+		ref := "golden/out/" + name
+		m.Golden.Outputs = append(m.Golden.Outputs, bundle.TensorRef{Name: name, Tensor: ref})
+		extras = append(extras, bundle.Extra{Name: ref, Tensor: outs[name].Clone()})
+	}
+	for _, x := range b.Extras() {
+		if len(x.Name) > 7 && x.Name[:7] == "golden/" {
+			continue
+		}
+		extras = append(extras, x)
+	}
+	return bundle.WriteFile(dst, b.Graph, &m, extras...)
+}
+
+// privacyOf reads a bundle's recorded privacy cost.
+func privacyOf(path string) (bundle.PrivacyCost, error) {
+	b, err := bundle.Open(path)
+	if err != nil {
+		return bundle.PrivacyCost{}, err
+	}
+	defer b.Close()
+	if b.Manifest.Provenance.Privacy == nil {
+		return bundle.PrivacyCost{}, fmt.Errorf("%s records no privacy cost", path)
+	}
+	return *b.Manifest.Provenance.Privacy, nil
+}
+
+// fileBytes is a file's size, 0 when it cannot be read.
+func fileBytes(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}

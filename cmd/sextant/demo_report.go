@@ -1,0 +1,156 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// demoReport is everything one demo run measured; report.json holds it and
+// report.html draws it. Every number comes from this run.
+type demoReport struct {
+	Seed    uint64  `json:"seed"`
+	Devices int     `json:"devices"`
+	Weeks   int     `json:"weeks"`
+	Fast    bool    `json:"fast"`
+	Started string  `json:"started"`
+	Seconds float64 `json:"seconds"`
+
+	Phases  []demoPhase   `json:"phases"`
+	Quality []demoQuality `json:"next_destination"`
+	ETA     []demoETA     `json:"eta"`
+	Privacy []demoPrivacy `json:"privacy"`
+	Bundles []demoBundle  `json:"bundles"`
+	Fleet   []demoServe   `json:"serving"`
+	Mix     []demoMix     `json:"version_mix"`
+	// PeakHeapBytes is the process's largest sampled Go heap (server and
+	// every device share it); DiskBytes the devices' state on disk.
+	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
+	DiskBytes     int64  `json:"device_disk_bytes"`
+}
+
+type demoPhase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	Summary string  `json:"summary"`
+}
+
+// demoQuality is a next-destination version's quality on the held-out week.
+type demoQuality struct {
+	Label      string  `json:"label"`
+	Model      string  `json:"model"`
+	Version    string  `json:"version"`
+	Examples   int     `json:"examples"`
+	Acc1       float64 `json:"acc@1"`
+	Acc5       float64 `json:"acc@5"`
+	MRR        float64 `json:"mrr"`
+	MarkovAcc1 float64 `json:"markov_acc@1"`
+	MarkovAcc5 float64 `json:"markov_acc@5"`
+	// PiMax is the mean per-user predictability bound (Song et al. 2010)
+	// and MeanUserAcc1 the mean per-user Acc@1 it bounds.
+	PiMax        float64 `json:"mean_pi_max"`
+	MeanUserAcc1 float64 `json:"mean_user_acc@1"`
+}
+
+// demoETA is an ETA model's error on the held-out trips.
+type demoETA struct {
+	Label       string  `json:"label"`
+	MAE         float64 `json:"mae_s"`
+	FreeFlowMAE float64 `json:"free_flow_mae_s"`
+	FloorMAE    float64 `json:"noise_floor_mae_s"`
+	// GapClosed is the share of the free-flow − floor gap the model
+	// closes.
+	GapClosed float64 `json:"gap_closed"`
+}
+
+type demoPrivacy struct {
+	Version string  `json:"version"`
+	Source  string  `json:"source"`
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+}
+
+type demoBundle struct {
+	Model   string `json:"model"`
+	Version string `json:"version"`
+	Bytes   int64  `json:"bytes"`
+	Where   string `json:"where"`
+}
+
+// demoServe is what the fleet measured serving one version.
+type demoServe struct {
+	Label   string `json:"label"`
+	Model   string `json:"model"`
+	Version string `json:"version"`
+	// Requests answered, by source (device, server, cache), and failures.
+	Requests int            `json:"requests"`
+	Sources  map[string]int `json:"sources"`
+	Failures int            `json:"failures"`
+	// Acc1 is the on-device top-1 hit rate (next destination); MAE the
+	// absolute error in seconds (ETA).
+	Acc1 float64 `json:"acc@1,omitempty"`
+	MAE  float64 `json:"mae_s,omitempty"`
+	// Latency percentiles in milliseconds: device answers modelled by the
+	// profile's speed factor, server answers measured on loopback.
+	DeviceP50 float64 `json:"device_p50_ms"`
+	DeviceP95 float64 `json:"device_p95_ms"`
+	ServerP50 float64 `json:"server_p50_ms,omitempty"`
+	ServerP95 float64 `json:"server_p95_ms,omitempty"`
+	// DeviceLatencies and ServerLatencies are the samples (ms) the plots
+	// draw.
+	DeviceLatencies []float64 `json:"device_latencies_ms,omitempty"`
+	ServerLatencies []float64 `json:"server_latencies_ms,omitempty"`
+}
+
+// demoMix is the fleet's version mix of a model at one moment.
+type demoMix struct {
+	At       string         `json:"at"`
+	Model    string         `json:"model"`
+	Versions map[string]int `json:"versions"`
+}
+
+// writeJSON writes the report as DIR/report.json.
+func (r *demoReport) writeJSON(dir string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "report.json"), append(b, '\n'), 0o644)
+}
+
+// summary prints the terminal summary.
+func (r *demoReport) summary(w io.Writer, dir string) {
+	fmt.Fprintf(w, "\nSextant demo: %d devices, %d weeks of synthetic mobility, seed %d — %s\n", r.Devices, r.Weeks, r.Seed,
+		(time.Duration(r.Seconds * float64(time.Second))).Round(time.Second))
+	for _, q := range r.Quality {
+		fmt.Fprintf(w, "  next destination %-14s v%-6s Acc@1 %.3f (Markov %.3f)  Acc@5 %.3f  MRR %.3f  mean user Acc@1 %.3f of Π_max %.3f\n",
+			q.Label, q.Version, q.Acc1, q.MarkovAcc1, q.Acc5, q.MRR, q.MeanUserAcc1, q.PiMax)
+	}
+	for _, e := range r.ETA {
+		fmt.Fprintf(w, "  ETA %-10s MAE %.1f s (free-flow %.1f s, noise floor %.1f s): closes %.0f%% of the gap\n",
+			e.Label, e.MAE, e.FreeFlowMAE, e.FloorMAE, 100*e.GapClosed)
+	}
+	for _, p := range r.Privacy {
+		fmt.Fprintf(w, "  privacy %-28s (ε %.2f, δ %g) — %s\n", p.Version, p.Epsilon, p.Delta, p.Source)
+	}
+	for _, f := range r.Fleet {
+		fmt.Fprintf(w, "  serving %-22s %d requests %v, %d failed", f.Label, f.Requests, f.Sources, f.Failures)
+		if f.Acc1 > 0 {
+			fmt.Fprintf(w, ", on-device Acc@1 %.3f", f.Acc1)
+		}
+		if f.MAE > 0 {
+			fmt.Fprintf(w, ", MAE %.1f s", f.MAE)
+		}
+		fmt.Fprintf(w, "; device p50/p95 %.2f/%.2f ms", f.DeviceP50, f.DeviceP95)
+		if f.ServerP95 > 0 {
+			fmt.Fprintf(w, ", server p50/p95 %.2f/%.2f ms", f.ServerP50, f.ServerP95)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  peak Go heap %.0f MiB; device state on disk %.1f MiB (%.0f KiB per device)\n",
+		float64(r.PeakHeapBytes)/(1<<20), float64(r.DiskBytes)/(1<<20), float64(r.DiskBytes)/1024/float64(max(r.Devices, 1)))
+	fmt.Fprintf(w, "Report: %s (numbers: %s)\n", filepath.Join(dir, "report.html"), filepath.Join(dir, "report.json"))
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sextant-ml/sextant/eval"
+)
+
+// storyConfig is what `sextant demo` runs.
+type storyConfig struct {
+	out     string
+	devices int
+	weeks   int
+	seed    uint64
+	fast    bool
+	rounds  int
+	// donors is the fraction of users in the consented donor cohort the v1
+	// next-destination prior is trained on with DP-SGD.
+	donors float64
+	city   string
+}
+
+// story is one run of the demo: the work directory, the display and the
+// report being filled phase by phase.
+type story struct {
+	e    *env
+	cfg  storyConfig
+	disp *display
+	rep  *demoReport
+	log  io.Writer // demo.log: every command's own output
+
+	mu sync.Mutex
+}
+
+// runCommand is run, set at init: the command table refers to the demo, which
+// runs commands from the table.
+var runCommand func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+func init() { runCommand = run }
+
+func (s *story) path(parts ...string) string { return filepath.Join(append([]string{s.cfg.out}, parts...)...) }
+
+// cli runs a sextant command line in process, as a user would type it; its
+// output goes to demo.log and its standard output is returned.
+func (s *story) cli(ctx context.Context, args ...string) ([]byte, error) {
+	var out, errb bytes.Buffer
+	fmt.Fprintf(s.log, "$ sextant %s\n", quoteArgs(args))
+	err := runCommand(ctx, args, &out, &errb)
+	s.log.Write(out.Bytes())
+	s.log.Write(errb.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("sextant %s: %w", args[0], err)
+	}
+	return out.Bytes(), nil
+}
+
+func quoteArgs(args []string) string {
+	var b bytes.Buffer
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if a == "" || bytes.ContainsAny([]byte(a), " \t'\"*") {
+			a = strconv.Quote(a)
+		}
+		b.WriteString(a)
+	}
+	return b.String()
+}
+
+// phase runs fn as the named phase, timing it into the report and showing
+// it on the display.
+func (s *story) phase(name string, fn func() (string, error)) error {
+	s.disp.begin(name)
+	t0 := time.Now()
+	summary, err := fn()
+	d := time.Since(t0)
+	s.rep.Phases = append(s.rep.Phases, demoPhase{Name: name, Seconds: d.Seconds(), Summary: summary})
+	s.disp.end(name, summary, d, err)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// population generates the city's synthetic people (one per device) and
+// derives the flagship models' tables: the next-destination training split
+// of every user (their own phone's data, used by federated learning) and of
+// the donor cohort (the DP-SGD prior), the held-out weeks, and the ETA trips.
+func (s *story) population(ctx context.Context) (string, error) {
+	mob := s.path("data", "mobility")
+	if _, err := s.cli(ctx, "data", "generate", "--users", strconv.Itoa(s.cfg.devices), "--weeks", strconv.Itoa(s.cfg.weeks),
+		"--seed", strconv.FormatUint(s.cfg.seed, 10), "--city", s.cfg.city, "-o", mob, "-q"); err != nil {
+		return "", err
+	}
+	for _, t := range []struct {
+		kind, dir string
+		donors    float64
+	}{{"next-destination", "nd", 1}, {"next-destination", "nd-donors", s.cfg.donors}, {"eta", "eta", 1}} {
+		if _, err := s.cli(ctx, "data", "features", "--kind", t.kind, "--in", mob, "-o", s.path("data", t.dir),
+			"--holdout-weeks", "1", "--donors", strconv.FormatFloat(t.donors, 'g', -1, 64)); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("%d people × %d weeks on OpenStreetMap geography (last week held out)", s.cfg.devices, s.cfg.weeks), nil
+}
+
+// train trains the three flagship models: the next-destination prior with
+// DP-SGD on the donor cohort, and the ETA models on trips.
+func (s *story) train(ctx context.Context) (string, error) {
+	epochs := "4"
+	if s.cfg.fast {
+		epochs = "2"
+	}
+	seed := strconv.FormatUint(s.cfg.seed, 10)
+	runs := [][]string{
+		{"train", "--arch", "next-destination", "--data", s.path("data", "nd-donors", "train.parquet"), "--optimizer", "adam",
+			"--lr", "0.003", "--batch", "256", "--epochs", epochs, "--dp-noise", "1.0", "--dp-clip", "1.0", "--delta", "1e-5",
+			"--name", "next-destination", "--version", "1.0.0", "--seed", seed, "-o", s.path("models", "nd-trained.sxm"), "--no-progress"},
+		{"train", "--arch", "eta-small", "--data", s.path("data", "eta", "train.parquet"), "--labels", "log_ratio", "--loss", "mse",
+			"--optimizer", "adam", "--lr", "0.003", "--batch", "256", "--epochs", "1", "--name", "eta", "--version", "1.0.0",
+			"--seed", seed, "-o", s.path("models", "eta-trained.sxm"), "--no-progress"},
+		{"train", "--arch", "eta-server", "--data", s.path("data", "eta", "train.parquet"), "--labels", "log_ratio", "--loss", "mse",
+			"--optimizer", "adam", "--lr", "0.001", "--batch", "256", "--epochs", "2", "--name", "eta-server", "--version", "1.0.0",
+			"--seed", seed, "-o", s.path("models", "eta-server.sxm"), "--no-progress"},
+	}
+	for _, args := range runs {
+		if _, err := s.cli(ctx, args...); err != nil {
+			return "", err
+		}
+	}
+	cost, err := privacyOf(s.path("models", "nd-trained.sxm"))
+	if err != nil {
+		return "", err
+	}
+	s.rep.Privacy = append(s.rep.Privacy, demoPrivacy{Version: "next-destination 1.0.0", Source: "DP-SGD on the donor cohort",
+		Epsilon: cost.Epsilon, Delta: cost.Delta})
+	return fmt.Sprintf("next destination (DP-SGD on a %.0f%% donor cohort, ε %.2f, δ %g), ETA small and server",
+		100*s.cfg.donors, cost.Epsilon, cost.Delta), nil
+}
+
+// evaluate scores a next-destination bundle on the held-out week against
+// the Markov baseline and the users' predictability bound, and records it.
+func (s *story) evaluate(ctx context.Context, label, model string) (*demoQuality, error) {
+	test := s.path("data", "nd", "test.parquet")
+	out, err := s.cli(ctx, "eval", "--model", model, "--data", test, "--task", "ranking", "--baseline", "markov",
+		"--metrics", "acc@1,acc@5,mrr", "--bootstrap", "200", "--json")
+	if err != nil {
+		return nil, err
+	}
+	var rep eval.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return nil, fmt.Errorf("eval output: %w", err)
+	}
+	q := &demoQuality{Label: label, Model: rep.Model.Name, Version: rep.Model.Version, Examples: rep.Data.Examples}
+	for _, sl := range rep.Slices {
+		if sl.Key != "all" {
+			continue
+		}
+		get := func(m string) (float64, float64) {
+			e := sl.Metrics[m]
+			b := 0.0
+			if e.Baseline != nil {
+				b = float64(*e.Baseline)
+			}
+			return float64(e.Candidate), b
+		}
+		q.Acc1, q.MarkovAcc1 = get("acc@1")
+		q.Acc5, q.MarkovAcc5 = get("acc@5")
+		q.MRR, _ = get("mrr")
+	}
+	out, err = s.cli(ctx, "predictability", "--data", test, "--model", model, "--json")
+	if err != nil {
+		return nil, err
+	}
+	var p eval.PredictabilitySummary
+	if err := json.Unmarshal(out, &p); err != nil {
+		return nil, fmt.Errorf("predictability output: %w", err)
+	}
+	q.PiMax = float64(p.MeanPiMax)
+	if p.MeanAcc1 != nil {
+		q.MeanUserAcc1 = float64(*p.MeanAcc1)
+	}
+	s.mu.Lock()
+	s.rep.Quality = append(s.rep.Quality, *q)
+	s.mu.Unlock()
+	return q, nil
+}
+
+// etaQuality scores an ETA bundle's travel times on the held-out trips
+// against the free-flow estimate and the simulator's noise floor.
+func (s *story) etaQuality(ctx context.Context, label, model string) error {
+	test := s.path("data", "eta", "test.parquet")
+	q := demoETA{Label: label}
+	for _, b := range []struct {
+		col string
+		dst *float64
+	}{{"free_flow_s", &q.FreeFlowMAE}, {"expected_s", &q.FloorMAE}} {
+		out, err := s.cli(ctx, "eval", "--model", model, "--data", test, "--labels", "travel_s", "--task", "regression",
+			"--baseline", "column:"+b.col, "--metrics", "mae", "--bootstrap", "100", "--json")
+		if err != nil {
+			return err
+		}
+		var rep eval.Report
+		if err := json.Unmarshal(out, &rep); err != nil {
+			return fmt.Errorf("eval output: %w", err)
+		}
+		e := rep.Slices[0].Metrics["mae"]
+		q.MAE = float64(e.Candidate)
+		if e.Baseline != nil {
+			*b.dst = float64(*e.Baseline)
+		}
+	}
+	if gap := q.FreeFlowMAE - q.FloorMAE; gap > 0 {
+		q.GapClosed = (q.FreeFlowMAE - q.MAE) / gap
+	}
+	s.mu.Lock()
+	s.rep.ETA = append(s.rep.ETA, q)
+	s.mu.Unlock()
+	return nil
+}
+
+// openLog prepares the work directory and creates demo.log. A directory
+// of an earlier run (it holds demo.log) is cleared of that run's data,
+// models and fleet state; any other non-empty directory is refused, so the
+// demo never deletes files it did not write.
+func openLog(dir string) (*os.File, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	if len(ents) > 0 {
+		if _, err := os.Stat(filepath.Join(dir, "demo.log")); err != nil {
+			return nil, fmt.Errorf("%s is not empty and holds no earlier demo run (demo.log); choose another --out", dir)
+		}
+		for _, sub := range []string{"data", "models", "fleet", "report.html", "report.json"} {
+			if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o755); err != nil {
+		return nil, err
+	}
+	return os.Create(filepath.Join(dir, "demo.log"))
+}

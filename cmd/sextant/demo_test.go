@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDemoFast: `demo --fast` runs every phase of the story on a small
+// fleet and leaves a report whose numbers agree with what the phases
+// printed and with one another.
+func TestDemoFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a population, trains three models and runs a fleet")
+	}
+	dir := filepath.Join(t.TempDir(), "demo")
+	out, err := sextant(t, "demo", "--fast", "--out", dir, "--progress=false", "--city", filepath.Join("..", "..", defaultCity))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, phase := range []string{"population", "train", "evaluate v1", "package v1", "fleet", "publish v1", "install v1", "serve v1"} {
+		if !strings.Contains(out, "✓ "+phase) {
+			t.Errorf("no finished phase %q in:\n%s", phase, out)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep demoReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Devices != 60 || len(rep.Quality) == 0 || len(rep.ETA) != 2 || len(rep.Privacy) == 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	q := rep.Quality[0]
+	if q.Acc1 <= 0 || q.Acc1 > 1 || q.Acc5 < q.Acc1 || q.MRR < q.Acc1 || q.MarkovAcc1 <= 0 {
+		t.Errorf("next destination quality %+v", q)
+	}
+	if p := rep.Privacy[0]; !(p.Epsilon > 0) || p.Delta != 1e-5 {
+		t.Errorf("privacy %+v", p)
+	}
+	// Every phone installed v1 of both device models, and served both.
+	mix := rep.Mix[0]
+	if mix.Versions["1.0.0"] != rep.Devices {
+		t.Errorf("version mix after install %v, want all %d on 1.0.0", mix.Versions, rep.Devices)
+	}
+	served := map[string]bool{}
+	for _, s := range rep.Fleet {
+		served[s.Model] = true
+		if s.Failures != 0 || s.Requests == 0 {
+			t.Errorf("%s: %d requests, %d failures", s.Label, s.Requests, s.Failures)
+		}
+		n := 0
+		for _, c := range s.Sources {
+			n += c
+		}
+		if n != s.Requests {
+			t.Errorf("%s: sources %v do not add up to %d requests", s.Label, s.Sources, s.Requests)
+		}
+		if s.Model == ndModel && s.Sources["device"] != s.Requests {
+			t.Errorf("next destination (private inputs) answered off device: %v", s.Sources)
+		}
+	}
+	if !served[ndModel] || !served[etaModel] {
+		t.Errorf("served %v, want both device models", served)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<svg", "Next destination", "Serving on the fleet", "Fleet version mix"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+}
