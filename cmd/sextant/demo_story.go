@@ -47,7 +47,9 @@ var runCommand func(ctx context.Context, args []string, stdout, stderr io.Writer
 
 func init() { runCommand = run }
 
-func (s *story) path(parts ...string) string { return filepath.Join(append([]string{s.cfg.out}, parts...)...) }
+func (s *story) path(parts ...string) string {
+	return filepath.Join(append([]string{s.cfg.out}, parts...)...)
+}
 
 // cli runs a sextant command line in process, as a user would type it; its
 // output goes to demo.log and its standard output is returned.
