@@ -100,33 +100,68 @@ func TestMatMul(t *testing.T) {
 
 // TestExtremes holds exactness where it is hardest: the largest products
 // (255·−128 and 255·127) over long sums, which would saturate a 16-bit pair
-// sum (VPMADDUBSW) and exercise every lane of the int32 accumulators.
+// sum (VPMADDUBSW) and exercise every lane of the int32 accumulators; and A
+// = 0 against B = −128, which the arm64 sets see as (−128)·(−128) after
+// offsetting A by −128 (two of them overflow an int16 pair sum, SMLAL).
 func TestExtremes(t *testing.T) {
-	for _, bv := range []int8{-128, 127} {
-		for _, k := range []int{4, 1023, 1024, 4099} {
-			m, n := 7, 70
-			p := &int8Problem{m: m, k: k, n: n, lda: k, ldc: n}
-			p.a = make([]uint8, m*k)
-			for i := range p.a {
-				p.a[i] = 255
-			}
-			p.b = make([]int8, k*n)
-			for i := range p.b {
-				p.b[i] = bv
-			}
-			p.want = naive(p.a, k, p.b, m, k, n)
-			if p.want[0] != int32(255)*int32(bv)*int32(k) {
-				t.Fatalf("reference %d", p.want[0])
-			}
-			pb := PackB(p.b, k, n, false)
-			for _, ks := range Available() {
-				q := pb.With(ks)
-				for _, mm := range []int{1, m} {
-					pp := *p
-					pp.m = mm
-					pp.check(t, fmt.Sprintf("%s b=%d", ks.Name(), bv), func(c []int32) { q.MatMul(c, p.a, mm, k, n) })
+	for _, av := range []uint8{0, 255} {
+		for _, bv := range []int8{-128, 127} {
+			for _, k := range []int{4, 1023, 1024, 4099} {
+				m, n := 7, 70
+				p := &int8Problem{m: m, k: k, n: n, lda: k, ldc: n}
+				p.a = make([]uint8, m*k)
+				for i := range p.a {
+					p.a[i] = av
+				}
+				p.b = make([]int8, k*n)
+				for i := range p.b {
+					p.b[i] = bv
+				}
+				p.want = naive(p.a, k, p.b, m, k, n)
+				if p.want[0] != int32(av)*int32(bv)*int32(k) {
+					t.Fatalf("reference %d", p.want[0])
+				}
+				pb := PackB(p.b, k, n, false)
+				for _, ks := range Available() {
+					q := pb.With(ks)
+					for _, mm := range []int{1, 2, 4, m} {
+						pp := *p
+						pp.m = mm
+						pp.check(t, fmt.Sprintf("%s a=%d b=%d", ks.Name(), av, bv), func(c []int32) { q.MatMul(c, p.a, mm, k, n) })
+					}
 				}
 			}
+		}
+	}
+}
+
+// TestWrap runs sums past 2^31: int32 addition wraps, and every set must
+// wrap to the same bits as the reference whatever its summation order (the
+// arm64 sets add 128·colsum separately).
+func TestWrap(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const k, n = 70001, 19
+	for _, m := range []int{1, 5} {
+		p := &int8Problem{m: m, k: k, n: n, lda: k, ldc: n}
+		p.a = make([]uint8, m*k)
+		p.b = make([]int8, k*n)
+		for i := range p.a {
+			p.a[i] = 255 - uint8(r.IntN(2))
+		}
+		for i := range p.b {
+			p.b[i] = int8(-128 + r.IntN(2)*255) // −128 or 127
+			if i%n < 8 {
+				p.b[i] = -128 // columns that certainly wrap
+			}
+		}
+		p.want = naive(p.a, k, p.b, m, k, n)
+		if wide := int64(p.a[0]) * -128 * k; int64(p.want[0]) == wide {
+			t.Fatalf("the sum did not wrap: %d", wide)
+		}
+		pb := PackB(p.b, k, n, false)
+		for _, ks := range Available() {
+			q := pb.With(ks)
+			p.check(t, ks.Name(), func(c []int32) { q.MatMul(c, p.a, m, k, n) })
 		}
 	}
 }

@@ -14,7 +14,7 @@ var generic = &impl{
 
 // matmulGo walks each row of A over each packed panel; groups of four zero
 // activations (ReLU outputs with a zero point of 0) are skipped.
-func matmulGo(panels []byte, k, n int, c []int32, a []uint8, m, lda, ldc int) {
+func matmulGo(panels []byte, _ []int32, k, n int, c []int32, a []uint8, m, lda, ldc int) {
 	np, kg := dims(k, n)
 	kf := k / groupRows
 	for i := 0; i < m; i++ {

@@ -13,10 +13,11 @@ type Kernels struct {
 type impl struct {
 	name string
 	// matmul sets C (m×n, row stride ldc int32s) = A (m×k uint8, row
-	// stride lda bytes) · B (the packed panels of a k×n matrix). Shapes
-	// are checked by the caller; m, k and n are positive. It takes slices,
-	// not a *PackedB, so that Gemm's PackedB can stay on the stack.
-	matmul func(panels []byte, k, n int, c []int32, a []uint8, m, lda, ldc int)
+	// stride lda bytes) · B (the packed panels of a k×n matrix, with its
+	// ceil(n/16)·16 column sums). Shapes are checked by the caller; m, k
+	// and n are positive. It takes slices, not a *PackedB, so that Gemm's
+	// PackedB can stay on the stack.
+	matmul func(panels []byte, sums []int32, k, n int, c []int32, a []uint8, m, lda, ldc int)
 	// dequant is Dequantize's body on equal-length slices.
 	dequant func(y []float32, acc, sums []int32, zero int32, scale float32, bs, bias []float32, relu bool)
 	// quantize is Quantize's body on equal-length slices.
@@ -25,7 +26,8 @@ type impl struct {
 	minMax func(x []float32) (lo, hi float32)
 }
 
-// Name is the set's name: "avx512vnni", "avx2" or "purego".
+// Name is the set's name: "avx512vnni", "avx2", "sdot", "neon" or
+// "purego".
 func (ks Kernels) Name() string { return ks.impl.name }
 
 func (ks Kernels) String() string { return ks.impl.name }
@@ -56,6 +58,16 @@ func Best() Kernels {
 type nativeSet struct {
 	impl *impl
 	ok   func() bool
+}
+
+// aTail copies the last k%4 bytes of mr rows of A, zero-padded to a whole
+// group, into t (4 bytes per row): the kernels read A four bytes at a time
+// and must not read past a row's end.
+func aTail(t []uint8, a []uint8, i, mr, lda, kf, k int) {
+	for r := 0; r < mr; r++ {
+		row := (i + r) * lda
+		copy(t[r*groupRows:r*groupRows+groupRows], a[row+kf*groupRows:row+k])
+	}
 }
 
 // ptr8 returns &b[i] as an unsafe pointer, or nil for an empty b.

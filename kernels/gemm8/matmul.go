@@ -5,11 +5,11 @@ import "fmt"
 // MatMul sets C = A·B exactly: a is m×k uint8 with row stride lda ≥ k, c is
 // m×n int32 with row stride ldc ≥ n. It does not allocate.
 func (p *PackedB) MatMul(c []int32, a []uint8, m, lda, ldc int) {
-	p.ks.matmul(p.panels, p.k, p.n, c, a, m, lda, ldc)
+	p.ks.matmul(p.panels, p.sums, p.k, p.n, c, a, m, lda, ldc)
 }
 
 // matmul checks shapes and runs the set's kernel.
-func (ks Kernels) matmul(panels []byte, k, n int, c []int32, a []uint8, m, lda, ldc int) {
+func (ks Kernels) matmul(panels []byte, sums []int32, k, n int, c []int32, a []uint8, m, lda, ldc int) {
 	if m < 0 || lda < k || ldc < n {
 		panic(fmt.Sprintf("gemm8: MatMul %d×%d·%d×%d with lda %d, ldc %d", m, k, k, n, lda, ldc))
 	}
@@ -25,7 +25,7 @@ func (ks Kernels) matmul(panels []byte, k, n int, c []int32, a []uint8, m, lda, 
 		}
 		return
 	}
-	ks.impl.matmul(panels, k, n, c, a, m, lda, ldc)
+	ks.impl.matmul(panels, sums, k, n, c, a, m, lda, ldc)
 }
 
 // GemmScratch returns the scratch bytes Gemm needs for a k×n B.
@@ -46,5 +46,6 @@ func (ks Kernels) Gemm(c []int32, a []uint8, m, k, n, lda int, b []int8, ldb, ld
 	dst := scratch[off : off+size]
 	PackBInto(dst, b, k, n, ldb, false)
 	np, kg := dims(k, n)
-	ks.matmul(dst[:np*kg*rowBytes], k, n, c, a, m, lda, ldc)
+	split := np * kg * rowBytes
+	ks.matmul(dst[:split], int32s(dst[split:]), k, n, c, a, m, lda, ldc)
 }

@@ -41,17 +41,7 @@ func colMask(cols int) uint64 {
 // tailMask has one bit per element of the last partial 16-lane vector.
 func tailMask(n int) uint64 { return 1<<(n%16) - 1 }
 
-// aTail copies the last k%4 bytes of mr rows of A, zero-padded to a whole
-// group, into t (4 bytes per row): the kernels read A four bytes at a time
-// and must not read past a row's end.
-func aTail(t []uint8, a []uint8, i, mr, lda, kf, k int) {
-	for r := 0; r < mr; r++ {
-		row := (i + r) * lda
-		copy(t[r*groupRows:r*groupRows+groupRows], a[row+kf*groupRows:row+k])
-	}
-}
-
-func matmulVNNI(panels []byte, k, n int, c []int32, a []uint8, m, lda, ldc int) {
+func matmulVNNI(panels []byte, _ []int32, k, n int, c []int32, a []uint8, m, lda, ldc int) {
 	_, kg := dims(k, n)
 	ps := kg * rowBytes
 	kf := k / groupRows
@@ -192,7 +182,7 @@ func minMaxVNNI(x []float32) (lo, hi float32) {
 // AVX2 tiles are mr ≤ 2 rows × np ≤ 2 panels, always 16·np columns wide.
 const mrAVX2 = 2
 
-func matmulAVX2(panels []byte, k, n int, c []int32, a []uint8, m, lda, ldc int) {
+func matmulAVX2(panels []byte, _ []int32, k, n int, c []int32, a []uint8, m, lda, ldc int) {
 	np, kg := dims(k, n)
 	ps := kg * rowBytes
 	kf := k / groupRows
