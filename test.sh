@@ -15,12 +15,17 @@ command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev) # the OSM PBF reader's cgo zlib
 command -v gcc >/dev/null || need+=(gcc) # device/capi: the C ABI smoke tests
 command -v javac >/dev/null || need+=(default-jdk-headless) # device/capi: the JNI smoke test (javac, jni.h)
+command -v chromium >/dev/null || need+=(chromium) # server: the web console's browser tests (chromedp)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "test.sh: installing ${need[*]} from Debian" >&2
 	if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+
+# store: the S3 blob suite runs against a versitygw gateway it starts on loopback.
+command -v versitygw >/dev/null || [ -x "$(go env GOPATH)/bin/versitygw" ] ||
+	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
 if [ -n "$unformatted" ]; then

@@ -20,6 +20,18 @@
 // Later runs with the same signature reuse the plan and make no heap
 // allocations: kernels write into arena views prepared once per session.
 //
+// # Threads
+//
+// Options.Threads > 1 gives the model a fixed pool of Threads-1 worker
+// goroutines (package kernels/parallel), started once at Compile, across
+// which large float32 GEMMs, GEMVs and convolutions split their rows or
+// columns; the goroutine calling Run is the remaining thread. Small ops stay
+// on the caller. The default is one thread, as on a phone: no workers, no
+// hand-offs. Sessions of one model share its pool; a session that finds it
+// busy runs the op on its own goroutine. Runs stay allocation-free and their
+// results are bit-identical to one thread. The workers stop when the Model
+// is garbage collected.
+//
 // # Budgets and profiling
 //
 // Options.MaxArenaBytes bounds the arena (ArenaBudgetError at compile or plan
@@ -32,11 +44,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/kernels"
+	"github.com/sextant-ml/sextant/kernels/parallel"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -53,6 +67,9 @@ type Options struct {
 	Profile bool
 	// Logger receives compile-time diagnostics; nil discards them.
 	Logger *slog.Logger
+	// Threads is the number of threads a run may use for one large op
+	// (intra-op parallelism), counting the caller; 0 and 1 mean one.
+	Threads int
 }
 
 // ArenaBudgetError reports a plan whose arena exceeds Options.MaxArenaBytes.
@@ -119,6 +136,8 @@ type Model struct {
 	// repacked counts kernels that packed constant weights themselves
 	// because the graph carried no stored layout for them.
 	repacked int
+	// pool is the intra-op worker pool, nil for one thread.
+	pool *parallel.Pool
 }
 
 // Repacked is the number of nodes whose constant weights were repacked at
@@ -155,6 +174,10 @@ func (m *Model) ArenaBytes() int64 { return m.staticArena }
 // NumNodes is the number of nodes the model executes.
 func (m *Model) NumNodes() int { return len(m.nodes) }
 
+// Threads is the number of threads a run may use for one op (Options.Threads,
+// at least 1).
+func (m *Model) Threads() int { return m.pool.Threads() }
+
 // Compile builds a Model from g. It takes ownership of g: optimization
 // rewrites it in place.
 func Compile(g *graph.Graph, opts Options) (*Model, error) {
@@ -166,7 +189,14 @@ func Compile(g *graph.Graph, opts Options) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{g: g, opset: g.Opset, opts: opts, staticArena: -1}
+	if opts.Threads > 1 {
+		m.pool = parallel.New(opts.Threads)
+		// The workers reference the pool, not the model: when the model
+		// becomes unreachable, stop them.
+		runtime.AddCleanup(m, (*parallel.Pool).Close, m.pool)
+	}
 	if err := m.index(); err != nil {
+		m.pool.Close()
 		return nil, err
 	}
 	if m.repacked > 0 {
@@ -214,7 +244,7 @@ func (m *Model) index() error {
 		add(v)
 	}
 	for _, n := range m.g.Nodes {
-		k, err := kernels.New(n, m.opset)
+		k, err := kernels.NewWith(n, m.opset, kernels.Config{Pool: m.pool})
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,10 @@ type Config struct {
 	ECEBins int
 	// BatchSize is the batch the predictors run at; 0 means 256.
 	BatchSize int
+	// Temperature is the candidate's calibration temperature (its bundle's
+	// calibration.temperature): logits are divided by it before the
+	// softmax. 0 means 1.
+	Temperature float64
 }
 
 // Evaluate scores cand (and base, when not nil) on every example of d and
@@ -66,7 +70,7 @@ func Evaluate(ctx context.Context, d *dataset.Dataset, cand, base Predictor, cfg
 	for _, m := range metrics {
 		r.Metrics = append(r.Metrics, MetricInfo{Name: m.Name(), HigherIsBetter: m.HigherIsBetter()})
 	}
-	candOut, candVals, err := score(ctx, cand, d, labels, metrics, cfg)
+	candOut, candVals, err := score(ctx, cand, d, labels, metrics, cfg, cfg.Temperature)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +81,7 @@ func Evaluate(ctx context.Context, d *dataset.Dataset, cand, base Predictor, cfg
 	var baseVals []Values
 	if base != nil {
 		r.Baseline = &ModelInfo{Name: base.Name(), Kind: kindOf(base)}
-		baseOut, baseVals, err = score(ctx, base, d, labels, metrics, cfg)
+		baseOut, baseVals, err = score(ctx, base, d, labels, metrics, cfg, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -113,6 +117,10 @@ func Evaluate(ctx context.Context, d *dataset.Dataset, cand, base Predictor, cfg
 			}
 		}
 		r.Calibration = c
+		if err := candOut.prepare(); err != nil {
+			return nil, err
+		}
+		r.RiskCoverage = NewRiskCoverage(candOut.conf, candOut.correct, all, DefaultRiskCoveragePoints)
 	}
 	return r, nil
 }
@@ -146,7 +154,7 @@ func lookupAll(names []string, bins int) ([]Metric, error) {
 }
 
 // score runs p and computes every metric's per-example values.
-func score(ctx context.Context, p Predictor, d *dataset.Dataset, labels []float64, metrics []Metric, cfg Config) (*Outputs, []Values, error) {
+func score(ctx context.Context, p Predictor, d *dataset.Dataset, labels []float64, metrics []Metric, cfg Config, temperature float64) (*Outputs, []Values, error) {
 	s, err := PredictAll(ctx, p, d, cfg.BatchSize)
 	if err != nil {
 		return nil, nil, err
@@ -159,6 +167,7 @@ func score(ctx context.Context, p Predictor, d *dataset.Dataset, labels []float6
 	if err != nil {
 		return nil, nil, fmt.Errorf("eval: %s: %w", p.Name(), err)
 	}
+	o.Temperature = temperature
 	vals := make([]Values, len(metrics))
 	for j, m := range metrics {
 		if vals[j], err = m.PerExample(o); err != nil {

@@ -75,6 +75,18 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		fmt.Fprintf(&b, "<figure>%s<figcaption>Reliability diagram: accuracy against mean confidence in %d equal-width bins (the bins of ECE); dashed: perfect calibration; strip: the candidate's examples per bin.</figcaption></figure>",
 			reliabilityPlot(r.Calibration), r.ECEBins)
 	}
+	if rc := r.RiskCoverage; rc != nil && len(rc.Points) > 0 {
+		b.WriteString("<h2>Selective prediction</h2>")
+		fmt.Fprintf(&b, "<figure>%s<figcaption>Risk–coverage: the error rate among the answers kept against the fraction kept, as the confidence threshold falls (AURC %s). A cascade that escalates below a threshold keeps that coverage on device.</figcaption></figure>",
+			riskCoveragePlot(rc), numG(rc.AURC))
+		b.WriteString(`<table class="risk-coverage"><tr><th>threshold</th><th>coverage</th><th>risk</th></tr>`)
+		for i, p := range rc.Points {
+			if i%5 == 4 || i == len(rc.Points)-1 {
+				fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>", num(p.Threshold, 4), num(p.Coverage, 3), num(p.Risk, 4))
+			}
+		}
+		b.WriteString("</table>")
+	}
 	if len(r.Profiles) > 0 {
 		b.WriteString("<h2>Device profiles</h2>")
 		b.WriteString(`<table><tr><th class="l">profile</th><th>cores</th><th>p50 µs</th><th>p95 µs</th><th>device p95 µs</th><th>budget µs</th><th>arena B</th><th>budget B</th><th>weights B</th><th>CPU µs</th><th>energy J</th><th class="l">status</th></tr>`)

@@ -54,6 +54,10 @@ type Outputs struct {
 	Kind   ScoreKind
 	Scores Scores
 	Labels []float64
+	// Temperature, when positive, divides logits before the softmax
+	// (temperature scaling); it changes probabilities and confidence, not
+	// ranks.
+	Temperature float64
 
 	prepared bool
 	err      error
@@ -147,6 +151,11 @@ func (o *Outputs) derive() error {
 		o.rank[i] = r
 		if o.Kind == Probabilities {
 			copy(prob, row)
+		} else if t := o.Temperature; t > 0 && t != 1 {
+			for j := range row {
+				prob[j] = row[j] / t
+			}
+			softmax(prob, prob)
 		} else {
 			softmax(prob, row)
 		}

@@ -67,6 +67,10 @@ type Report struct {
 	// Calibration is the reliability diagram over all examples (ranking
 	// and classification only).
 	Calibration *Calibration `json:"calibration,omitempty"`
+	// RiskCoverage is the candidate's risk–coverage curve over all
+	// examples (ranking and classification only): error rate against the
+	// fraction answered as the confidence threshold sweeps.
+	RiskCoverage *RiskCoverage `json:"risk_coverage,omitempty"`
 	// Profiles holds the candidate's cost under each device profile.
 	Profiles []ProfileResult `json:"profiles,omitempty"`
 	// Gates holds one result per gate and slice it applied to.

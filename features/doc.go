@@ -30,8 +30,10 @@
 // (a first visit, or a place outside the top K).
 //
 // Counts cover every visit observed so far; time-of-week counts use the
-// arrival's hour of day and day type (weekday or weekend), in the clock of
-// the User's Offset (seconds east of UTC; the simulator has no time zones).
+// arrival's hour of day and day type (weekday or weekend), or for the
+// *_dow features its hour of the week (the same day of the week), in the
+// clock of the User's Offset (seconds east of UTC; the simulator has no
+// time zones).
 //
 // # ETA
 //

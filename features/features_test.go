@@ -109,6 +109,11 @@ func TestNextDestination(t *testing.T) {
 	if got := feat(0, "visit_share"); math.Abs(float64(got)-0.5) > 1e-6 {
 		t.Errorf("visit_share(home) = %v, want 0.5", got)
 	}
+	// Day of week: every arrival was on Monday, so Tuesday 17:00 has
+	// weekday arrivals near (home at Monday 17:30) but none on this day.
+	if feat(0, "log_arrivals_near") == 0 || feat(0, "log_arrivals_dow") != 0 || feat(0, "arrival_dow_share") != 0 {
+		t.Errorf("home at Tuesday 17:00: arrivals near %v, on this day of week %v", feat(0, "log_arrivals_near"), feat(0, "log_arrivals_dow"))
+	}
 	if ex.Label(1) != 0 || ex.Label(3) != 2 || ex.Label(99) != -1 {
 		t.Errorf("labels: home %d shop %d unknown %d", ex.Label(1), ex.Label(3), ex.Label(99))
 	}
@@ -121,6 +126,12 @@ func TestNextDestination(t *testing.T) {
 	}
 	if want := q(0) / 2; math.Abs(float64(m[5])-want) > 1e-6 {
 		t.Errorf("markov(padding) = %v, want %v", m[5], want)
+	}
+	// The next Monday at 17:00: home (17:30) and shop (19:12) arrived in
+	// Monday's 17–19 h window, one each.
+	u.Extract(monday+(7*24+17)*3600, ex)
+	if feat(0, "arrival_dow_share") != 0.5 || feat(2, "arrival_dow_share") != 0.5 || feat(1, "log_arrivals_dow") != 0 {
+		t.Errorf("Monday 17:00 day-of-week shares: home %v shop %v work %v", feat(0, "arrival_dow_share"), feat(2, "arrival_dow_share"), feat(1, "arrival_dow_share"))
 	}
 	if err := u.Observe(visit(1, 30, 31, "home")); err == nil {
 		t.Error("Observe accepted a visit out of time order")

@@ -38,6 +38,8 @@ var CandidateFeatureNames = []string{
 	"log_km_current",     // log(1 + km from the current place)
 	"log_km_top",         // log(1 + km from the most visited place)
 	"log_mean_stay",      // log(1 + mean hours stayed at c)
+	"log_arrivals_dow",   // log(1 + arrivals at c in the coming hours on this day of the week)
+	"arrival_dow_share",  // those / all arrivals then
 }
 
 // CandidateFeatures is F, the number of features per candidate.
@@ -112,9 +114,10 @@ func (u *User) Extract(now int64, ex *NextDestination) bool {
 	cur := &u.places[u.lastRow]
 
 	// Denominators shared by the candidates.
-	var arrNear int32
+	var arrNear, arrDow int32
 	for i := range u.places {
 		arrNear += near(&u.places[i].arrivals, b, 0, 2)
+		arrDow += nearWeek(&u.places[i].byHour, int(how), 0, 2)
 	}
 	var outAll, outNear, out2 int32
 	if o := u.out[u.lastRow]; o != nil {
@@ -158,6 +161,9 @@ func (u *User) Extract(now int64, ex *NextDestination) bool {
 		x[13] = log1p(haversine(cur.lat, cur.lon, p.lat, p.lon) / 1000)
 		x[14] = log1p(haversine(top.lat, top.lon, p.lat, p.lon) / 1000)
 		x[15] = log1p(p.stayed / float64(p.count))
+		ad := nearWeek(&p.byHour, int(how), 0, 2)
+		x[16] = log1p(float64(ad))
+		x[17] = ratio(ad, arrDow)
 		ex.Category[c] = int64(p.category)
 	}
 

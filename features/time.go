@@ -52,6 +52,16 @@ func near(hist *[TimeBuckets]int32, bucket, lo, hi int) int32 {
 	return s
 }
 
+// nearWeek sums hist over the hours of week in [how+lo, how+hi] (circular
+// within the week): the same day of the week, not just the same day type.
+func nearWeek(hist *[HoursPerWeek]int32, how, lo, hi int) int32 {
+	var s int32
+	for d := lo; d <= hi; d++ {
+		s += hist[((how+d)%HoursPerWeek+HoursPerWeek)%HoursPerWeek]
+	}
+	return s
+}
+
 // haversine is the great-circle distance in metres between two points in
 // degrees (mean Earth radius 6,371,008.8 m, IUGG).
 func haversine(lat1, lon1, lat2, lon2 float64) float64 {

@@ -34,9 +34,10 @@ type placeStats struct {
 	category int
 	lat, lon float64
 	count    int32
-	arrivals [TimeBuckets]int32 // by arrival bucket
-	lastLeft int64              // depart of the latest visit
-	stayed   float64            // total hours stayed
+	arrivals [TimeBuckets]int32  // by arrival bucket
+	byHour   [HoursPerWeek]int32 // by arrival hour of week
+	lastLeft int64               // depart of the latest visit
+	stayed   float64             // total hours stayed
 }
 
 // transition keys.
@@ -109,7 +110,9 @@ func (u *User) Observe(v Visit) error {
 	}
 	p := &u.places[row]
 	p.count++
-	p.arrivals[Bucket(HourOfWeek(v.Arrive, u.Offset))]++
+	how := HourOfWeek(v.Arrive, u.Offset)
+	p.arrivals[Bucket(how)]++
+	p.byHour[int(how)%HoursPerWeek]++
 	p.lastLeft = v.Depart
 	p.stayed += math.Max(0, float64(v.Depart-v.Arrive)) / 3600
 	if u.visits > 0 {

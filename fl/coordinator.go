@@ -52,17 +52,9 @@ type Config struct {
 	Noise *rand.Rand
 }
 
-// Assignment is what a selected device receives in configuration.
-type Assignment struct {
-	Round   int
-	Attempt uint64
-	// ID is the device's id in the round (its secagg id).
-	ID     uint32
-	Plan   client.Plan
-	Global []float32
-	// SecAgg is nil in plaintext simulation mode.
-	SecAgg *secagg.Params
-}
+// Assignment is what a selected device receives in configuration (the wire
+// type lives with the device half).
+type Assignment = client.Assignment
 
 // Coordinator runs a task's rounds. Its methods are safe for concurrent use.
 type Coordinator struct {
@@ -78,6 +70,9 @@ type Coordinator struct {
 	params  *secagg.Params
 	sa      *server.Round
 	plain   map[uint32][]float32
+	// noiseUnits is each device's distributed-DP noise σ (fixed-point
+	// units) and noiseEff the round's effective noise multiplier.
+	noiseUnits, noiseEff float64
 	// lastSum is the last aggregate before noise (for tests).
 	lastSum []float64
 }
@@ -220,9 +215,15 @@ func (c *Coordinator) closeSelectionLocked() error {
 		return c.failLocked(fmt.Sprintf("%d devices joined, %d needed", len(c.ids), t.MinReports))
 	}
 	if t.SecureAggregation {
-		p, err := secaggParams(c.st.Attempts, c.dim(), len(c.ids), max(c.st.ClipNorm, 0.5), t.MinReports)
+		p, err := secaggParams(c.st.Attempts, c.dim(), len(c.ids), max(c.st.ClipNorm, 0.5), t.MinReports, t.distributedZ(), t.SecAggPlus)
 		if err != nil {
 			return c.failLocked(err.Error())
+		}
+		c.noiseUnits, c.noiseEff = 0, 0
+		if t.DistributedDP {
+			if c.noiseUnits, c.noiseEff, err = distributedNoise(p, c.st.ClipNorm, t.Plan.NoiseMultiplier, t.MinReports); err != nil {
+				return c.failLocked(err.Error())
+			}
 		}
 		sa, err := server.New(server.Config{Params: p, Clients: c.ids, Rand: c.cfg.Rand})
 		if err != nil {
@@ -251,6 +252,7 @@ func (c *Coordinator) Configure(id uint32) (*Assignment, error) {
 	if c.params != nil {
 		p := *c.params
 		a.SecAgg = &p
+		a.NoiseUnits = c.noiseUnits
 	}
 	return a, nil
 }

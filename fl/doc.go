@@ -40,4 +40,16 @@
 //
 // Without secure aggregation the coordinator accepts plaintext updates only
 // when the task's plan enables PlaintextForSimulation.
+//
+// # Serving devices
+//
+// A Service puts a coordinator behind the device protocol of fl/client.Conn:
+// status (with pace steering: a device not in the round is told when to come
+// back, spread over the next selection window), check-in to a seat with a
+// token, configuration, the secure-aggregation steps and leave. RunRound
+// drives one round and closes each step once every expected device has
+// answered or left, or at the step timeout. LocalConn serves it in process
+// (package fl/flsim, `sextant fl simulate`); package server serves it over
+// HTTP. With Task.DistributedDP the devices add the noise before masking
+// (ddp.go, Kairouz et al. 2021).
 package fl

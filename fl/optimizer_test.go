@@ -41,7 +41,7 @@ func TestServerOptimizerRules(t *testing.T) {
 
 func TestSecAggParamsNeverWrap(t *testing.T) {
 	for _, n := range []int{10, 26, 500, 1000, 1001, 5000} {
-		p, err := secaggParams(1, 1000, n, 2, 10)
+		p, err := secaggParams(1, 1000, n, 2, 10, 0, false)
 		if err != nil {
 			t.Fatalf("n = %d: %v", n, err)
 		}

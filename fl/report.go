@@ -15,20 +15,40 @@ import (
 )
 
 // secaggParams chooses a round's secure-aggregation parameters: the complete
-// graph up to 1,000 clients and SecAgg+ beyond, a majority threshold, and
+// graph up to 1,000 clients and SecAgg+ beyond (or always, with plus), a majority threshold, and
 // a fixed-point encoding whose clip range is the plan's clip norm C (an
 // update of L2 norm ≤ C has every coordinate in [−C, C], so nothing is
 // clipped by the encoding) at the finest power-of-two scale for which n
 // clients' sum cannot wrap Z_{2^32}.
-func secaggParams(round uint64, dim, n int, clip float64, minReports int) (secagg.Params, error) {
+//
+// With distributed DP (z > 0: each client adds discrete Gaussian noise of
+// total standard deviation z·C·Scale over minReports clients) the scale also
+// leaves room for the noise: n·C·Scale + 8·σ_sum < 2^31, σ_sum the noise's
+// standard deviation over n clients, so the noised sum wraps with
+// probability below 10⁻¹⁵ per coordinate.
+func secaggParams(round uint64, dim, n int, clip float64, minReports int, z float64, plus bool) (secagg.Params, error) {
 	p := secagg.Params{Round: round, Dim: dim}
-	if n > 1000 {
+	if n > 1000 || plus {
 		p.Degree = secagg.DefaultDegree(n)
 	}
-	p.Threshold = max(secagg.DefaultThreshold(p.Neighbours(n)), min(minReports, p.Neighbours(n)))
+	// The complete graph's threshold is at least the minimum reports (a
+	// round that could commit has that many shares of every secret);
+	// SecAgg+'s is a majority of each neighbourhood, which holds k = O(log n)
+	// clients, far fewer than the minimum reports.
+	p.Threshold = secagg.DefaultThreshold(p.Neighbours(n))
+	if p.Degree == 0 {
+		p.Threshold = max(p.Threshold, min(minReports, p.Neighbours(n)))
+	}
 	scale := math.Exp2(math.Floor(math.Log2(float64(math.MaxInt32) / (float64(n) * clip))))
 	p.Encoding = secagg.Encoding{Clip: clip, Scale: min(scale, 1<<24)}
-	for p.Encoding.Bound(n, dim).MayWrap && p.Encoding.Scale > 1 {
+	noiseFits := func() bool {
+		if z <= 0 {
+			return true
+		}
+		u, _, err := distributedNoise(p, clip, z, minReports)
+		return err == nil && float64(n)*clip*p.Encoding.Scale+8*u*math.Sqrt(float64(n)) < math.MaxInt32
+	}
+	for (p.Encoding.Bound(n, dim).MayWrap || !noiseFits()) && p.Encoding.Scale > 1 {
 		p.Encoding.Scale /= 2
 	}
 	if err := p.Validate(n); err != nil {
@@ -50,20 +70,45 @@ func (c *Coordinator) Limits() secagg.Limits {
 // Receive passes a device's marshalled secure-aggregation message to the
 // round (configuration: step 0; reporting: the later steps).
 func (c *Coordinator) Receive(b []byte) error {
+	_, err := c.deliver(b, 0)
+	return err
+}
+
+// deliver is Receive of a message that must come from device id (0: any)
+// and returns its header.
+func (c *Coordinator) deliver(b []byte, id uint32) (secagg.Header, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sa == nil || (c.st.Phase != PhaseConfiguration && c.st.Phase != PhaseReporting) {
-		return fmt.Errorf("%w: secure-aggregation message in %s", ErrPhase, c.st.Phase)
+		return secagg.Header{}, fmt.Errorf("%w: secure-aggregation message in %s", ErrPhase, c.st.Phase)
 	}
 	m, err := secagg.Unmarshal(b, c.sa.Limits())
 	if err != nil {
-		return fmt.Errorf("fl: receive: %w", err)
+		return secagg.Header{}, fmt.Errorf("fl: receive: %w", err)
+	}
+	h := m.Head()
+	if id != 0 && h.Sender != id {
+		return h, fmt.Errorf("fl: receive: %w: device %d sent a message as %d", ErrDevice, id, h.Sender)
 	}
 	if err := c.sa.Handle(m); err != nil {
-		return fmt.Errorf("fl: receive: %w", err)
+		return h, fmt.Errorf("fl: receive: %w", err)
 	}
-	return nil
+	return h, nil
 }
+
+// secaggStep is the step of the round's secure aggregation (StepDone when
+// there is none).
+func (c *Coordinator) secaggStep() secagg.Step {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sa == nil {
+		return secagg.StepDone
+	}
+	return c.sa.Step()
+}
+
+// attemptID is the current (or last) round attempt's id.
+func (c *Coordinator) attemptID() uint64 { c.mu.Lock(); defer c.mu.Unlock(); return c.st.Attempts }
 
 // Recipients lists the devices that get a message in the current
 // secure-aggregation step.
@@ -180,6 +225,7 @@ func (c *Coordinator) commitLocked(sum []float64, reports int, ov secagg.Overflo
 		denom = t.Q() * float64(t.Population)
 	}
 	zSum, nextClip, unclipped := z, C, 0.0
+	central := z > 0 && !t.DistributedDP
 	if a := t.AdaptiveClip; a != nil {
 		count := sum[len(sum)-1]
 		sum = sum[:len(sum)-1]
@@ -199,7 +245,7 @@ func (c *Coordinator) commitLocked(sum []float64, reports int, ov secagg.Overflo
 		unclipped = count/denom + 0.5
 		nextClip = a.next(C, unclipped)
 	}
-	if z > 0 {
+	if central {
 		g, err := noise.NewGaussian(zSum*C, c.cfg.Noise)
 		if err != nil {
 			return nil, c.failLocked(err.Error())
@@ -222,8 +268,11 @@ func (c *Coordinator) commitLocked(sum []float64, reports int, ov secagg.Overflo
 	if z > 0 {
 		// The ledger first: a crash before the state is saved then
 		// over-counts the privacy spent, never under-counts it.
-		err := c.cfg.Ledger.Record(ledger.Entry{Lineage: t.Model, Task: t.Name, Q: t.Q(), NoiseMultiplier: z, Count: 1,
-			Note: fmt.Sprintf("round %d attempt %d", rec.Round, rec.Attempt)})
+		zRec, note := z, fmt.Sprintf("round %d attempt %d", rec.Round, rec.Attempt)
+		if t.DistributedDP {
+			zRec, note = c.noiseEff, note+fmt.Sprintf(", distributed discrete Gaussian σ = %.4g units per client", c.noiseUnits)
+		}
+		err := c.cfg.Ledger.Record(ledger.Entry{Lineage: t.Model, Task: t.Name, Q: t.Q(), NoiseMultiplier: zRec, Count: 1, Note: note})
 		if err != nil {
 			return nil, c.failLocked(err.Error())
 		}

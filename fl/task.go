@@ -46,6 +46,13 @@ type Task struct {
 	// SecureAggregation masks every update (secagg); off only with the
 	// plan's PlaintextForSimulation.
 	SecureAggregation bool `json:"secure_aggregation"`
+	// DistributedDP moves the noise onto the devices: each adds discrete
+	// Gaussian noise to its encoded update before masking (ddp.go).
+	DistributedDP bool `json:"distributed_dp,omitempty"`
+	// SecAggPlus uses SecAgg+'s k-regular neighbour graph (Bell et al.
+	// 2020) at any round size; by default it is used above 1,000 clients
+	// and the complete graph below.
+	SecAggPlus bool `json:"secagg_plus,omitempty"`
 }
 
 // Q is the probability with which each eligible device joins a round:
@@ -86,6 +93,9 @@ func (t Task) Validate() error {
 		return fmt.Errorf("fl: task %s: δ %v must be in [0, 1)", t.Name, t.Delta)
 	case !t.SecureAggregation && !t.Plan.PlaintextForSimulation:
 		return fmt.Errorf("fl: task %s: %w (enable secure aggregation)", t.Name, client.ErrPlaintext)
+	}
+	if err := t.validateDistributed(); err != nil {
+		return fmt.Errorf("fl: task %s: %w", t.Name, err)
 	}
 	if t.AdaptiveClip != nil {
 		if err := t.AdaptiveClip.Validate(t.Plan.NoiseMultiplier); err != nil {

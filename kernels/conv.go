@@ -5,6 +5,7 @@ import (
 
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/kernels/gemm"
+	"github.com/sextant-ml/sextant/kernels/parallel"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -25,7 +26,10 @@ type convKernel struct {
 	// not found in the bundle.
 	a1d      []float32
 	repacked bool
+	pool     *parallel.Pool // see NewWith; nil for one thread
 }
+
+func (k *convKernel) setPool(p *parallel.Pool) { k.pool = p }
 
 // newConv builds Conv and Sextant's FusedConv: Conv's inputs and
 // attributes plus an activation applied to the result (bias included), in
@@ -148,7 +152,7 @@ func (k *convKernel) Prepare(in, out []*tensor.Tensor) (Step, error) {
 	if x.DType == tensor.Float32 {
 		// The SIMD GEMM packs the column matrix through scratch of its own.
 		p.gemmOff = sl.take(4 * gemm.ScratchSize(p.mg, p.kdim, p.outVol))
-		p.ks, p.simd = gemm.Best(), true
+		p.ks, p.simd = gemm.Best().WithPool(k.pool), true
 	}
 	step := Step{Scratch: sl.size}
 	switch x.DType {

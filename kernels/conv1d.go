@@ -130,7 +130,7 @@ func (k *convKernel) prepareConv1d(p *convPlan, x, w *tensor.Tensor, hasBias boo
 	q := &conv1dPlan{
 		n: p.n, c: p.c, m: p.m, l: g.in[2], t: g.out[2],
 		kw: g.k[2], s: g.s[2], d: g.d[2], pb: g.pb[2], pe: g.pe[2],
-		ks: gemm.Best(),
+		ks: gemm.Best().WithPool(k.pool),
 	}
 	ck := q.c * q.kw
 	q.kdim = ck

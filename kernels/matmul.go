@@ -5,6 +5,7 @@ import (
 
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/kernels/gemm"
+	"github.com/sextant-ml/sextant/kernels/parallel"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -15,10 +16,18 @@ type matMulKernel struct {
 	// packed is a constant float32 2-D B in GEMM panels; nil otherwise.
 	packed   *gemm.PackedB
 	repacked bool
+	pool     *parallel.Pool // see NewWith; nil for one thread
 }
 
 // Repacked reports whether building the kernel packed B itself.
 func (km *matMulKernel) Repacked() bool { return km.repacked }
+
+func (km *matMulKernel) setPool(p *parallel.Pool) {
+	km.pool = p
+	if km.packed != nil {
+		km.packed = km.packed.WithPool(p)
+	}
+}
 
 func newMatMul(n *graph.Node, opset int) (Kernel, error) {
 	k := &matMulKernel{}
@@ -169,10 +178,18 @@ type gemmKernel struct {
 	// otherwise.
 	packed   *gemm.PackedB
 	repacked bool
+	pool     *parallel.Pool // see NewWith; nil for one thread
 }
 
 // Repacked reports whether building the kernel packed B itself.
 func (kg *gemmKernel) Repacked() bool { return kg.repacked }
+
+func (kg *gemmKernel) setPool(p *parallel.Pool) {
+	kg.pool = p
+	if kg.packed != nil {
+		kg.packed = kg.packed.WithPool(p)
+	}
+}
 
 func newGemm(n *graph.Node, opset int) (Kernel, error) {
 	k := &gemmKernel{

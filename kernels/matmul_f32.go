@@ -126,7 +126,7 @@ func (km *matMulKernel) matMulF32(p *matMulPlan) Step {
 			return nil
 		}}
 	}
-	ks := gemm.Best()
+	ks := gemm.Best().WithPool(km.pool)
 	return Step{Scratch: 4 * gemm.ScratchSize(p.m, p.k, p.n), Run: func(in, out []*tensor.Tensor, scratch []byte) error {
 		a, b, c := tensor.Data[float32](in[0]), tensor.Data[float32](in[1]), tensor.Data[float32](out[0])
 		var bias []float32
@@ -164,7 +164,7 @@ func (kg *gemmKernel) gemmF32(p *gemmPlan) Step {
 	if fuseAll && rowC && p.beta != 1 {
 		scratch += p.n
 	}
-	ks := gemm.Best()
+	ks := gemm.Best().WithPool(kg.pool)
 	m, n, k := p.m, p.n, p.k
 	return Step{Scratch: 4 * scratch, Run: func(in, out []*tensor.Tensor, sc []byte) error {
 		a, y := tensor.Data[float32](in[0]), tensor.Data[float32](out[0])[:m*n]

@@ -32,7 +32,11 @@
 // Physics 6:818, "Modelling the scaling properties of human mobility";
 // Pappalardo et al. 2015, Nat. Commun. 6:8166, "Returners and explorers
 // dichotomy in human mobility"): explore with probability ρ·S^−γ to a new
-// place ∝ relevance_j / r_ij², else return ∝ past visits; stay durations
+// place ∝ relevance_j / r_ij², else return to a visited place — half the
+// returns repeat the agent's own routine for the time-of-week slot (day ×
+// 3-hour band; the daily and weekly return peaks of González et al. 2008
+// and Song et al. 2010), a fifth go to a recent place ∝ recency rank^−1
+// (Barbosa et al. 2015), the rest ∝ past visits; stay durations
 // from P(Δt) ∝ Δt^(−1−β)·e^(−Δt/τ). Agents are explorers or returners (ρ
 // scaled up or down), and some stays and whole days go unrecorded (GPS
 // gaps). Params documents every value and how it was tuned; Laws measures

@@ -73,6 +73,8 @@ type simulator struct {
 	slot   []int32   // place -> index in visited, -1 if unvisited
 	seen   []int32   // visited places in first-visit order
 	counts []float64 // visits per seen place
+	slots  []float64 // visits per seen place and routine slot, [k*numSlots+b]
+	recent []int32   // seen places, most recently visited first
 	gap    []bool    // days without recordings
 
 	t, stayStart int64
@@ -102,7 +104,7 @@ func (s *simulator) run(seed uint64, id int64, u *User) {
 	for _, p := range s.seen {
 		s.slot[p] = -1
 	}
-	s.seen, s.counts = s.seen[:0], s.counts[:0]
+	s.seen, s.counts, s.slots, s.recent = s.seen[:0], s.counts[:0], s.slots[:0], s.recent[:0]
 	p := &s.pop.params
 	for d := range s.gap {
 		s.gap[d] = s.rng.Float64() < p.GapDayRate
@@ -164,37 +166,122 @@ func (s *simulator) freeTime(t1 int64, wait bool) {
 	}
 }
 
+// Routine slots: a visit's time of week in 3-hour bands of each day, so
+// "Tuesday 18–21 h" is one slot (7 × 8 = 56 slots).
+const (
+	slotHours = 3
+	numSlots  = 7 * 24 / slotHours
+)
+
+// slotOf is the routine slot of t (seconds since the Monday 00:00 start).
+func slotOf(t int64) int { return int(t%(168*hour)) / (slotHours * hour) }
+
 // next picks the next non-anchor place by d-EPR: explore a new place with
 // probability ρ·S^−γ (S counts every distinct place, anchors included),
 // choosing it ∝ relevance_j / r_ij² (the current place's relevance is a
-// common factor); otherwise return to a visited non-anchor place ∝ its
-// visits. Going home and to work is the schedule's business.
+// common factor); otherwise return to a visited non-anchor place other than
+// the current one. Going home and to work is the schedule's business.
+//
+// A return is a mixture (Params.RoutineShare, Params.RecencyShare): a
+// routine return repeats the agent's own past visits in this time-of-week
+// slot (∝ the place's visits in the slot; a plain preferential return when
+// the slot has none), a recency return picks the K-th most recently visited
+// place ∝ K^−η (Barbosa et al. 2015), and the rest are Song et al.'s
+// preferential return ∝ visits.
 func (s *simulator) next() int32 {
 	p := &s.pop.params
-	a := s.a
 	S := float64(len(s.seen))
 	sum := 0.0
 	for k, pl := range s.seen {
-		if pl != s.cur && pl != a.Home && pl != a.Work {
+		if s.returnable(pl) {
 			sum += s.counts[k]
 		}
 	}
-	if sum == 0 || s.rng.Float64() < a.Rho*math.Pow(S, -p.Gamma) {
+	if sum == 0 || s.rng.Float64() < s.a.Rho*math.Pow(S, -p.Gamma) {
 		if j := s.explore(); j >= 0 {
 			return j
 		}
 	}
+	if sum == 0 {
+		return s.a.Home
+	}
+	switch u := s.rng.Float64(); {
+	case u < p.RoutineShare:
+		if pl := s.routine(slotOf(s.t)); pl >= 0 {
+			return pl
+		}
+	case u < p.RoutineShare+p.RecencyShare:
+		return s.recency(p.RecencyExponent)
+	}
 	u := s.rng.Float64() * sum
+	last := s.a.Home
 	for k, pl := range s.seen {
-		if pl == s.cur || pl == a.Home || pl == a.Work {
+		if !s.returnable(pl) {
 			continue
 		}
+		last = pl
 		u -= s.counts[k]
 		if u < 0 {
 			return pl
 		}
 	}
-	return a.Home
+	return last
+}
+
+// returnable reports whether a visited place can be the target of a return:
+// not an anchor, not where the agent is.
+func (s *simulator) returnable(pl int32) bool {
+	return pl != s.cur && pl != s.a.Home && pl != s.a.Work
+}
+
+// routine draws a returnable place ∝ its past visits in slot b, or −1 when
+// it has none.
+func (s *simulator) routine(b int) int32 {
+	sum := 0.0
+	for k, pl := range s.seen {
+		if s.returnable(pl) {
+			sum += s.slots[k*numSlots+b]
+		}
+	}
+	if sum == 0 {
+		return -1
+	}
+	u := s.rng.Float64() * sum
+	last := int32(-1)
+	for k, pl := range s.seen {
+		if c := s.slots[k*numSlots+b]; c > 0 && s.returnable(pl) {
+			last = pl
+			if u -= c; u < 0 {
+				return pl
+			}
+		}
+	}
+	return last
+}
+
+// recency draws the K-th most recently visited returnable place ∝ K^−η.
+func (s *simulator) recency(eta float64) int32 {
+	sum, k := 0.0, 0
+	for _, pl := range s.recent {
+		if s.returnable(pl) {
+			k++
+			sum += math.Pow(float64(k), -eta)
+		}
+	}
+	u := s.rng.Float64() * sum
+	k = 0
+	last := s.a.Home
+	for _, pl := range s.recent {
+		if !s.returnable(pl) {
+			continue
+		}
+		k++
+		last = pl
+		if u -= math.Pow(float64(k), -eta); u < 0 {
+			return pl
+		}
+	}
+	return last
 }
 
 func (s *simulator) explore() int32 {
@@ -216,15 +303,29 @@ func (s *simulator) explore() int32 {
 	return j
 }
 
+// visit counts a stay at pl starting now (s.t): its visits, its visits in
+// the current routine slot, and its place at the front of the recency list.
 func (s *simulator) visit(pl int32) (isNew bool) {
-	if k := s.slot[pl]; k >= 0 {
-		s.counts[k]++
-		return false
+	k := s.slot[pl]
+	if isNew = k < 0; isNew {
+		k = int32(len(s.seen))
+		s.slot[pl] = k
+		s.seen = append(s.seen, pl)
+		s.counts = append(s.counts, 0)
+		for range numSlots {
+			s.slots = append(s.slots, 0)
+		}
+		s.recent = append(s.recent, pl)
 	}
-	s.slot[pl] = int32(len(s.seen))
-	s.seen = append(s.seen, pl)
-	s.counts = append(s.counts, 1)
-	return true
+	s.counts[k]++
+	s.slots[int(k)*numSlots+slotOf(s.t)]++
+	i := len(s.recent) - 1
+	for s.recent[i] != pl {
+		i--
+	}
+	copy(s.recent[1:i+1], s.recent[:i])
+	s.recent[0] = pl
+	return isNew
 }
 
 func (s *simulator) waitUntil(t int64) { s.t = max(s.t, t) }

@@ -90,6 +90,36 @@ func shareAEAD(cPriv *ecdh.PrivateKey, peerCPub []byte, round uint64, from, to u
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return shareAEADOf(s, round, from, to)
+}
+
+// ShareSecret is the X25519 agreement of a client's c key with a peer's:
+// the same for both directions, so a client that keeps it from sealing its
+// shares (step 1) opens the peer's box (step 4) without a second agreement.
+func ShareSecret(cPriv *ecdh.PrivateKey, peerCPub []byte) ([]byte, error) {
+	return agree(cPriv, peerCPub)
+}
+
+// OpenSharesWith is OpenShares with the agreement already made
+// (ShareSecret).
+func OpenSharesWith(secret []byte, round uint64, from, to uint32, box []byte) (s, b Share, err error) {
+	aead, nonce, ad, err := shareAEADOf(secret, round, from, to)
+	if err != nil {
+		return s, b, err
+	}
+	return openShares(aead, nonce, ad, from, to, box)
+}
+
+// SealSharesWith is SealShares with the agreement already made.
+func SealSharesWith(dst []byte, secret []byte, round uint64, from, to uint32, s, b *Share) ([]byte, error) {
+	aead, nonce, ad, err := shareAEADOf(secret, round, from, to)
+	if err != nil {
+		return dst, err
+	}
+	return sealShares(dst, aead, nonce, ad, from, to, s, b), nil
+}
+
+func shareAEADOf(s []byte, round uint64, from, to uint32) (cipher.AEAD, []byte, []byte, error) {
 	k := derive(s, labelAEAD, round, from, to)
 	block, err := aes.NewCipher(k[:])
 	if err != nil {
@@ -118,6 +148,10 @@ func SealShares(dst []byte, cPriv *ecdh.PrivateKey, peerCPub []byte, round uint6
 	if err != nil {
 		return dst, err
 	}
+	return sealShares(dst, aead, nonce, ad, from, to, s, b), nil
+}
+
+func sealShares(dst []byte, aead cipher.AEAD, nonce, ad []byte, from, to uint32, s, b *Share) []byte {
 	var p [sealedPlain]byte
 	binary.LittleEndian.PutUint32(p[0:], from)
 	binary.LittleEndian.PutUint32(p[4:], to)
@@ -125,7 +159,7 @@ func SealShares(dst []byte, cPriv *ecdh.PrivateKey, peerCPub []byte, round uint6
 		binary.LittleEndian.PutUint64(p[8+8*c:], s.Y[c])
 		binary.LittleEndian.PutUint64(p[8+8*ShareChunks+8*c:], b.Y[c])
 	}
-	return aead.Seal(dst, nonce, p[:], ad), nil
+	return aead.Seal(dst, nonce, p[:], ad)
 }
 
 // OpenShares decrypts a box sealed by SealShares, checks that it names the
@@ -135,6 +169,10 @@ func OpenShares(cPriv *ecdh.PrivateKey, peerCPub []byte, round uint64, from, to 
 	if err != nil {
 		return s, b, err
 	}
+	return openShares(aead, nonce, ad, from, to, box)
+}
+
+func openShares(aead cipher.AEAD, nonce, ad []byte, from, to uint32, box []byte) (s, b Share, err error) {
 	p, err := aead.Open(nil, nonce, box, ad)
 	if err != nil || len(p) != sealedPlain {
 		return s, b, fmt.Errorf("%w: from %d to %d", ErrDecrypt, from, to)

@@ -15,6 +15,7 @@ import (
 	"github.com/sextant-ml/sextant/bundle"
 	"github.com/sextant-ml/sextant/delivery"
 	"github.com/sextant-ml/sextant/delivery/signing"
+	dhealth "github.com/sextant-ml/sextant/device/health"
 )
 
 // Bounds on what a device may send.
@@ -119,6 +120,9 @@ type CheckIn struct {
 	RuntimeVersion string   `json:"runtime_version"`
 	Ops            []string `json:"ops,omitempty"`
 	DeviceInfo
+	// Health is the device's health since its last check-in (health.go);
+	// it adds no identifier to what the check-in carries.
+	Health *dhealth.Report `json:"health,omitempty"`
 }
 
 // Assigned is a bundle the director assigns to the device.
@@ -185,6 +189,8 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, d *cachedDevice
 	if err := s.stamp(r.Context(), d, ci.attributes()); err != nil {
 		return err
 	}
+	s.ingestHealth(r.Context(), d.id, ci.Health)
+	s.fleet.observe(d.id, ci.Installed) // fleet.go
 	cur, err := s.currents.get(r.Context())
 	if err != nil {
 		return err
@@ -236,6 +242,15 @@ func (s *Server) stamp(ctx context.Context, d *cachedDevice, attrs delivery.Attr
 	same := d.attrs == string(b) && now.Sub(d.stamped) < s.cfg.StampInterval
 	d.mu.Unlock()
 	if same {
+		return nil
+	}
+	if _, ok := s.store.(batchStamper); ok && s.cfg.StampBatch > 0 {
+		// Recorded by the next flush (stamps.go); until then this replica
+		// treats the device as stamped.
+		d.mu.Lock()
+		d.attrs, d.stamped = string(b), now
+		d.mu.Unlock()
+		s.queueStamp(d, attrs)
 		return nil
 	}
 	dev, err := s.store.CheckIn(ctx, d.id, attrs)

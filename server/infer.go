@@ -78,10 +78,15 @@ func (in *inferer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in.s.writeError(w, r, err)
 	}
 	in.requests.WithLabelValues(outcome).Inc()
+	if err == nil {
+		in.s.fleet.inferences.Add(1) // the console's server share
+	}
 }
 
 // authDevice authenticates a device credential (any enrolled device may
-// ask for inference) and applies the per-device rate limit.
+// ask for inference) and applies the per-device inference rate limit
+// (Config.InferRate), which is separate from the limit on the device's
+// check-ins and reports.
 func (in *inferer) authDevice(r *http.Request) error {
 	s := in.s
 	secret, err := bearer(r)
@@ -100,7 +105,7 @@ func (in *inferer) authDevice(r *http.Request) error {
 		}
 		d = s.devices.put(hash, dev)
 	}
-	if ok, wait := s.deviceLimit.allow(d.id); !ok {
+	if ok, wait := s.inferLimit.allow(d.id); !ok {
 		return rateLimited(wait)
 	}
 	return nil

@@ -139,7 +139,7 @@ func (s *Server) getRollout(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, RolloutStatus{Status: st, Drift: s.drift(r.Context(), c.target)})
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/sextant-ml/sextant/clock"
 	"github.com/sextant-ml/sextant/delivery"
 	"github.com/sextant-ml/sextant/delivery/rollout"
+	"github.com/sextant-ml/sextant/server/console"
 )
 
 // Config wires a Server. Store, Blobs and Signing are required; every other
@@ -40,6 +41,10 @@ type Config struct {
 	// enrollment token, which every install of an app shares (default
 	// 200/s, burst 1000).
 	TokenRate, DeviceRate, EnrollRate Rate
+	// InferRate limits each device's POST /v1/infer calls, apart from its
+	// other calls (default 5/s, burst 20): a hybrid model asks per user
+	// action, check-ins a few times a day.
+	InferRate Rate
 	// MaxLimiterKeys bounds each rate limiter's memory (default 100 000
 	// keys; see limiter for the eviction policy).
 	MaxLimiterKeys int
@@ -53,6 +58,10 @@ type Config struct {
 	// written to the store (default 1 h): check-ins in between write
 	// nothing.
 	StampInterval time.Duration
+	// StampBatch, when positive (and the store supports it), batches the
+	// stamps: written every StampBatch in one transaction, off the
+	// check-in's path (stamps.go). Zero writes each one synchronously.
+	StampBatch time.Duration
 	// CheckInInterval is the interval the server advises devices to wait
 	// between check-ins (default 6 h).
 	CheckInInterval time.Duration
@@ -67,6 +76,17 @@ type Config struct {
 	// director assignment ("" keeps the current version); default
 	// Rollouts.
 	Assigner rollout.Assigner
+	// Health, when set, takes the health reports of check-ins; Drift,
+	// when set, adds input drift to a rollout's status (health.go).
+	Health HealthSink
+	Drift  DriftSource
+	// Tasks and Experiments, when set, list the federated tasks and A/B
+	// tests the console and GET /v1/admin/fl/tasks and
+	// /v1/admin/experiments show (console.Coordinators and
+	// console.ExperimentBoard fill them); without them those lists are
+	// empty.
+	Tasks       console.Tasks
+	Experiments console.Experiments
 }
 
 func (c Config) withDefaults() Config {
@@ -87,6 +107,7 @@ func (c Config) withDefaults() Config {
 	rate(&c.TokenRate, 20, 40)
 	rate(&c.DeviceRate, 1, 10)
 	rate(&c.EnrollRate, 200, 1000)
+	rate(&c.InferRate, 5, 20)
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -118,10 +139,16 @@ type Server struct {
 	handler http.Handler
 
 	tokenLimit, deviceLimit, enrollLimit *limiter
+	inferLimit                           *limiter
 	currents                             *currents
 	devices                              *deviceCache
 	telemetry                            *telemetrySink
 	versions                             versionCache
+	fleet                                *fleet
+	stamps                               stamps // stamps.go
+	console                              *console.Console
+	fl                                   *flTasks // federated tasks (fl.go)
+	flOnce                               sync.Once
 
 	// bgOnce starts the background work once; stop ends it and bg waits.
 	bgOnce sync.Once
@@ -141,8 +168,10 @@ func New(cfg Config) (*Server, error) {
 		tokenLimit:  newLimiter(cfg.TokenRate, cfg.Clock, cfg.MaxLimiterKeys),
 		deviceLimit: newLimiter(cfg.DeviceRate, cfg.Clock, cfg.MaxLimiterKeys),
 		enrollLimit: newLimiter(cfg.EnrollRate, cfg.Clock, cfg.MaxLimiterKeys),
+		inferLimit:  newLimiter(cfg.InferRate, cfg.Clock, cfg.MaxLimiterKeys),
 		currents:    newCurrents(cfg.Store, cfg.Clock, cfg.CurrentTTL),
 		devices:     newDeviceCache(cfg.MaxLimiterKeys),
+		fleet:       newFleet(cfg.MaxLimiterKeys),
 	}
 	m, err := newMetrics(cfg.Registry, s)
 	if err != nil {
@@ -150,6 +179,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = m
 	if s.telemetry, err = newTelemetrySink(cfg.Telemetry, cfg.Clock, cfg.Registry); err != nil {
+		return nil, err
+	}
+	if s.console, err = console.New(console.Config{Source: consoleSource{Store: cfg.Store, s: s}, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
 	s.bgCtx, s.stop = context.WithCancel(context.Background())
@@ -185,6 +217,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	hs.RegisterOnShutdown(s.console.Close) // end the console's event streams
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -227,6 +260,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/blobs/sha256/{hex}", s.blob)
 	mux.Handle("POST /v1/infer/{model}", newInferer(s))
 	mux.HandleFunc("POST /v1/telemetry", s.report)
+	mux.Handle("GET /v1/devices/{id}/fl/{task}", s.flDevice(s.flStatus))
+	mux.Handle("POST /v1/devices/{id}/fl/{task}/checkin", s.flDevice(s.flCheckIn))
+	mux.Handle("POST /v1/devices/{id}/fl/{task}/configure", s.flDevice(s.flConfigure))
+	mux.Handle("POST /v1/devices/{id}/fl/{task}/messages", s.flDevice(s.flSend))
+	mux.Handle("GET /v1/devices/{id}/fl/{task}/messages/{step}", s.flDevice(s.flNext))
+	mux.Handle("POST /v1/devices/{id}/fl/{task}/leave", s.flDevice(s.flLeave))
 
 	// Admin API.
 	mux.Handle("GET /v1/admin/models", s.admin(delivery.ScopeRead, "models.list", s.listModels))
@@ -239,11 +278,16 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/admin/metadata", s.admin(delivery.ScopePublish, "metadata.get", s.getMetadata))
 	mux.Handle("POST /v1/admin/metadata", s.admin(delivery.ScopePublish, "metadata.upload", s.uploadMetadata))
 	mux.Handle("GET /v1/admin/audit", s.admin(delivery.ScopeRead, "audit.list", s.listAudit))
+	mux.Handle("GET /v1/admin/fleet", s.admin(delivery.ScopeRead, "fleet.show", s.getFleet))
+	mux.Handle("GET /v1/admin/fl/tasks", s.admin(delivery.ScopeRead, "fl.tasks", s.listTasks))
+	mux.Handle("GET /v1/admin/experiments", s.admin(delivery.ScopeRead, "experiments.list", s.listExperiments))
 	mux.Handle("GET /v1/admin/telemetry/{stream}", s.admin(delivery.ScopeRead, "telemetry.show", s.telemetryEstimates))
 	mux.Handle("POST /v1/admin/rollouts", s.admin(delivery.ScopeRollout, "rollouts.create", s.createRollout))
 	mux.Handle("GET /v1/admin/rollouts", s.admin(delivery.ScopeRead, "rollouts.list", s.listRollouts))
 	mux.Handle("GET /v1/admin/rollouts/{id}", s.admin(delivery.ScopeRead, "rollouts.show", s.getRollout))
 	mux.Handle("POST /v1/admin/rollouts/{id}/{action}", s.admin(delivery.ScopeRollout, "rollouts.action", s.rolloutAction))
+	// The web console (package console), behind its own sign-in.
+	mux.Handle(console.Prefix, s.console)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, delivery.Errorf(delivery.ErrNotFound, "no such route"))
 	})

@@ -36,6 +36,11 @@ type TelemetryConfig struct {
 	// MaxPublicItems bounds the distinct items counted per none-mechanism
 	// stream (default 10 000); later new items count as "other".
 	MaxPublicItems int
+	// Queue and Aggregates, when both set, make the aggregates durable
+	// and shared by replicas (telemetry_queue.go): accepted batches go to
+	// the queue and RunTelemetry folds them in and commits the aggregates.
+	Queue      TelemetryQueue
+	Aggregates TelemetryAggregates
 }
 
 func (c TelemetryConfig) withDefaults() TelemetryConfig {
@@ -59,7 +64,9 @@ func (c TelemetryConfig) withDefaults() TelemetryConfig {
 
 // telemetrySink aggregates reports into per-stream sketches in memory. Raw
 // reports are parsed, folded in and dropped: nothing of a report is stored
-// or logged, and the aggregate is lost on restart.
+// or logged, and the aggregate is lost on restart — unless a queue is
+// configured (telemetry_queue.go): then raw reports wait in the queue until
+// aggregated, and the aggregates are committed to the store.
 type telemetrySink struct {
 	cfg    TelemetryConfig
 	global *limiter
@@ -78,6 +85,7 @@ type streamAgg struct {
 
 	// mu guards everything below.
 	mu     sync.Mutex
+	queue  queueState // what of the queue is folded in (telemetry_queue.go)
 	sketch *ldp.Sketch
 	public map[string]int
 	other  int
@@ -127,6 +135,9 @@ func newTelemetrySink(cfg TelemetryConfig, clk clock.Clock, reg *prometheus.Regi
 			s, err := cfg.Registry.Lookup(name)
 			if err != nil {
 				return nil, err
+			}
+			if s.Mechanism == telemetry.Central {
+				continue // sent with check-ins (health.go), never here
 			}
 			a := &streamAgg{schema: s, clk: clk, rate: cfg.StreamRate}
 			if s.Mechanism == telemetry.None {
@@ -181,6 +192,7 @@ func (t *telemetrySink) receive(w http.ResponseWriter, r *http.Request) error {
 	type parsed struct {
 		agg *streamAgg
 		rep telemetry.Report
+		raw []byte
 	}
 	var reps []parsed
 	per := map[*streamAgg]int{}
@@ -196,7 +208,7 @@ func (t *telemetrySink) receive(w http.ResponseWriter, r *http.Request) error {
 		if err := agg.schema.Check(&rep); err != nil {
 			return delivery.Errorf(delivery.ErrInvalid, "report %d: %v", len(reps), err)
 		}
-		reps = append(reps, parsed{agg, rep})
+		reps = append(reps, parsed{agg, rep, b})
 		per[agg]++
 		return nil
 	})
@@ -228,8 +240,18 @@ func (t *telemetrySink) receive(w http.ResponseWriter, r *http.Request) error {
 		}
 		taken = append(taken, agg)
 	}
-	for _, p := range reps {
-		p.agg.add(&p.rep, t.cfg.MaxPublicItems)
+	if t.queued() {
+		per := map[*streamAgg][]byte{}
+		for _, p := range reps {
+			per[p.agg] = telemetry.AppendBatchItem(per[p.agg], p.raw)
+		}
+		if err := t.enqueue(r.Context(), per); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range reps {
+			p.agg.add(&p.rep, t.cfg.MaxPublicItems)
+		}
 	}
 	for agg, n := range per {
 		t.reports.WithLabelValues(agg.schema.Name, "accepted").Add(float64(n))
@@ -241,6 +263,11 @@ func (t *telemetrySink) receive(w http.ResponseWriter, r *http.Request) error {
 func (a *streamAgg) add(rep *telemetry.Report, maxItems int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.addLocked(rep, maxItems)
+}
+
+// addLocked is add with a.mu held.
+func (a *streamAgg) addLocked(rep *telemetry.Report, maxItems int) {
 	a.n++
 	if a.sketch == nil {
 		item := string(rep.Item)

@@ -51,11 +51,6 @@ const maxCandidates = 10_000
 func (s *Server) telemetryEstimates(w http.ResponseWriter, r *http.Request, c *call) error {
 	name := r.PathValue("stream")
 	c.target = name
-	agg := s.telemetry.streams[name]
-	if agg == nil {
-		return delivery.Errorf(delivery.ErrNotFound, "stream %q is not declared", name)
-	}
-	sc := agg.schema
 	var cands []map[string]any
 	if q := r.URL.Query().Get("candidates"); q != "" {
 		dec := json.NewDecoder(bytes.NewReader([]byte(q)))
@@ -67,14 +62,31 @@ func (s *Server) telemetryEstimates(w http.ResponseWriter, r *http.Request, c *c
 			return delivery.Errorf(delivery.ErrInvalid, "more than %d candidates", maxCandidates)
 		}
 	}
+	out, err := s.estimates(name, cands)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// estimates reads a stream's aggregate: each candidate's estimated count
+// for cms and hcms streams, every counted item for none streams.
+func (s *Server) estimates(name string, cands []map[string]any) (TelemetryEstimates, error) {
+	agg := s.telemetry.streams[name]
+	if agg == nil {
+		return TelemetryEstimates{}, delivery.Errorf(delivery.ErrNotFound, "stream %q is not declared", name)
+	}
+	sc := agg.schema
 	items := make([]string, len(cands))
 	for i, cand := range cands {
 		vals, err := typedValues(sc, cand)
 		if err != nil {
-			return err
+			return TelemetryEstimates{}, err
 		}
 		if items[i], err = sc.Item(vals); err != nil {
-			return delivery.Errorf(delivery.ErrInvalid, "candidate %d: %v", i, err)
+			return TelemetryEstimates{}, delivery.Errorf(delivery.ErrInvalid, "candidate %d: %v", i, err)
 		}
 		cands[i] = vals
 	}
@@ -101,9 +113,7 @@ func (s *Server) telemetryEstimates(w http.ResponseWriter, r *http.Request, c *c
 	} else {
 		sort.Slice(out.Estimates, func(i, j int) bool { return out.Estimates[i].Estimate > out.Estimates[j].Estimate })
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return out, nil
 }
 
 // typedValues converts a JSON candidate's values to the schema's Go types

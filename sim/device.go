@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sextant-ml/sextant/clock"
+	"github.com/sextant-ml/sextant/device/health"
 	"github.com/sextant-ml/sextant/device/profile"
 	"github.com/sextant-ml/sextant/device/router"
 	devstore "github.com/sextant-ml/sextant/device/store"
@@ -39,11 +40,15 @@ type device struct {
 	// latencies are the modelled on-device latencies of its predictions.
 	latencies []time.Duration
 	predFails int
+	// health records the device's health; each check-in carries what was
+	// recorded since the last one.
+	health *health.Recorder
 }
 
 // enroll registers the device with the server and builds its SDK instance.
 func enroll(ctx context.Context, b *backend, hc *http.Client, clk clock.Clock, dir string, index int, p *profile.Profile, seed uint64) (*device, error) {
-	d := &device{index: index, dir: dir, profile: p, rng: rand.New(rand.NewPCG(seed, uint64(index))), versions: map[string]string{}}
+	d := &device{index: index, dir: dir, profile: p, rng: rand.New(rand.NewPCG(seed, uint64(index))), versions: map[string]string{},
+		health: health.NewRecorder()}
 	info := server.DeviceInfo{Class: p.Class, OS: "android 14", Region: "CH", Locale: "de-CH",
 		Attributes: map[string]string{"profile": p.Name}}
 	var err error
@@ -60,7 +65,7 @@ func enroll(ctx context.Context, b *backend, hc *http.Client, clk clock.Clock, d
 		return nil, fmt.Errorf("device %d: verifier: %w", index, err)
 	}
 	d.up, err = updater.New(d.st, updater.Config{Verifier: v, Transport: tr, BlobURL: v.BlobURL, Clock: clk,
-		Rand: d.rng.Float64, RequireGolden: true, ArenaBytes: p.ArenaBytes,
+		Rand: d.rng.Float64, RequireGolden: true, ArenaBytes: p.ArenaBytes, Health: d.health,
 		Device: updater.Device{Class: info.Class, OS: info.OS, Region: info.Region, Locale: info.Locale, Attributes: info.Attributes}})
 	if err != nil {
 		return nil, fmt.Errorf("device %d: updater: %w", index, err)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sextant-ml/sextant/device/health"
 	"github.com/sextant-ml/sextant/device/profile"
 	"github.com/sextant-ml/sextant/device/router"
 	devstore "github.com/sextant-ml/sextant/device/store"
@@ -250,6 +251,10 @@ func (d *Device) Router(f *Fleet, cfg router.Config) *router.Router {
 	}
 	return router.New(cfg)
 }
+
+// Health is the device's health recorder: what it records goes to the
+// server with the next check-in.
+func (d *Device) Health() *health.Recorder { return d.d.health }
 
 // Store is the device's model store.
 func (d *Device) Store() *devstore.Store { return d.d.st }

@@ -19,9 +19,13 @@ func prefixed(p, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-// SetCurrent implements delivery.Registry.
+// SetCurrent implements delivery.Registry. A write whose context carries a
+// stale lease fence is refused (lease.ErrStale).
 func (db *DB) SetCurrent(ctx context.Context, model, version string) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.checkFence(ctx, tx); err != nil {
+			return err
+		}
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM versions WHERE model = $1 AND version = $2`,
 			model, version).Scan(&one)
@@ -31,8 +35,10 @@ func (db *DB) SetCurrent(ctx context.Context, model, version string) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE models SET current = $1 WHERE name = $2`, version, model)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE models SET current = $1 WHERE name = $2`, version, model); err != nil {
+			return err
+		}
+		return db.notifyLocked(ctx, tx, ChangeCurrent, model)
 	})
 	if err != nil && delivery.Code(err) == "internal" {
 		return fmt.Errorf("store: set current %s@%s: %w", model, version, err)

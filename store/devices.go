@@ -91,3 +91,31 @@ func (db *DB) CheckIn(ctx context.Context, id string, attrs delivery.Attributes)
 	}
 	return d, nil
 }
+
+// CheckInBatch records many check-ins in one transaction (one commit, one
+// WAL flush): each device's attributes and its last check-in at the
+// database's clock. Devices that no longer exist are skipped.
+func (db *DB) CheckInBatch(ctx context.Context, stamps map[string]delivery.Attributes) error {
+	now := micros(db.now())
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE devices SET attributes = $1, last_checkin_us = $2 WHERE id = $3`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for id, attrs := range stamps {
+			b, err := json.Marshal(attrs)
+			if err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, string(b), now, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: check in %d devices: %w", len(stamps), err)
+	}
+	return nil
+}

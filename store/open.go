@@ -23,6 +23,7 @@ type DB struct {
 	db    *sql.DB
 	d     *dialect
 	clock clock.Clock
+	dsn   string // for connections of its own (notify.go)
 }
 
 var _ delivery.Store = (*DB)(nil)
@@ -40,7 +41,7 @@ func WithClock(c clock.Clock) Option { return func(db *DB) { db.clock = c } }
 // "postgres://…" / "postgresql://…" (pgx syntax; a search_path parameter
 // selects the schema).
 func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
-	db := &DB{clock: clock.Real}
+	db := &DB{clock: clock.Real, dsn: dsn}
 	for _, o := range opts {
 		o(db)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -12,7 +13,8 @@ import (
 var _ rollout.Persister = (*DB)(nil)
 
 // SaveRollout implements rollout.Persister: it inserts the rollout or
-// replaces the stored one with the same ID.
+// replaces the stored one with the same ID. A write whose context carries
+// a stale lease fence is refused (lease.ErrStale).
 func (db *DB) SaveRollout(ctx context.Context, s rollout.Saved) error {
 	if s.ID == "" || s.Model == "" {
 		return delivery.Errorf(delivery.ErrInvalid, "a saved rollout needs an id and a model")
@@ -20,11 +22,17 @@ func (db *DB) SaveRollout(ctx context.Context, s rollout.Saved) error {
 	if !json.Valid(s.Document) {
 		return delivery.Errorf(delivery.ErrInvalid, "rollout %s: document is not JSON", s.ID)
 	}
-	_, err := db.db.ExecContext(ctx, `INSERT INTO rollouts (id, model, state, document, updated_us)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.checkFence(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO rollouts (id, model, state, document, updated_us)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET model = excluded.model, state = excluded.state,
 			document = excluded.document, updated_us = excluded.updated_us`,
-		s.ID, s.Model, s.State.String(), string(s.Document), micros(s.Updated))
+			s.ID, s.Model, s.State.String(), string(s.Document), micros(s.Updated))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("store: save rollout %s: %w", s.ID, err)
 	}

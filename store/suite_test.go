@@ -62,6 +62,7 @@ func runSuite(t *testing.T, fresh func(t *testing.T) string) {
 		{"Audit", testAudit},
 		{"RestartLosesNothing", testRestartLosesNothing},
 		{"Rollouts", testRollouts},
+		{"TelemetryAggregates", testTelemetryAggregates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,12 +22,28 @@ import (
 // per-example gradients are computed on that assumption: no operator may
 // mix the batch's rows (a reduction over the batch axis; batch
 // normalization with batch statistics, which train never emits).
+//
+// With PerUser set the privacy unit is the user, not the example
+// (user-level DP; McMahan, Ramage, Talwar, Zhang 2018, "Learning
+// differentially private recurrent language models", §2): each step
+// Poisson-samples users at rate SampleRate (UserPoissonBatcher), a sampled
+// user contributes m ≤ MaxPerUser of their examples with row weight 1/m in
+// the mask, and each example's gradient is clipped to C and weighted, so
+// the user's whole contribution — the mean of their clipped gradients — has
+// norm at most C however many examples they have. That is the sampled
+// Gaussian mechanism with users as the records, so the same accountant
+// gives a user-level (ε, δ); ExpectedBatch is then the expected number of
+// users per step.
 type DP struct {
 	// NoiseMultiplier is σ, ClipNorm is C.
 	NoiseMultiplier, ClipNorm float64
 	// SampleRate is the Poisson sampling probability q of each example per
 	// step; ExpectedBatch is q·(data set size).
 	SampleRate, ExpectedBatch float64
+	// PerUser makes SampleRate and ExpectedBatch count users and the
+	// recorded (ε, δ) user-level; the batches must come from a
+	// UserPoissonBatcher (row weights summing to 1 per sampled user).
+	PerUser bool
 	// Delta is the δ at which ε is reported.
 	Delta float64
 	// Accountant is the privacy accountant (RDP with the improved
@@ -38,8 +54,9 @@ type DP struct {
 	Rand *rand.Rand
 }
 
-// dpMaskName is the DP trainer's extra data input: 1 for each row of the
-// physical batch that is a sampled example, 0 for padding.
+// dpMaskName is the DP trainer's extra data input: each row's weight in
+// the clipped sum — 1 for a sampled example (PoissonBatcher) or 1/m for
+// one of a sampled user's m examples (UserPoissonBatcher), 0 for padding.
 const dpMaskName = "dp_mask"
 
 func (d *DP) validate(cfg TrainConfig) error {
@@ -71,9 +88,9 @@ type dpRecord struct {
 }
 
 // backwardDP builds the gradients of params for DP-SGD: the sum over the
-// batch of each example's gradient clipped to L2 norm clip. mask [N] marks
-// the real rows. The batch-mean loss's gradient is turned into per-example
-// gradients (×N, masked); the backward pass then runs as usual except that
+// batch of each example's gradient clipped to L2 norm clip, weighted by
+// mask [N] (0 for padding rows). The batch-mean loss's gradient is turned
+// into per-example gradients (×N, masked); the backward pass then runs as usual except that
 // nodes reading parameters contribute per-example squared norms (norm
 // rules below, computed from their inputs and output gradients without
 // materializing per-example weight gradients); the norms give the clipping
@@ -116,7 +133,18 @@ func backwardDP(e *emitter, loss *graph.Value, params []*graph.Value, mask *grap
 	if err != nil {
 		return nil, fmt.Errorf("train: gradient of %v: %w", ln, err)
 	}
-	perEx, err := e.one("DPRowScale", map[string]*graph.Attr{"rows_factor": graph.IntAttr(1)}, dl[0], mask)
+	// The mask's rows are weights (see DP.PerUser): the norms and clipping
+	// factors are those of the unweighted per-example gradients (rows with
+	// weight > 0), and each factor is then multiplied by its row's weight,
+	// so row i contributes at most weightᵢ·C.
+	live, err := e.one("Greater", nil, mask, e.scalar(mask.Type.DType, 0))
+	if err != nil {
+		return nil, err
+	}
+	if live, err = e.one("Cast", map[string]*graph.Attr{"to": graph.IntAttr(int64(mask.Type.DType))}, live); err != nil {
+		return nil, err
+	}
+	perEx, err := e.one("DPRowScale", map[string]*graph.Attr{"rows_factor": graph.IntAttr(1)}, dl[0], live)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +178,9 @@ func backwardDP(e *emitter, loss *graph.Value, params []*graph.Value, mask *grap
 	}
 	c, err := e.one("DPClipFactor", map[string]*graph.Attr{"clip": graph.FloatAttr(float32(clip))}, norms...)
 	if err != nil {
+		return nil, err
+	}
+	if c, err = e.one("Mul", nil, c, mask); err != nil {
 		return nil, err
 	}
 	out := map[*graph.Value]*graph.Value{}
@@ -269,12 +300,16 @@ func dpNorms(e *emitter, r dpRecord) ([]*graph.Value, error) {
 }
 
 // accountantName names the analysis recorded in provenance.
+// A user-level guarantee says so ("rdp-sampled-gaussian-user-level").
 func (d *DP) accountantName() string {
+	if d.PerUser {
+		return d.Accountant.String() + "-sampled-gaussian-user-level"
+	}
 	return d.Accountant.String() + "-sampled-gaussian"
 }
 
 // Privacy returns the (ε, δ) the DP steps taken so far have spent on the
-// training data (by the configured accountant, the same computation as
+// training data — per example, or per user with DP.PerUser — (by the configured accountant, the same computation as
 // `sextant privacy epsilon`), or nil without DP or without noise (clipping
 // alone gives no guarantee).
 func (t *Trainer) Privacy() (*bundle.PrivacyCost, error) {

@@ -9,7 +9,8 @@
 //
 // Method: batch 1, one thread each (ORT: one intra-op and one inter-op
 // thread, sequential execution, all graph optimizations), the process's
-// goroutine locked to its thread and the thread pinned to one CPU, Sextant
+// goroutine locked to its thread and the thread pinned to one CPU (with
+// --threads N: N intra-op threads each, pinned to N CPUs), Sextant
 // and ORT runs alternating in blocks, every run timed alone with the same
 // clock, inputs rotated over 16 pre-made sets whose memory both runtimes
 // read. The core's FMA peak is measured in the same run, so GEMM efficiency
@@ -43,6 +44,7 @@ type options struct {
 	models                []string
 	cfg                   peer.Config
 	cpu                   int
+	threads               int
 	peakTime              time.Duration
 	// tail mode (--tail): series of tailRuns runs, tailReps of them.
 	tail               bool
@@ -62,6 +64,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.cfg.Budget, "budget", 10*time.Second, "timed-run time per model, both runtimes together (caps --iterations)")
 	fs.IntVar(&o.cfg.Warmup, "warmup", 50, "untimed runs per runtime before timing")
 	fs.IntVar(&o.cpu, "cpu", -1, "CPU to pin to (default: the highest-numbered allowed CPU)")
+	fs.IntVar(&o.threads, "threads", 1, "intra-op threads for both runtimes (Sextant engine.Options.Threads, ORT intra_op_num_threads), pinned to the `N` highest-numbered allowed CPUs")
 	fs.DurationVar(&o.peakTime, "peak-time", time.Millisecond, "time per FMA-peak repetition (300 repetitions per vector width, before and after the models)")
 	fs.BoolVar(&o.tail, "tail", false, "measure tail latency instead: per runtime and model, --tail-reps series of --tail-runs consecutive runs alone on the pinned core (issue 3's p99 ≤ 2× p50 bar)")
 	fs.IntVar(&o.tailRuns, "tail-runs", 10000, "runs per series with --tail")
@@ -71,6 +74,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.threads < 1 || (o.threads > 1 && o.cpu >= 0) {
+		return o, errors.New("--threads must be at least 1, and --cpu goes only with one thread")
 	}
 	o.cfg.Sets = peer.InputSets
 	if models != "" {
@@ -112,11 +118,16 @@ func run(args []string, stdout io.Writer) error {
 	if err := peer.InitORT(o.ortLib); err != nil {
 		return err
 	}
-	cpu, err := peer.Pin(o.cpu)
+	cpus := []int{o.cpu}
+	if o.threads == 1 {
+		cpus[0], err = peer.Pin(o.cpu)
+	} else {
+		cpus, err = peer.PinN(o.threads)
+	}
 	if err != nil {
 		return err
 	}
-	rep := newReport(cpu, o)
+	rep := newReport(cpus, o)
 	rep.printHeader(stdout)
 	if o.tail {
 		rows, err := runTail(set, o, rep, stdout)
@@ -195,7 +206,7 @@ func measure(m peer.Model, o options) (modelJSON, error) {
 	if err != nil {
 		return row, err
 	}
-	ort, err := peer.NewORT(data)
+	ort, err := peer.NewORT(data, o.threads)
 	if err != nil {
 		return row, err
 	}
@@ -213,7 +224,7 @@ func measure(m peer.Model, o options) (modelJSON, error) {
 	}
 	runORT := ort.RunSet
 
-	sx, err := peer.NewSextant(data)
+	sx, err := peer.NewSextant(data, o.threads)
 	var ue *peer.UnsupportedError
 	switch {
 	case errors.As(err, &ue):
@@ -232,7 +243,7 @@ func measure(m peer.Model, o options) (modelJSON, error) {
 		_, err := sx.Run(sets[i])
 		return err
 	}
-	q, info, err := peer.NewSextantInt8(data)
+	q, info, err := peer.NewSextantInt8(data, o.threads)
 	switch {
 	case errors.Is(err, peer.ErrNotQuantizable):
 		row.Int8NA = "n/a: no MatMul/Gemm with a constant weight"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,14 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"--iterations", "x"}); err == nil {
 		t.Error("a bad --iterations was accepted")
+	}
+	if o, err := parseFlags([]string{"--dir", "..", "--threads", "2"}); err != nil || o.threads != 2 {
+		t.Errorf("--threads 2: threads %d, error %v", o.threads, err)
+	}
+	for _, bad := range [][]string{{"--threads", "0"}, {"--threads", "2", "--cpu", "1"}} {
+		if _, err := parseFlags(append([]string{"--dir", ".."}, bad...)); err == nil {
+			t.Errorf("%q was accepted", bad)
+		}
 	}
 }
 
@@ -83,6 +92,53 @@ func TestRunJSON(t *testing.T) {
 	}
 	if g := rep.Models[1].GEMM; g == nil || g.ORTEfficiency <= 0 || g.SextantEfficiency <= 0 {
 		t.Errorf("matmul256 has no GEMM efficiency: %+v", rep.Models[1])
+	}
+}
+
+// TestRunThreads runs compare with --threads 2: both runtimes get two
+// intra-op threads, the report says so, and Sextant still allocates nothing.
+func TestRunThreads(t *testing.T) {
+	if err := peer.InitORT(peer.DefaultORTLib("..")); errors.Is(err, peer.ErrNoORT) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%v; CI must run bench/setup.sh first", err)
+		}
+		t.Skipf("%v", err)
+	}
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs 2 CPUs")
+	}
+	path := filepath.Join(t.TempDir(), "out.json")
+	var out bytes.Buffer
+	done := make(chan error)
+	go func() { // run pins its thread; keep that off the test goroutine
+		done <- run([]string{"--dir", "..", "--models", "matmul256", "--threads", "2", "--iterations", "20",
+			"--min-iterations", "5", "--warmup", "2", "--peak-time", "200us", "--json", path}, &out)
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ORT session  intra_op_num_threads=2", "pinned to CPUs [", "batch 1, 2 thread(s) each"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Config.Threads != 2 || len(rep.PinnedCPUs) != 2 || len(rep.Models) != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	// compare counts mallocs process-wide. With a second thread, the Go
+	// runtime itself occasionally allocates an M when the pinned (locked)
+	// goroutine parks waiting for a worker's chunk; Run allocates nothing
+	// (engine's TestThreadsMatchOneThread), so allow a rare runtime one.
+	if m := rep.Models[0]; m.Sextant == nil || m.Sextant.Runs != 20 || m.Sextant.AllocsPerRun > 0.25 {
+		t.Errorf("matmul256 with 2 threads: %+v", m)
 	}
 }
 

@@ -23,6 +23,7 @@ type report struct {
 	CPUFeatures  string      `json:"cpu_features"`
 	NumCPU       int         `json:"num_cpu"`
 	PinnedCPU    int         `json:"pinned_cpu"`
+	PinnedCPUs   []int       `json:"pinned_cpus,omitempty"` // with more than one thread
 	GoVersion    string      `json:"go_version"`
 	LoadAvgStart string      `json:"loadavg_start"`
 	LoadAvgEnd   string      `json:"loadavg_end"`
@@ -122,19 +123,24 @@ type gemmJSON struct {
 	ORTEfficiency     float64 `json:"ort_efficiency"`
 }
 
-func newReport(cpu int, o options) *report {
+func newReport(cpus []int, o options) *report {
+	var pinned []int
+	if len(cpus) > 1 {
+		pinned = cpus
+	}
 	return &report{
 		Date:         time.Now().UTC().Format(time.RFC3339),
 		CPU:          cpuModel(),
 		CPUFeatures:  cpuFeatures(),
 		NumCPU:       runtime.NumCPU(),
-		PinnedCPU:    cpu,
+		PinnedCPU:    cpus[0],
+		PinnedCPUs:   pinned,
 		GoVersion:    runtime.Version(),
 		LoadAvgStart: loadavg(),
 		ORT: ortJSON{
 			Version:        peer.LoadedORTVersion(),
 			Library:        o.ortLib,
-			SessionOptions: peer.ORTSessionOptions,
+			SessionOptions: peer.ORTSessionOptions(o.threads),
 		},
 		Config: configJSON{
 			Iterations:    o.cfg.Iterations,
@@ -143,23 +149,27 @@ func newReport(cpu int, o options) *report {
 			Warmup:        o.cfg.Warmup,
 			InputSets:     o.cfg.Sets,
 			Batch:         1,
-			Threads:       1,
+			Threads:       o.threads,
 		},
 	}
 }
 
 func (r *report) printHeader(w io.Writer) {
 	fmt.Fprintf(w, "date         %s\n", r.Date)
-	fmt.Fprintf(w, "cpu          %s (%d CPUs), pinned to CPU %d\n", r.CPU, r.NumCPU, r.PinnedCPU)
+	if r.PinnedCPUs != nil {
+		fmt.Fprintf(w, "cpu          %s (%d CPUs), pinned to CPUs %v\n", r.CPU, r.NumCPU, r.PinnedCPUs)
+	} else {
+		fmt.Fprintf(w, "cpu          %s (%d CPUs), pinned to CPU %d\n", r.CPU, r.NumCPU, r.PinnedCPU)
+	}
 	fmt.Fprintf(w, "features     %s\n", r.CPUFeatures)
 	fmt.Fprintf(w, "go           %s %s/%s\n", r.GoVersion, runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "loadavg      %s\n", r.LoadAvgStart)
 	fmt.Fprintf(w, "ORT          %s (%s)\n", r.ORT.Version, r.ORT.Library)
 	fmt.Fprintf(w, "ORT session  %s\n", strings.Join(r.ORT.SessionOptions, "\n             "))
 	c := r.Config
-	fmt.Fprintf(w, "method       batch 1, 1 thread each, alternating blocks, %d input sets, %d warm-up runs,\n"+
+	fmt.Fprintf(w, "method       batch 1, %d thread(s) each, alternating blocks, %d input sets, %d warm-up runs,\n"+
 		"             %d–%d timed runs per runtime within %.0f s per model\n",
-		c.InputSets, c.Warmup, c.MinIterations, c.Iterations, c.BudgetS)
+		c.Threads, c.InputSets, c.Warmup, c.MinIterations, c.Iterations, c.BudgetS)
 }
 
 func (r *report) printTable(w io.Writer) {

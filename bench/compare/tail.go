@@ -70,7 +70,7 @@ func measureTail(m peer.Model, o options) (tailJSON, error) {
 	if err != nil {
 		return row, err
 	}
-	ort, err := peer.NewORT(data)
+	ort, err := peer.NewORT(data, o.threads)
 	if err != nil {
 		return row, err
 	}
@@ -86,7 +86,7 @@ func measureTail(m peer.Model, o options) (tailJSON, error) {
 	if err := ort.Bind(sets); err != nil {
 		return row, err
 	}
-	sx, err := peer.NewSextant(data)
+	sx, err := peer.NewSextant(data, o.threads)
 	var ue *peer.UnsupportedError
 	switch {
 	case errors.As(err, &ue):
@@ -116,8 +116,12 @@ func measureTail(m peer.Model, o options) (tailJSON, error) {
 // runTail is compare --tail: the tail-latency table instead of the
 // side-by-side one.
 func runTail(set []peer.Model, o options, rep *report, stdout io.Writer) ([]tailJSON, error) {
-	fmt.Fprintf(stdout, "tail         %d series of %d consecutive runs per runtime and model, each runtime alone on CPU %d;\n"+
-		"             medians over the series; bar: Sextant p99 ≤ %.0f× p50\n", o.tailReps, o.tailRuns, rep.PinnedCPU, tailBar)
+	where := fmt.Sprintf("CPU %d", rep.PinnedCPU)
+	if rep.PinnedCPUs != nil {
+		where = fmt.Sprintf("CPUs %v", rep.PinnedCPUs)
+	}
+	fmt.Fprintf(stdout, "tail         %d series of %d consecutive runs per runtime and model, each runtime alone on %s;\n"+
+		"             medians over the series; bar: Sextant p99 ≤ %.0f× p50\n", o.tailReps, o.tailRuns, where, tailBar)
 	var rows []tailJSON
 	for _, m := range set {
 		row, err := measureTail(m, o)

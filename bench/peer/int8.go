@@ -37,9 +37,10 @@ func (i Int8Info) Ratio() float64 {
 
 // NewSextantInt8 decodes an ONNX model, optimizes it and quantizes it with
 // quant.Dynamic (mode int8-dynamic, what `sextant convert --quantize
-// int8-dynamic` does), then compiles it with default engine options. A model
-// with nothing to quantize gives an error wrapping ErrNotQuantizable.
-func NewSextantInt8(model []byte) (*Sextant, Int8Info, error) {
+// int8-dynamic` does), then compiles it with default engine options but for
+// threads (the int8 products do not split yet). A model with nothing to
+// quantize gives an error wrapping ErrNotQuantizable.
+func NewSextantInt8(model []byte, threads int) (*Sextant, Int8Info, error) {
 	var info Int8Info
 	g, err := onnx.Decode(model)
 	if err != nil {
@@ -61,7 +62,7 @@ func NewSextantInt8(model []byte) (*Sextant, Int8Info, error) {
 			info.Products++
 		}
 	}
-	m, err := engine.Compile(g, engine.Options{})
+	m, err := engine.Compile(g, engine.Options{Threads: threads})
 	if err != nil {
 		return nil, info, fmt.Errorf("peer: sextant int8: compile: %w", err)
 	}

@@ -15,11 +15,11 @@ func TestSextantInt8(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f32, err := NewSextant(data)
+	f32, err := NewSextant(data, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, info, err := NewSextantInt8(data)
+	q, info, err := NewSextantInt8(data, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestSextantInt8(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := NewSextantInt8(data); !errors.Is(err, ErrNotQuantizable) {
+	if _, _, err := NewSextantInt8(data, 1); !errors.Is(err, ErrNotQuantizable) {
 		t.Errorf("identity: err %v, want ErrNotQuantizable", err)
 	}
 }

@@ -62,26 +62,34 @@ func InitORT(lib string) error {
 // LoadedORTVersion is the version string the loaded library reports.
 func LoadedORTVersion() string { return ort.GetVersion() }
 
-// ORTSessionOptions lists the session options every ORT session here is
-// created with, in the order they are set, as "name=value".
-var ORTSessionOptions = []string{
-	"intra_op_num_threads=1",
-	"inter_op_num_threads=1",
-	"execution_mode=ORT_SEQUENTIAL",
-	"graph_optimization_level=ORT_ENABLE_ALL",
-	"session.intra_op.allow_spinning=0 (moot with one thread)",
-	"cpu_mem_arena=on (default)",
-	"mem_pattern=on (default)",
-	"execution_provider=CPU (default)",
+// ORTSessionOptions lists the session options every ORT session with
+// threads intra-op threads is created with, in the order they are set, as
+// "name=value".
+func ORTSessionOptions(threads int) []string {
+	spin := "session.intra_op.allow_spinning=0 (moot with one thread)"
+	if threads > 1 {
+		// Sextant's workers park between ops too.
+		spin = "session.intra_op.allow_spinning=0 (workers sleep between ops, as Sextant's do)"
+	}
+	return []string{
+		fmt.Sprintf("intra_op_num_threads=%d", threads),
+		"inter_op_num_threads=1",
+		"execution_mode=ORT_SEQUENTIAL",
+		"graph_optimization_level=ORT_ENABLE_ALL",
+		spin,
+		"cpu_mem_arena=on (default)",
+		"mem_pattern=on (default)",
+		"execution_provider=CPU (default)",
+	}
 }
 
-func newSessionOptions() (*ort.SessionOptions, error) {
+func newSessionOptions(threads int) (*ort.SessionOptions, error) {
 	o, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, err
 	}
 	for _, set := range []func() error{
-		func() error { return o.SetIntraOpNumThreads(1) },
+		func() error { return o.SetIntraOpNumThreads(max(threads, 1)) },
 		func() error { return o.SetInterOpNumThreads(1) },
 		func() error { return o.SetExecutionMode(ort.ExecutionModeSequential) },
 		func() error { return o.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll) },
@@ -113,9 +121,10 @@ type ORT struct {
 	sets    [][]ort.Value
 }
 
-// NewORT creates a session for an ONNX model whose inputs and outputs are
-// float32 tensors of fixed shape.
-func NewORT(model []byte) (*ORT, error) {
+// NewORT creates a session with threads intra-op threads (the caller's
+// counted) for an ONNX model whose inputs and outputs are float32 tensors of
+// fixed shape.
+func NewORT(model []byte, threads int) (*ORT, error) {
 	ins, outs, err := ort.GetInputOutputInfoWithONNXData(model)
 	if err != nil {
 		return nil, fmt.Errorf("peer: ORT: %w", err)
@@ -141,7 +150,7 @@ func NewORT(model []byte) (*ORT, error) {
 		o.Outputs = append(o.Outputs, IOInfo{out.Name, Shape(out.Dimensions)})
 		outNames = append(outNames, out.Name)
 	}
-	opts, err := newSessionOptions()
+	opts, err := newSessionOptions(threads)
 	if err != nil {
 		return nil, fmt.Errorf("peer: ORT session options: %w", err)
 	}

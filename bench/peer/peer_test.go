@@ -44,7 +44,7 @@ func TestAgreement(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			o, err := NewORT(data)
+			o, err := NewORT(data, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,7 +63,7 @@ func TestAgreement(t *testing.T) {
 			if err := o.RunSet(0); err != nil {
 				t.Fatal(err)
 			}
-			s, err := NewSextant(data)
+			s, err := NewSextant(data, 1)
 			var ue *UnsupportedError
 			if errors.As(err, &ue) {
 				t.Skipf("%s: %v", m.Name, ue)

@@ -29,16 +29,18 @@ func (e *UnsupportedError) Error() string {
 
 func (e *UnsupportedError) Unwrap() error { return e.Err }
 
-// Sextant is one Sextant session on a model, with default engine options.
+// Sextant is one Sextant session on a model, with default engine options
+// but for the thread count.
 type Sextant struct {
 	Model   *engine.Model
 	Session *engine.Session
 	ctx     context.Context
 }
 
-// NewSextant decodes and compiles an ONNX model. A model with operators
-// Sextant lacks, or that fails to compile, gives an *UnsupportedError.
-func NewSextant(model []byte) (*Sextant, error) {
+// NewSextant decodes and compiles an ONNX model for threads threads
+// (engine.Options.Threads). A model with operators Sextant lacks, or that
+// fails to compile, gives an *UnsupportedError.
+func NewSextant(model []byte, threads int) (*Sextant, error) {
 	g, err := onnx.Decode(model)
 	if err != nil {
 		if ops := unsupportedOps(err); len(ops) > 0 {
@@ -46,7 +48,7 @@ func NewSextant(model []byte) (*Sextant, error) {
 		}
 		return nil, fmt.Errorf("peer: sextant: %w", err)
 	}
-	m, err := engine.Compile(g, engine.Options{})
+	m, err := engine.Compile(g, engine.Options{Threads: threads})
 	if err != nil {
 		return nil, &UnsupportedError{Ops: unsupportedOps(err), Err: err}
 	}

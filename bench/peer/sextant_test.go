@@ -26,7 +26,7 @@ func TestNewSextantUnsupported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = NewSextant(data)
+	_, err = NewSextant(data, 1)
 	if err == nil {
 		t.Skip("Sextant now runs Det; pick another operator it lacks")
 	}

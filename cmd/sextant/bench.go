@@ -34,6 +34,7 @@ type benchResult struct {
 	// CPU power × (p50 × speed factor) + DRAM energy × weight bytes.
 	EnergyUJ float64     `json:"energy_uj"`
 	Device   string      `json:"device"`
+	Threads  int         `json:"threads"`
 	Ops      []opProfile `json:"ops,omitempty"`
 }
 
@@ -47,6 +48,7 @@ type opProfile struct {
 func newBenchCmd(e *env) *cobra.Command {
 	var (
 		iters, warmup int
+		threads       int
 		asJSON, prof  bool
 		dims          []string
 		seed          uint64
@@ -76,7 +78,7 @@ allocations per run and the planned arena bytes; --profile adds time per op type
 				return err
 			}
 			t0 := time.Now()
-			lm, err := loadModel(args[0], engine.Options{Dims: bind, Profile: prof})
+			lm, err := loadModel(args[0], engine.Options{Dims: bind, Profile: prof, Threads: threads})
 			if err != nil {
 				return err
 			}
@@ -133,6 +135,7 @@ allocations per run and the planned arena bytes; --profile adds time per op type
 				AllocsPerRun: allocs,
 				ArenaBytes:   s.ArenaBytes(),
 				LoadUS:       us(load),
+				Threads:      lm.model.Threads(),
 			}
 			res.MeanUS, res.P50US, res.P95US, res.P99US = latencyStats(lat)
 			var weights int64
@@ -153,7 +156,7 @@ allocations per run and the planned arena bytes; --profile adds time per op type
 				enc.SetIndent("", "  ")
 				return enc.Encode(res)
 			}
-			fmt.Fprintf(e.stdout, "%s: %d iterations after %d warm-up\n", args[0], iters, warmup)
+			fmt.Fprintf(e.stdout, "%s: %d iterations after %d warm-up, %d thread(s)\n", args[0], iters, warmup, res.Threads)
 			fmt.Fprintf(e.stdout, "latency µs   mean %.2f  p50 %.2f  p95 %.2f  p99 %.2f\n", res.MeanUS, res.P50US, res.P95US, res.P99US)
 			fmt.Fprintf(e.stdout, "allocs/run   %.2f\narena        %d bytes\nload         %.0f µs (open %.0f µs, compile %.0f µs, first run)\n",
 				res.AllocsPerRun, res.ArenaBytes, res.LoadUS, us(lm.openDur), us(lm.compile))
@@ -169,6 +172,7 @@ allocations per run and the planned arena bytes; --profile adds time per op type
 	}
 	cmd.Flags().IntVar(&iters, "iterations", 1000, "timed runs")
 	cmd.Flags().IntVar(&warmup, "warmup", 100, "untimed runs before timing")
+	cmd.Flags().IntVar(&threads, "threads", 1, "threads one large op may use (intra-op parallelism; 1 as on a phone)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().BoolVar(&prof, "profile", false, "report time per op type")
 	cmd.Flags().StringArrayVar(&dims, "dim", nil, "bind a symbolic dimension, NAME=N")

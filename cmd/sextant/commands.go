@@ -5,6 +5,7 @@ import "github.com/spf13/cobra"
 // subcommands lists the constructors of the top-level commands, one file each.
 var subcommands = []func(*env) *cobra.Command{
 	newBenchCmd,
+	newCalibrateCmd,
 	newConformanceCmd,
 	newConvertCmd,
 	newDataCmd,
@@ -12,6 +13,7 @@ var subcommands = []func(*env) *cobra.Command{
 	newEvalCmd,
 	newExperimentCmd,
 	newFinetuneCmd,
+	newFLCmd,
 	newInspectCmd,
 	newKeysCmd,
 	newModelsCmd,

@@ -12,6 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sextant-ml/sextant/bundle"
+	"github.com/sextant-ml/sextant/clock"
+	"github.com/sextant-ml/sextant/delivery/rollout"
+	"github.com/sextant-ml/sextant/server/console"
 	"github.com/sextant-ml/sextant/sim"
 )
 
@@ -55,7 +58,9 @@ The runtime-only tour is 'sextant demo runtime'.`,
 // after a failure or Ctrl-C (with what was measured until then).
 func runStory(ctx context.Context, e *env, cfg storyConfig, progress bool) (err error) {
 	if cfg.fast {
-		cfg.devices = min(cfg.devices, 60)
+		// Enough phones that a 20 % arm's DP-noised health counts can
+		// decide a gate (the noise of a proportion falls as 1/devices).
+		cfg.devices = min(cfg.devices, 300)
 		cfg.weeks = min(cfg.weeks, 3)
 	}
 	if cfg.devices < 2 || cfg.weeks < 2 {
@@ -153,11 +158,17 @@ func (s *story) packageV1(ctx context.Context) (string, error) {
 // and serves it.
 func (s *story) fleet(ctx context.Context) error {
 	var f *sim.Fleet
+	c := &control{clk: clock.NewManual(time.Now().UTC().Truncate(time.Hour)), experiments: &console.ExperimentBoard{},
+		tasks: &console.Coordinators{}}
 	err := s.phase("fleet", func() (string, error) {
 		var err error
 		conc := 4 * runtime.GOMAXPROCS(0)
+		if err := os.MkdirAll(s.path("fleet"), 0o755); err != nil {
+			return "", err
+		}
 		f, err = sim.StartFleet(ctx, sim.Config{Devices: s.cfg.devices, Seed: s.cfg.seed, Dir: s.path("fleet"), Concurrency: conc,
-			Progress: func(p sim.Progress) { s.disp.set(fmt.Sprintf("%s %d/%d devices", p.Phase, p.Done, p.Total)) }}, nil)
+			Progress: func(p sim.Progress) { s.disp.set(fmt.Sprintf("%s %d/%d devices", p.Phase, p.Done, p.Total)) }},
+			c.configure(s.path("fleet")))
 		if err != nil {
 			return "", err
 		}
@@ -207,7 +218,7 @@ func (s *story) fleet(ctx context.Context) error {
 	if s.cfg.fast {
 		per = 8
 	}
-	return s.phase("serve v1", func() (string, error) {
+	if err := s.phase("serve v1", func() (string, error) {
 		res, err := s.serve(ctx, f, sd, nil, per, "v1")
 		if err != nil {
 			return "", err
@@ -218,7 +229,41 @@ func (s *story) fleet(ctx context.Context) error {
 			total += r.Requests
 		}
 		return fmt.Sprintf("%d requests answered through the router", total), nil
-	})
+	}); err != nil {
+		return err
+	}
+	return s.phase("bad v3 rollout", func() (string, error) { return s.badRollout(ctx, f, c, sd, "1.0.0") })
+}
+
+// badRollout publishes a deliberately broken next-destination version and
+// rolls it out over current with the quality gates: the controller must
+// catch it and roll it back on its own.
+func (s *story) badRollout(ctx context.Context, f *sim.Fleet, c *control, sd *servingData, current string) (string, error) {
+	const bad = "1.2.0"
+	dst := s.path("models", "next-destination-"+bad+".sxm")
+	if err := packageBundle(ctx, s.path("models", "next-destination-"+current+".sxm"), dst, release{name: ndModel, version: bad,
+		parent: current, data: s.path("data", "nd", "test.parquet"), mutate: corruptQuantization}); err != nil {
+		return "", err
+	}
+	if _, err := s.evaluate(ctx, "v3 (corrupted quantization)", dst); err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(dst)
+	if err != nil {
+		return "", err
+	}
+	if err := f.Publish(ctx, ndModel, bad, data, false); err != nil {
+		return "", err
+	}
+	r, err := s.runRollout(ctx, f, c, sd, ndModel+"-"+bad, ndModel, bad, current, 8)
+	if err != nil {
+		return "", err
+	}
+	if r.Final != rollout.RolledBack.String() {
+		return "", fmt.Errorf("the broken %s was not rolled back: rollout ended %s after %d days", bad, r.Final, len(r.Days))
+	}
+	return fmt.Sprintf("v%s (a quantization bug) installed and self-tested fine on %d%% of phones; the Acc@1 gate rolled it back on day %d; now %v",
+		bad, int(r.Days[0].Share), len(r.Days), r.EndMix), nil
 }
 
 // dirSize is the bytes of regular files under dir.

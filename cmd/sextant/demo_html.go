@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -24,16 +25,23 @@ func writeStoryHTML(path string, r *demoReport) error {
 }
 
 var storyTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":      func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
-	"f3":       func(x float64) string { return fmt.Sprintf("%.3f", x) },
-	"f1":       func(x float64) string { return fmt.Sprintf("%.1f", x) },
-	"f2":       func(x float64) string { return fmt.Sprintf("%.2f", x) },
-	"bytes":    humanBytes,
-	"heap":     func(x uint64) int64 { return int64(x) },
-	"accPlot":  accPlot,
-	"latPlot":  latPlot,
-	"mixPlot":  mixPlot,
-	"sources":  sourcesText,
+	"pct":     func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
+	"f3":      func(x float64) string { return fmt.Sprintf("%.3f", x) },
+	"f1":      func(x float64) string { return fmt.Sprintf("%.1f", x) },
+	"f2":      func(x float64) string { return fmt.Sprintf("%.2f", x) },
+	"bytes":   humanBytes,
+	"heap":    func(x uint64) int64 { return int64(x) },
+	"accPlot": accPlot,
+	"latPlot": latPlot,
+	"mixPlot": mixPlot,
+	"sources": sourcesText,
+	"mixText": func(m map[string]int) string {
+		var parts []string
+		for _, v := range slices.Sorted(maps.Keys(m)) {
+			parts = append(parts, fmt.Sprintf("v%s %d", v, m[v]))
+		}
+		return strings.Join(parts, ", ")
+	},
 	"gapPlot":  gapPlot,
 	"safeHTML": func(s string) template.HTML { return template.HTML(s) },
 }).Parse(`<!doctype html>
@@ -82,6 +90,14 @@ svg{max-width:100%;height:auto}.note{color:#555;font-size:.9em}
 </tbody></table>
 {{range .Fleet}}{{safeHTML (latPlot .)}}{{end}}
 <p class="note">Device latency is the host's measured compute time scaled by the device class's speed factor (a model, not a phone measurement); server latency is the measured round trip on loopback.</p>{{end}}
+
+{{range .Rollouts}}<h2>Rollout {{.ID}}: v{{.Candidate}} over v{{.Current}} — {{.Final}}</h2>
+<table><thead><tr><th class="n">day</th><th>state</th><th class="n">share</th><th>phones by version</th><th>gates (regression, always-valid interval)</th></tr></thead><tbody>
+{{range .Days}}<tr><td class="n">{{.Day}}</td><td>{{.State}}</td><td class="n">{{f1 .Share}}%</td><td>{{mixText .Mix}}</td><td>{{range .Gates}}{{.Metric}}: {{.Verdict}}{{if not .Reason}} ({{f3 .Regression}} in [{{f3 .Low}}, {{f3 .High}}], tolerance {{f3 .MaxRegression}}){{end}}<br>{{end}}</td></tr>{{end}}
+</tbody></table>
+<p>Transitions: {{range .History}}day {{f1 .At}} → {{.To}} ({{.Actor}}: {{.Reason}}); {{end}} phones at the end: {{mixText .EndMix}}.</p>
+{{with .AB}}<p>A/B test at 50 %: {{.Metric}} v{{.Treatment}} {{f3 .TreatmentMean}} vs v{{.Control}} {{f3 .ControlMean}}; effect {{f3 .Effect}} [{{f3 .Low}}, {{f3 .High}}] (always valid [{{f3 .SeqLow}}, {{f3 .SeqHigh}}]), p {{f3 .P}}; SRM χ² {{f2 .SRMChi2}}, p {{f3 .SRMP}} ({{.ControlDevices}} vs {{.TreatmentDevices}} phones).</p>{{end}}
+<p class="note">Gates read device health reports released through central differential privacy (the noise widens the intervals); a stage advances only when every gate passes, holds while any is inconclusive, and rolls back when one fails.</p>{{end}}
 
 {{if .Mix}}<h2>Fleet version mix</h2>{{safeHTML (mixPlot .Mix)}}{{end}}
 

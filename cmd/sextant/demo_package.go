@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/sextant-ml/sextant/bundle"
@@ -25,9 +26,11 @@ type release struct {
 	// rounds and privacy cost (a federated version).
 	rounds []string
 	cost   *bundle.PrivacyCost
-	// mutate, when set, may change the graph's initializers before the
-	// golden outputs are computed (the demo's deliberately bad version).
-	mutate func(*bundle.Bundle) error
+	// mutate, when set, may replace the graph's initializers (with new
+	// tensors: the bundle's own are read-only) before the golden outputs
+	// are computed, returning the names it replaced (the demo's
+	// deliberately bad version).
+	mutate func(*bundle.Bundle) (map[string]bool, error)
 }
 
 // packageBundle writes src as dst with r applied and golden outputs
@@ -39,8 +42,9 @@ func packageBundle(ctx context.Context, src, dst string, r release) error {
 		return err
 	}
 	defer b.Close()
+	var changed map[string]bool
 	if r.mutate != nil {
-		if err := r.mutate(b); err != nil {
+		if changed, err = r.mutate(b); err != nil {
 			return err
 		}
 	}
@@ -101,12 +105,45 @@ func packageBundle(ctx context.Context, src, dst string, r release) error {
 		extras = append(extras, bundle.Extra{Name: ref, Tensor: outs[name].Clone()})
 	}
 	for _, x := range b.Extras() {
-		if len(x.Name) > 7 && x.Name[:7] == "golden/" {
+		if len(x.Name) > 7 && x.Name[:7] == "golden/" || changed[x.Name] {
+			// Old golden data, and packed copies of replaced weights.
 			continue
 		}
 		extras = append(extras, x)
 	}
 	return bundle.WriteFile(dst, b.Graph, &m, extras...)
+}
+
+// corruptQuantization is the demo's bad v3: a quantization bug that
+// rounds every float weight matrix to its int8 grid but adds the zero
+// point (64 steps) twice, shifting every weight by half the tensor's
+// range. The bundle is well formed,
+// installs and passes its self-test (its golden outputs come from the
+// broken weights, as they would from a buggy converter); only the
+// quality gates can catch it.
+func corruptQuantization(b *bundle.Bundle) (map[string]bool, error) {
+	changed := map[string]bool{}
+	for _, v := range b.Graph.Initializers {
+		if v.Const == nil || v.Const.DType != tensor.Float32 || v.Const.Len() < 64 {
+			continue
+		}
+		c := v.Const.Clone()
+		w := tensor.Data[float32](c)
+		maxAbs := float32(0)
+		for _, x := range w {
+			maxAbs = max(maxAbs, x, -x)
+		}
+		scale := maxAbs / 127
+		if scale == 0 {
+			continue
+		}
+		for i, x := range w {
+			w[i] = (float32(math.Round(float64(x/scale))) + 64) * scale
+		}
+		v.Const, v.Layouts = c, nil
+		changed[v.Name] = true
+	}
+	return changed, nil
 }
 
 // privacyOf reads a bundle's recorded privacy cost.

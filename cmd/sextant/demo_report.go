@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/sextant-ml/sextant/delivery/rollout"
 )
 
 // demoReport is everything one demo run measured; report.json holds it and
@@ -26,6 +28,8 @@ type demoReport struct {
 	Bundles []demoBundle  `json:"bundles"`
 	Fleet   []demoServe   `json:"serving"`
 	Mix     []demoMix     `json:"version_mix"`
+	// Rollouts are the staged rollouts, day by day.
+	Rollouts []demoRollout `json:"rollouts"`
 	// PeakHeapBytes is the process's largest sampled Go heap (server and
 	// every device share it); DiskBytes the devices' state on disk.
 	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
@@ -110,6 +114,58 @@ type demoMix struct {
 	At       string         `json:"at"`
 	Model    string         `json:"model"`
 	Versions map[string]int `json:"versions"`
+}
+
+// demoRollout is one staged rollout's story.
+type demoRollout struct {
+	ID        string `json:"id"`
+	Model     string `json:"model"`
+	Candidate string `json:"candidate"`
+	Current   string `json:"current"`
+	// Final is the rollout's state at the end (completed, rolled_back…).
+	Final   string           `json:"final"`
+	Days    []demoRolloutDay `json:"days"`
+	History []demoTransition `json:"history"`
+	// EndMix is the fleet's versions after the last check-in.
+	EndMix map[string]int `json:"end_mix"`
+	// AB is the A/B test at the 50 % stage, when the rollout reached it.
+	AB *demoAB `json:"ab_test,omitempty"`
+}
+
+type demoRolloutDay struct {
+	Day   int                  `json:"day"`
+	State string               `json:"state"`
+	Share float64              `json:"share_percent"`
+	Mix   map[string]int       `json:"mix"`
+	Gates []rollout.GateResult `json:"gates"`
+}
+
+// demoTransition is one recorded transition, At in simulated days from
+// the rollout's creation.
+type demoTransition struct {
+	At     float64 `json:"day"`
+	To     string  `json:"to"`
+	Actor  string  `json:"actor"`
+	Reason string  `json:"reason"`
+}
+
+// demoAB is an A/B test of on-device quality between a rollout's arms.
+type demoAB struct {
+	Metric           string  `json:"metric"`
+	Control          string  `json:"control"`
+	Treatment        string  `json:"treatment"`
+	ControlDevices   float64 `json:"control_devices"`
+	TreatmentDevices float64 `json:"treatment_devices"`
+	ControlMean      float64 `json:"control_mean"`
+	TreatmentMean    float64 `json:"treatment_mean"`
+	Effect           float64 `json:"effect"`
+	Low              float64 `json:"ci_low"`
+	High             float64 `json:"ci_high"`
+	P                float64 `json:"p_value"`
+	SeqLow           float64 `json:"sequential_ci_low"`
+	SeqHigh          float64 `json:"sequential_ci_high"`
+	SRMChi2          float64 `json:"srm_chi2"`
+	SRMP             float64 `json:"srm_p_value"`
 }
 
 // writeJSON writes the report as DIR/report.json.

@@ -56,13 +56,17 @@ func (s *story) serve(ctx context.Context, f *sim.Fleet, sd *servingData, idx []
 	}
 	err := f.Each(ctx, "serve "+label, idx, func(d *sim.Device) error {
 		speed := d.Profile().SpeedFactor
+		rec := d.Health()
 		if rows := sd.ndRows[d.Index()]; len(rows) > 0 && d.Version(ndModel) != "" {
-			st := get(ndModel, d.Version(ndModel))
+			v := d.Version(ndModel)
+			st := get(ndModel, v)
 			inst, err := d.Load(ndModel, router.OnDevice)
+			rec.Load(ndModel, v, err != nil)
 			if err != nil {
 				st.add(router.Result{}, 0, false, 0, err)
 				return nil
 			}
+			rec.Session(ndModel, v, false)
 			defer inst.Bundle.Close()
 			r := d.Router(f, router.Config{})
 			if err := r.Register(ndModel, inst.Model); err != nil {
@@ -79,19 +83,27 @@ func (s *story) serve(ctx context.Context, f *sim.Fleet, sd *servingData, idx []
 					err = fmt.Errorf("next destination answered by %s under the on-device policy", res.Source)
 				}
 				var hit bool
+				lat := time.Duration(float64(res.Latency) * speed)
+				rec.Inference(ndModel, v, lat, err != nil)
 				if err == nil {
+					// The user's next place becomes known on device: the
+					// outcome feeds the quality stream of the health report.
 					hit = argmax(res.Outputs["logits"]) == int(labels.Float64At(row))
+					rec.Outcome(ndModel, v, hit)
 				}
-				st.add(res, time.Duration(float64(res.Latency)*speed), hit, 0, err)
+				st.add(res, lat, hit, 0, err)
 			}
 		}
 		if rows := sd.etaRows[d.Index()]; len(rows) > 0 && d.Version(etaModel) != "" {
-			st := get(etaModel, d.Version(etaModel))
+			v := d.Version(etaModel)
+			st := get(etaModel, v)
 			inst, err := d.Load(etaModel, router.LatencyAware)
+			rec.Load(etaModel, v, err != nil)
 			if err != nil {
 				st.add(router.Result{}, 0, false, 0, err)
 				return nil
 			}
+			rec.Session(etaModel, v, false)
 			defer inst.Bundle.Close()
 			r := d.Router(f, router.Config{})
 			if err := r.Register(etaModel, inst.Model); err != nil {
@@ -105,10 +117,15 @@ func (s *story) serve(ctx context.Context, f *sim.Fleet, sd *servingData, idx []
 				}
 				res, err := r.Predict(ctx, etaModel, in)
 				var ae float64
+				lat := time.Duration(float64(res.Latency) * speed)
 				if err == nil {
 					ae = math.Abs(res.Outputs["eta_s"].Float64At(0) - travel.Float64At(row))
+					if res.Source != router.SourceDevice {
+						lat = res.Latency
+					}
 				}
-				st.add(res, time.Duration(float64(res.Latency)*speed), false, ae, err)
+				rec.Inference(etaModel, v, lat, err != nil)
+				st.add(res, lat, false, ae, err)
 			}
 		}
 		return nil

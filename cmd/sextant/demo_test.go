@@ -20,7 +20,7 @@ func TestDemoFast(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, phase := range []string{"population", "train", "evaluate v1", "package v1", "fleet", "publish v1", "install v1", "serve v1"} {
+	for _, phase := range []string{"population", "train", "evaluate v1", "package v1", "fleet", "publish v1", "install v1", "serve v1", "bad v3 rollout"} {
 		if !strings.Contains(out, "✓ "+phase) {
 			t.Errorf("no finished phase %q in:\n%s", phase, out)
 		}
@@ -33,7 +33,7 @@ func TestDemoFast(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Devices != 60 || len(rep.Quality) == 0 || len(rep.ETA) != 2 || len(rep.Privacy) == 0 {
+	if rep.Devices != 300 || len(rep.Quality) == 0 || len(rep.ETA) != 2 || len(rep.Privacy) == 0 {
 		t.Fatalf("report: %+v", rep)
 	}
 	q := rep.Quality[0]
@@ -67,6 +67,22 @@ func TestDemoFast(t *testing.T) {
 	}
 	if !served[ndModel] || !served[etaModel] {
 		t.Errorf("served %v, want both device models", served)
+	}
+	// The broken v3 was rolled back by the controller on a failed gate,
+	// and every phone went back to v1.
+	if len(rep.Rollouts) != 1 {
+		t.Fatalf("%d rollouts, want 1", len(rep.Rollouts))
+	}
+	ro := rep.Rollouts[0]
+	last := ro.History[len(ro.History)-1]
+	if ro.Final != "rolled-back" || last.Actor != "controller" || !strings.Contains(last.Reason, "gate failed") {
+		t.Errorf("bad rollout ended %s by %s (%s)", ro.Final, last.Actor, last.Reason)
+	}
+	if ro.EndMix[ro.Current] != rep.Devices {
+		t.Errorf("after the rollback the fleet runs %v, want all on %s", ro.EndMix, ro.Current)
+	}
+	if q := rep.Quality[len(rep.Quality)-1]; q.Acc1 >= rep.Quality[0].Acc1-0.2 {
+		t.Errorf("the corrupted v3 scores Acc@1 %.3f, v1 %.3f: the bug does not bite", q.Acc1, rep.Quality[0].Acc1)
 	}
 	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
 	if err != nil {

@@ -128,7 +128,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		return err
 	}
 	cfg := eval.Config{Labels: f.labels, ScoreKind: eval.ScoreKind(f.scores), Metrics: f.metrics,
-		Bootstrap: f.boot, ECEBins: f.eceBins, BatchSize: f.batch}
+		Bootstrap: f.boot, ECEBins: f.eceBins, BatchSize: f.batch, Temperature: bundleTemperature(f.model)}
 	switch cfg.ScoreKind {
 	case eval.AutoScores, eval.Logits, eval.Probabilities:
 	default:

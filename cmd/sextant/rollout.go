@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sextant-ml/sextant/delivery/health"
 	"github.com/sextant-ml/sextant/delivery/rollout"
 	"github.com/sextant-ml/sextant/delivery/targeting"
 )
@@ -71,11 +72,17 @@ each recorded with the token's ID and --reason.`,
 				return err
 			}
 			if len(args) == 1 {
-				st, err := c.Rollout(cmd.Context(), args[0])
+				st, err := c.RolloutStatus(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
-				return show(st)
+				if asJSON {
+					return writeJSONTo(e, st)
+				}
+				if err := printRollout(e, st.Status); err != nil {
+					return err
+				}
+				return printDrift(e, st.Drift)
 			}
 			all, err := c.Rollouts(cmd.Context())
 			if err != nil {
@@ -151,4 +158,26 @@ func printRollout(e *env, st rollout.Status) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", r.At.Format(time.RFC3339), r.From, r.To, r.Stage+1, r.Actor, strings.TrimSpace(r.Reason))
 	}
 	return tw.Flush()
+}
+
+// printDrift prints a rollout's input drift (nothing when not measured).
+func printDrift(e *env, d *health.DriftReport) error {
+	if d == nil {
+		return nil
+	}
+	if d.Reason != "" {
+		_, err := fmt.Fprintf(e.stdout, "drift: %s\n", d.Reason)
+		return err
+	}
+	for _, f := range d.Features {
+		mark := ""
+		if f.Current.Alarm || f.Candidate.Alarm {
+			mark = "  ALARM"
+		}
+		if _, err := fmt.Fprintf(e.stdout, "drift %s: PSI current %.3f, candidate %.3f (threshold %g)%s\n",
+			f.Feature, f.Current.PSI, f.Candidate.PSI, d.Threshold, mark); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -14,8 +14,9 @@ import (
 
 func newRunCmd(e *env) *cobra.Command {
 	var (
-		inputs []string
-		outDir string
+		inputs  []string
+		outDir  string
+		threads int
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE(.sxm|.onnx) --input NAME=FILE.npy ... --output-dir DIR",
@@ -27,7 +28,7 @@ C order, little-endian), named after the graph's outputs.`,
 			if outDir == "" {
 				return fmt.Errorf("--output-dir is required")
 			}
-			lm, err := loadModel(args[0], engine.Options{})
+			lm, err := loadModel(args[0], engine.Options{Threads: threads})
 			if err != nil {
 				return err
 			}
@@ -64,6 +65,7 @@ C order, little-endian), named after the graph's outputs.`,
 	}
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "NAME=FILE.npy, once per model input")
 	cmd.Flags().StringVar(&outDir, "output-dir", "", "directory for the output .npy files")
+	cmd.Flags().IntVar(&threads, "threads", 1, "threads one large op may use (intra-op parallelism)")
 	return cmd
 }
 

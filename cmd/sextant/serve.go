@@ -6,12 +6,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/sextant-ml/sextant/clock"
 	"github.com/sextant-ml/sextant/delivery/signing"
+	"github.com/sextant-ml/sextant/messaging"
 	"github.com/sextant-ml/sextant/privacy/telemetry"
 	"github.com/sextant-ml/sextant/server"
 	"github.com/sextant-ml/sextant/store"
@@ -26,6 +28,7 @@ func defaultDSN(data string) string { return "sqlite:" + filepath.Join(data, "se
 // newServeCmd is `sextant serve`: the device and admin API.
 func newServeCmd(e *env) *cobra.Command {
 	var data, dsn, blobsDir, metaDir, keys, listen, logFormat, telemetryFile string
+	var natsURL string
 	cmd := &cobra.Command{
 		Use:   "serve --keys KEYDIR [--db sqlite:PATH|postgres://…] [--blobs DIR] [--listen ADDR]",
 		Short: "Run the delivery server: device API, admin API, signed metadata",
@@ -63,7 +66,7 @@ signed metadata the server has served.`,
 				return err
 			}
 			defer db.Close()
-			blobs, err := store.NewBlobs(blobsDir)
+			blobs, err := openBlobs(ctx, blobsDir) // serve_blobs.go
 			if err != nil {
 				return err
 			}
@@ -78,34 +81,50 @@ signed metadata the server has served.`,
 			if err != nil {
 				return err
 			}
-			rollouts, err := newRolloutController(ctx, db) // serve_rollouts.go
+			rollouts, healthAgg, err := newHealthGates(ctx, data, db, log) // serve_health.go
 			if err != nil {
 				return err
 			}
-			go rollouts.Run(ctx)
+			bus, err := openBus(ctx, natsURL, data, db.Dialect(), log) // serve_messaging.go
+			if err != nil {
+				return err
+			}
+			defer bus.Close()
 			srv, err := server.New(server.Config{Store: db, Blobs: blobs, Signing: sign, Clock: clock.Real,
-				Logger: log, Registry: prometheus.NewRegistry(), Telemetry: server.TelemetryConfig{Registry: streams},
-				Rollouts: rollouts})
+				Logger: log, Registry: prometheus.NewRegistry(), Telemetry: server.TelemetryConfig{Registry: streams,
+					Queue: server.NewTelemetryQueue(bus, messaging.ConsumeOptions{}), Aggregates: db},
+				Rollouts: rollouts, Health: healthAgg, Drift: healthAgg,
+				StampBatch: 100 * time.Millisecond})
 			if err != nil {
 				return err
 			}
 			defer srv.Close()
+			if err := srv.DeclareTelemetry(ctx); err != nil {
+				return err
+			}
+			// Only the leader replica evaluates rollouts and aggregates
+			// telemetry (serve_rollouts.go).
+			driver := &rolloutDriver{ctl: rollouts, interval: 10 * time.Second, log: log, srv: srv}
+			go driver.run(ctx, dsn, db.Dialect(), replicaName())
+			go db.ListenChanges(ctx, store.ChangeCurrent, func(string) { srv.InvalidateCurrents() })
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "sextant serve: listening on http://%s (%s)\n", ln.Addr(), db.Dialect())
+			fmt.Fprintf(e.stdout, "sextant serve: console on http://%s/console/ (sign in with an admin token)\n", ln.Addr())
 			return srv.Run(ctx, ln)
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", defaultData, "directory for the default database, blobs and metadata")
 	cmd.Flags().StringVar(&dsn, "db", "", "database: sqlite:PATH or postgres://… (default sqlite:DATA/sextant.db)")
-	cmd.Flags().StringVar(&blobsDir, "blobs", "", "blob directory (default DATA/blobs)")
+	cmd.Flags().StringVar(&blobsDir, "blobs", "", "blob directory (default DATA/blobs), or s3://BUCKET[/PREFIX]?endpoint=URL (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
 	cmd.Flags().StringVar(&metaDir, "metadata", "", "signed-metadata directory (default DATA/metadata)")
 	cmd.Flags().StringVar(&keys, "keys", "", "key directory with the online keys (required)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "request log format: json or text")
 	cmd.Flags().StringVar(&telemetryFile, "telemetry", "", "JSON file declaring the telemetry streams POST /v1/telemetry accepts (default: none)")
+	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS JetStream server(s) for telemetry, nats://… (default: an embedded server under DATA/nats; replicas must share one)")
 	cmd.MarkFlagRequired("keys")
 	return cmd
 }

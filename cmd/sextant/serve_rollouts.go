@@ -2,13 +2,20 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
 
 	"github.com/sextant-ml/sextant/clock"
 	"github.com/sextant-ml/sextant/delivery/rollout"
+	"github.com/sextant-ml/sextant/lease"
 )
 
-// noHealthData is the rollout gate Source of `sextant serve` until device
-// health reports reach the server: every metric has no units yet, so every
+// noHealthData is a rollout gate Source with no data (newRolloutController's,
+// for tests of persistence and leadership; `sextant serve` reads device
+// health, see serve_health.go): every metric has no units yet, so every
 // gate is inconclusive and a gated stage holds until an operator advances
 // it (`sextant rollout advance`). It answers without an error on purpose:
 // an error would mean "telemetry broken" and auto-pause every rollout after
@@ -32,5 +39,116 @@ type rolloutStore interface {
 // every transition is saved to db, and a completed rollout whose rule
 // admits every device moves the model's current version through db.
 func newRolloutController(ctx context.Context, db rolloutStore) (*rollout.Controller, error) {
-	return rollout.Restore(ctx, clock.Real, noHealthData{}, rollout.Options{Pointer: db, Persister: db})
+	return newGatedController(ctx, db, noHealthData{})
+}
+
+// newGatedController is newRolloutController with gates read from src.
+func newGatedController(ctx context.Context, db rolloutStore, src rollout.Source) (*rollout.Controller, error) {
+	return rollout.Restore(ctx, clock.Real, src, rollout.Options{Pointer: db, Persister: db})
+}
+
+// rolloutLease names the lease whose holder drives rollouts and
+// aggregates telemetry.
+const rolloutLease = "leader"
+
+// rolloutDriver runs the rollout controller's evaluation loop on exactly
+// one replica. On SQLite (one process owns the database) that replica is
+// this one, always. On PostgreSQL the replicas campaign for a lease
+// (package lease): the leader reloads the rollouts from the database and
+// evaluates them every interval, its writes fenced by its epoch, so a
+// deposed leader's late transition is refused; followers only reload, so
+// the versions they assign follow the leader's transitions and operators'
+// actions taken through any replica.
+type rolloutDriver struct {
+	ctl      *rollout.Controller
+	interval time.Duration
+	log      *slog.Logger
+	// srv, when set, has its telemetry aggregated by the leader and
+	// reloaded by followers.
+	srv     telemetryRunner
+	leading atomic.Bool
+}
+
+// telemetryRunner is the part of *server.Server the driver runs.
+type telemetryRunner interface {
+	RunTelemetry(ctx context.Context) error
+	ReloadTelemetry(ctx context.Context) error
+}
+
+// run drives rollouts until ctx ends. dsn is the database `serve` opened
+// and dialect its Dialect(); holder names this replica in the lease table.
+func (d *rolloutDriver) run(ctx context.Context, dsn, dialect, holder string) error {
+	if dialect != "postgres" {
+		d.leading.Store(true)
+		d.lead(ctx)
+		return ctx.Err()
+	}
+	go d.follow(ctx)
+	return lease.Campaign(ctx, lease.Config{DSN: dsn, Name: rolloutLease, Holder: holder, Logger: d.log},
+		func(ctx context.Context, f lease.Fence) {
+			d.leading.Store(true)
+			defer d.leading.Store(false)
+			d.lead(ctx)
+		})
+}
+
+// lead evaluates every interval, and aggregates telemetry, until ctx
+// ends; ctx carries the fence.
+func (d *rolloutDriver) lead(ctx context.Context) {
+	if d.srv != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			for ctx.Err() == nil {
+				if err := d.srv.RunTelemetry(ctx); err != nil && ctx.Err() == nil {
+					d.log.Error("telemetry: aggregator stopped; restarting", "err", err)
+				}
+				sleepCtx(ctx, d.interval)
+			}
+		}()
+	}
+	for {
+		if err := d.ctl.Reload(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("rollouts: reload", "err", err)
+		}
+		d.ctl.EvaluateAll(ctx)
+		if !sleepCtx(ctx, d.interval) {
+			return
+		}
+	}
+}
+
+// follow reloads every interval while this replica is not the leader.
+func (d *rolloutDriver) follow(ctx context.Context) {
+	for sleepCtx(ctx, d.interval) {
+		if d.leading.Load() {
+			continue
+		}
+		if err := d.ctl.Reload(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("rollouts: reload", "err", err)
+		}
+		if d.srv != nil {
+			if err := d.srv.ReloadTelemetry(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("telemetry: reload", "err", err)
+			}
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// replicaName identifies this process in the lease table.
+func replicaName() string {
+	h, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", h, os.Getpid())
 }

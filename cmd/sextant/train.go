@@ -33,6 +33,8 @@ type trainFlags struct {
 	optimizer, loss        string
 	clipNorm               float64
 	dpNoise, dpClip, delta float64
+	dpUser                 string // the user-id column: user-level DP
+	dpMaxPerUser           int
 	seed                   uint64
 	name, version          string
 	memBudget              int64
@@ -58,6 +60,8 @@ func (f *trainFlags) register(cmd *cobra.Command) {
 	fl.Float64Var(&f.dpNoise, "dp-noise", 0, "DP-SGD noise multiplier σ (enables DP-SGD with --dp-clip)")
 	fl.Float64Var(&f.dpClip, "dp-clip", 0, "DP-SGD per-example clipping norm C")
 	fl.Float64Var(&f.delta, "delta", 1e-5, "DP δ at which ε is reported")
+	fl.StringVar(&f.dpUser, "dp-user-column", "", "user-level DP-SGD: the column of user ids; users are Poisson-sampled (--batch users per step expected), each user's contribution clipped to --dp-clip, and (ε, δ) is per user")
+	fl.IntVar(&f.dpMaxPerUser, "dp-max-per-user", 16, "user-level DP-SGD: most examples a sampled user contributes to one step (a random subset; 0: all)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for weight initialization and data order (DP noise and sampling always use the OS CSPRNG)")
 	fl.StringVar(&f.name, "name", "", "model name (default: the parent's, or the architecture's)")
 	fl.StringVar(&f.version, "version", "", "model version (default: 0.1.0, or the parent's with the patch number bumped)")
@@ -78,7 +82,11 @@ func newTrainCmd(e *env) *cobra.Command {
 Built-in architectures: ` + strings.Join(arch.Names(), ", ") + `.
 With --dp-noise and --dp-clip, batches are Poisson-sampled at rate batch/N,
 each example's gradient is clipped to --dp-clip and Gaussian noise is added;
-the (ε, δ) spent is recorded in the bundle's provenance.`,
+the (ε, δ) spent is recorded in the bundle's provenance. With
+--dp-user-column the privacy unit is the user: users are Poisson-sampled at
+rate batch/users, a sampled user's examples (at most --dp-max-per-user) are
+clipped and averaged so the user moves the sum by at most --dp-clip, an
+epoch is users/batch steps, and the recorded (ε, δ) is user-level.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (f.archName == "") == (f.model == "") {
@@ -144,9 +152,27 @@ func runTrain(ctx context.Context, e *env, f *trainFlags) error {
 	if dp && !(f.dpNoise > 0 && f.dpClip > 0) {
 		return fmt.Errorf("train: DP-SGD needs both --dp-noise and --dp-clip (got %v and %v)", f.dpNoise, f.dpClip)
 	}
+	if f.dpUser != "" && !dp {
+		return fmt.Errorf("train: --dp-user-column needs --dp-noise and --dp-clip")
+	}
+	var userIDs []int64
+	units := data.N // the records the sampling rate is over
+	if f.dpUser != "" {
+		ids, err := data.As(f.dpUser, tensor.Int64, []int{})
+		if err != nil {
+			return fmt.Errorf("train: --dp-user-column: %w", err)
+		}
+		userIDs = tensor.Data[int64](ids)
+		distinct := map[int64]struct{}{}
+		for _, u := range userIDs {
+			distinct[u] = struct{}{}
+		}
+		units = len(distinct)
+		batch = min(f.batch, units)
+	}
 	if dp {
-		q := float64(batch) / float64(data.N)
-		cfg.DP = &train.DP{NoiseMultiplier: f.dpNoise, ClipNorm: f.dpClip, SampleRate: q, ExpectedBatch: float64(batch), Delta: f.delta}
+		q := float64(batch) / float64(units)
+		cfg.DP = &train.DP{NoiseMultiplier: f.dpNoise, ClipNorm: f.dpClip, SampleRate: q, ExpectedBatch: float64(batch), Delta: f.delta, PerUser: userIDs != nil}
 	}
 	tr, err := train.New(g, cfg)
 	if err != nil {
@@ -158,7 +184,7 @@ func runTrain(ctx context.Context, e *env, f *trainFlags) error {
 		return err
 	}
 	r := rand.New(rand.NewPCG(f.seed, 0x5eed))
-	steps := f.epochs * ((data.N + batch - 1) / batch)
+	steps := f.epochs * ((units + batch - 1) / batch)
 	bar := newProgress(e.stderr, steps, !f.noProgress)
 	var next func() ([]*tensor.Tensor, int)
 	if dp {
@@ -166,11 +192,19 @@ func runTrain(ctx context.Context, e *env, f *trainFlags) error {
 		if p, ok := tr.Param(tr.ParamNames()[0]); ok {
 			dt = p.DType
 		}
-		pb, err := train.NewPoissonBatcher(cols, cfg.DP.SampleRate, 0, dt, nil)
-		if err != nil {
-			return err
+		if userIDs != nil {
+			ub, err := train.NewUserPoissonBatcher(cols, userIDs, cfg.DP.SampleRate, f.dpMaxPerUser, 0, dt, nil)
+			if err != nil {
+				return err
+			}
+			next = ub.Next
+		} else {
+			pb, err := train.NewPoissonBatcher(cols, cfg.DP.SampleRate, 0, dt, nil)
+			if err != nil {
+				return err
+			}
+			next = pb.Next
 		}
-		next = pb.Next
 	} else {
 		sb, err := train.NewShuffleBatcher(cols, batch, r)
 		if err != nil {

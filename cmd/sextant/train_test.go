@@ -184,3 +184,41 @@ func TestTrainDPEpsilonMatchesCLI(t *testing.T) {
 		t.Errorf("provenance %+v; sextant privacy epsilon says %v", p, eps)
 	}
 }
+
+// TestTrainUserLevelDP: with --dp-user-column the sampling unit is the
+// user — q = batch/users, an epoch users/batch steps — and the recorded ε
+// is what `sextant privacy epsilon` reports for that user-level mechanism,
+// marked user-level in the provenance.
+func TestTrainUserLevelDP(t *testing.T) {
+	_, _, x, y := blobs(t)
+	const users = 30 // 8 examples each
+	ids := tensor.New(tensor.Int64, x.Shape[0])
+	for i := range tensor.Data[int64](ids) {
+		tensor.Data[int64](ids)[i] = int64(i % users)
+	}
+	pq := filepath.Join(t.TempDir(), "users.parquet")
+	if err := dataset.WriteParquet(pq, []string{"x", "label", "user_id"}, []*tensor.Tensor{x, y, ids}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "dp-user.sxm")
+	stdout, _ := runCLI(t, "train", "--arch", "mlp", "--input", "x", "--hidden", "16", "--data", pq, "--labels", "label",
+		"--epochs", "3", "--batch", "10", "--lr", "0.2", "--dp-noise", "0.9", "--dp-clip", "1", "--delta", "1e-5",
+		"--dp-user-column", "user_id", "--dp-max-per-user", "4", "--no-progress", "-o", out)
+	if !strings.Contains(stdout, "trained 9 steps") {
+		t.Errorf("stdout %q, want 3 epochs of 30/10 user batches", stdout)
+	}
+	_, m, _ := accuracy(t, out, x, y)
+	p := m.Provenance.Privacy
+	if p == nil {
+		t.Fatal("no privacy cost in the provenance")
+	}
+	v := runPrivacy(t, "epsilon", "--q", fmtFloat(10.0/users), "--sigma", "0.9", "--steps", "9", "--delta", "1e-5", "--json")
+	if eps := v["epsilon"].(float64); p.Epsilon != eps || p.Delta != 1e-5 || p.Accountant != "rdp-sampled-gaussian-user-level" {
+		t.Errorf("provenance %+v; sextant privacy epsilon says %v for the user-level mechanism", p, eps)
+	}
+	// Without noise flags the user column is refused, not ignored.
+	var o, e bytes.Buffer
+	if err := run(context.Background(), []string{"train", "--arch", "mlp", "--input", "x", "--data", pq, "--labels", "label", "--dp-user-column", "user_id", "-o", out}, &o, &e); err == nil {
+		t.Error("--dp-user-column without --dp-noise was accepted")
+	}
+}

@@ -141,3 +141,44 @@ func supersedes(r, prev *rollout) bool {
 	}
 	return r.Spec.ID > prev.Spec.ID
 }
+
+// Reload replaces the controller's rollouts with those o.Persister holds,
+// as Restore does, so a replica picks up transitions another replica
+// saved (the leader's, or an operator's made through another replica). A
+// rollout whose telemetry-gap timer was running keeps it. Without a
+// Persister it does nothing. Replicas' writes are last-writer-wins: an
+// operator acting through a follower at the moment the leader transitions
+// the same rollout may see one of the two overwritten.
+func (c *Controller) Reload(ctx context.Context) error {
+	if c.opts.Persister == nil {
+		return nil
+	}
+	// Load under the lock: an operator's action on this controller (which
+	// saves under the lock) is then either in what is loaded or made after
+	// the swap, never lost between the two.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	saved, err := c.opts.Persister.LoadRollouts(ctx)
+	if err != nil {
+		return fmt.Errorf("rollout: reload: %w", err)
+	}
+	rollouts := make(map[string]*rollout, len(saved))
+	byModel := map[string]*rollout{}
+	now := c.clock.Now()
+	for _, s := range saved {
+		r, err := decode(s)
+		if err != nil {
+			return fmt.Errorf("rollout: reload: %w", err)
+		}
+		r.lastData = now
+		if old, ok := c.rollouts[r.Spec.ID]; ok {
+			r.lastData = old.lastData
+		}
+		rollouts[r.Spec.ID] = r
+		if prev, ok := byModel[r.Spec.Model]; !ok || supersedes(r, prev) {
+			byModel[r.Spec.Model] = r
+		}
+	}
+	c.rollouts, c.byModel = rollouts, byModel
+	return nil
+}

@@ -21,6 +21,11 @@ const (
 	Margin
 	// Entropy is 1 − H(p)/ln K: 1 for a one-hot answer, 0 for uniform.
 	Entropy
+	// Score reads the output as a confidence the model computes itself,
+	// each element in [0, 1] (a regressor's uncertainty head, say: the
+	// flagship ETA model's is in models/flagship); the temperature does not
+	// apply.
+	Score
 )
 
 func (m Measure) String() string {
@@ -31,11 +36,14 @@ func (m Measure) String() string {
 		return "margin"
 	case Entropy:
 		return "entropy"
+	case Score:
+		return "score"
 	}
 	return fmt.Sprintf("Measure(%d)", int(m))
 }
 
-// Confidence computes the calibrated confidence of a logits tensor: the
+// Confidence computes the calibrated confidence of a logits tensor (or,
+// for Score, reads the least element of a confidence output): the
 // last axis holds a row's class logits, each row is temperature-scaled
 // (logits / temperature; 0 means 1) and soft-maxed, and the least
 // confident row decides. A last axis of one element is a binary logit:
@@ -59,6 +67,9 @@ func Confidence(logits *tensor.Tensor, temperature float64, m Measure) (float64,
 		vals = append([]float64(nil), tensor.Data[float64](logits)...)
 	default:
 		return 0, fmt.Errorf("router: confidence of a %s output", logits.DType)
+	}
+	if m == Score {
+		return score(vals)
 	}
 	k := 1
 	if r := len(logits.Shape); r > 0 {
@@ -95,6 +106,21 @@ func Confidence(logits *tensor.Tensor, temperature float64, m Measure) (float64,
 		conf = math.Min(conf, c)
 	}
 	return conf, nil
+}
+
+// score is the least of vals, each of which must lie in [0, 1].
+func score(vals []float64) (float64, error) {
+	if len(vals) == 0 {
+		return 0, fmt.Errorf("router: empty confidence output")
+	}
+	c := 1.0
+	for _, v := range vals {
+		if !(v >= 0 && v <= 1) {
+			return 0, fmt.Errorf("router: confidence %v outside [0, 1]", v)
+		}
+		c = math.Min(c, v)
+	}
+	return c, nil
 }
 
 func measure(p []float64, m Measure) float64 {

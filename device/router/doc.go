@@ -9,7 +9,10 @@
 // Each model has a [Policy]: on-device only, prefer on-device (server on a
 // device failure), prefer server (device on a server failure), server only,
 // cascade (run on device, escalate when the calibrated confidence is below
-// the manifest's threshold), latency-aware (an EWMA of the device's
+// the manifest's threshold: max probability, margin or entropy of the
+// temperature-scaled softmax for a classifier, or, for a regressor, a
+// confidence output the model computes itself, [Score], which [Load] picks
+// for a model with an output named [ConfidenceOutput]), latency-aware (an EWMA of the device's
 // latency against an EWMA of the server's round trip plus compute),
 // energy-aware (the device profile's InferenceEnergy against the network's
 // RadioEnergy for the request's bytes: Neurosurgeon's E(k) for the two

@@ -21,6 +21,9 @@ type EngineLocal struct {
 // NewEngineLocal returns a Local over m.
 func NewEngineLocal(m *engine.Model) *EngineLocal { return &EngineLocal{m: m} }
 
+// ArenaBytes is the model's static engine arena (its activation memory).
+func (l *EngineLocal) ArenaBytes() int64 { return l.m.ArenaBytes() }
+
 // Run implements Local. The outputs are copies the caller owns.
 func (l *EngineLocal) Run(ctx context.Context, inputs map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
 	s, _ := l.pool.Get().(*engine.Session)
@@ -66,5 +69,17 @@ func Load(st *store.Store, model string, p Policy, opts engine.Options) (*Instal
 		b.Close()
 		return nil, fmt.Errorf("router: compile %s@%s: %w", model, v.Version, err)
 	}
-	return &Installed{Bundle: b, Model: Model{Manifest: man, Local: NewEngineLocal(m), Policy: p, WeightBytes: weights}}, nil
+	mod := Model{Manifest: man, Local: NewEngineLocal(m), Policy: p, WeightBytes: weights}
+	for _, o := range man.Signature.Outputs {
+		if o.Name == ConfidenceOutput {
+			mod.Measure, mod.ConfidenceOutput = Score, ConfidenceOutput
+		}
+	}
+	return &Installed{Bundle: b, Model: mod}, nil
 }
+
+// ConfidenceOutput is the output name by which a model says it computes
+// its own cascade confidence, in [0, 1] (a regressor's deferral head, say):
+// Load reads it with the Score measure. Other models' confidence is the
+// max probability of their first output's softmax.
+const ConfidenceOutput = "confidence"

@@ -84,3 +84,66 @@ func TestNoNetHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadScoreConfidence: a model with an output named "confidence" (a
+// regressor's deferral head) is loaded with the Score measure, and the
+// cascade escalates exactly the requests whose confidence is below the
+// manifest's threshold.
+func TestLoadScoreConfidence(t *testing.T) {
+	b := graph.NewBuilder("reg", 17)
+	b.Input("x", tensor.Float32, 1, 1)
+	b.Initializer("two", tensor.From([]float32{2}, 1, 1))
+	b.Initializer("one", tensor.From([]float32{1}, 1, 1))
+	b.Node("Mul", []string{"x", "two"}, []string{"y"}, nil)
+	b.Node("Mul", []string{"x", "one"}, []string{"confidence"}, nil)
+	b.Output("y", "confidence")
+	g := b.Graph()
+	if err := graph.Infer(g, nil); err != nil {
+		t.Fatal(err)
+	}
+	m := &bundle.Manifest{Name: "reg", Version: "1.0.0", Signature: bundle.SignatureOf(g),
+		Calibration:   &bundle.Calibration{CascadeThreshold: 0.5},
+		ServerVariant: &bundle.ServerVariant{Model: "reg-server", Inputs: []string{"x"}}}
+	m.Signature.Inputs[0].Privacy = bundle.Public
+	root := t.TempDir()
+	src := filepath.Join(root, "in.sxm")
+	if err := bundle.WriteFile(src, g, m); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(store.OS, root, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(src)
+	if err := st.Install("reg", store.Version{Version: "1.0.0", Size: fi.Size()}, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Commit("reg", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	inst, err := Load(st, "reg", Cascade, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Bundle.Close()
+	if inst.Model.Measure != Score || inst.Model.ConfidenceOutput != "confidence" {
+		t.Fatalf("measure %v on %q, want score on confidence", inst.Model.Measure, inst.Model.ConfidenceOutput)
+	}
+	srv := &fakeServer{status: 200}
+	r := New(Config{ServerURL: "http://unused", Poster: srv})
+	if err := r.Register("reg", inst.Model); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		x    float32
+		want Source
+	}{{0.9, SourceDevice}, {0.5, SourceDevice}, {0.49, SourceServer}, {0.1, SourceServer}} {
+		res, err := r.Predict(context.Background(), "reg", map[string]*tensor.Tensor{"x": tensor.From([]float32{c.x}, 1, 1)})
+		if err != nil || res.Source != c.want || res.Escalated != (c.want == SourceServer) {
+			t.Fatalf("confidence %v: %v %+v, want %s", c.x, err, res, c.want)
+		}
+	}
+	if srv.count() != 2 {
+		t.Fatalf("%d server calls, want 2", srv.count())
+	}
+}

@@ -78,4 +78,10 @@ func TestConfidence(t *testing.T) {
 			t.Fatalf("%v T=%v: %v %v, want %v", tc.m, tc.temp, got, err, tc.want)
 		}
 	}
+	if c, err := Confidence(tensor.From([]float32{0.9, 0.4, 0.7}, 3, 1), 2, Score); err != nil || math.Abs(c-0.4) > 1e-6 {
+		t.Fatalf("score: %v %v, want the least row, 0.4", c, err)
+	}
+	if _, err := Confidence(tensor.From([]float32{0.9, 1.5}, 2, 1), 1, Score); err == nil {
+		t.Fatal("score 1.5 accepted")
+	}
 }

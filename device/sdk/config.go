@@ -75,6 +75,11 @@ type Config struct {
 	// Progress, if set, is called as downloads proceed, on the updating
 	// goroutine; it must not block.
 	Progress func(updater.Progress)
+	// Exposure, if set, is called once per model version, the first time
+	// this device serves a request with it (remembered across restarts in
+	// Dir), on the goroutine of that Predict after it has returned its
+	// locks; it must not block. Experiment analysis counts these events.
+	Exposure func(Exposure)
 
 	// Clock is the time source for check-ins, backoff and the router;
 	// nil means clock.Real. Latency is always measured in real time.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sextant-ml/sextant/bundle"
+	"github.com/sextant-ml/sextant/device/health"
 	"github.com/sextant-ml/sextant/device/router"
 	"github.com/sextant-ml/sextant/device/store"
 	"github.com/sextant-ml/sextant/device/transport"
@@ -82,6 +83,13 @@ type SDK struct {
 	models  map[string]*router.Installed // loaded models by name
 	offered map[string]bool              // offered, compatible at the last check-in
 
+	// drift holds each loaded model's training histograms of public
+	// inputs (device/health), for input drift; guarded by mu.
+	drift map[string]health.Histograms
+
+	health *health.Recorder // health counters the check-ins carry
+	sess   *sessions        // session marker and exposures (health.go)
+
 	upd     *updater.Updater // nil without a server
 	trigger chan struct{}    // asks the update loop for a check-in now
 	cancel  context.CancelFunc
@@ -106,12 +114,19 @@ func Open(ctx context.Context, cfg Config) (*SDK, error) {
 		store:   st,
 		models:  make(map[string]*router.Installed),
 		offered: make(map[string]bool),
+		drift:   make(map[string]health.Histograms),
 		trigger: make(chan struct{}, 1),
+		health:  health.NewRecorder(),
+	}
+	if s.sess, err = openSessions(cfg.Dir, s.health); err != nil {
+		// Sessions and exposures are then counted in memory only.
+		s.log.Warn("sdk: session marker not writable", "err", err)
+		s.sess = &sessions{seen: map[string]bool{}, state: sessionState{Used: map[string]string{}}}
 	}
 	var header map[string]string
 	if cfg.hasServer() {
 		var uv *updater.UptaneVerifier
-		if s.upd, uv, err = newUpdater(st, cfg); err != nil {
+		if s.upd, uv, err = newUpdater(st, cfg, s.health); err != nil {
 			return nil, err
 		}
 		if uv != nil {
@@ -147,8 +162,19 @@ func Open(ctx context.Context, cfg Config) (*SDK, error) {
 func (s *SDK) load(name string) error {
 	in, err := router.Load(s.store, name, s.cfg.policy(name), engine.Options{MaxArenaBytes: s.cfg.ArenaBytes})
 	if err != nil {
+		if st, serr := s.store.State(name); serr == nil {
+			s.health.Load(name, st.Current, true)
+		}
 		return err
 	}
+	version := in.Model.Manifest.Version
+	if st, serr := s.store.State(name); serr == nil && st.Current != "" && st.Current != version {
+		// The current version did not open; its last known good answers.
+		s.health.Load(name, st.Current, true)
+	}
+	s.health.Load(name, version, false)
+	s.health.Memory(name, version, memoryOf(in.Model))
+	s.sess.use(name, version)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -159,6 +185,7 @@ func (s *SDK) load(name string) error {
 	}
 	old := s.models[name]
 	s.models[name] = in
+	s.drift[name] = health.PublicHistograms(in.Model.Manifest)
 	if old != nil {
 		return closeBundle(old.Bundle)
 	}
@@ -193,8 +220,19 @@ func (s *SDK) availability(model string) Availability {
 // Predict answers one request for model. A model that is not installed
 // yields an error wrapping ErrDownloading (a download was asked for in the
 // background; Predict does not wait for it) or ErrUnavailable.
+//
+// Every answer counts in the health report of the next check-in
+// (inference, error, latency bucket, the drift of public inputs), and the
+// first answer of each version emits Config.Exposure.
 func (s *SDK) Predict(ctx context.Context, model string, inputs map[string]*tensor.Tensor) (*Result, error) {
 	start := time.Now() // compute time is real time, never the Clock's
+	var exp *Exposure
+	defer func() {
+		// After the lock below is released: the host may call back.
+		if exp != nil {
+			s.cfg.Exposure(*exp)
+		}
+	}()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -208,10 +246,20 @@ func (s *SDK) Predict(ctx context.Context, model string, inputs map[string]*tens
 		return nil, fmt.Errorf("%w: %q", ErrUnavailable, model)
 	}
 	r, err := s.router.Predict(ctx, model, inputs)
+	latency := time.Since(start)
+	loaded := s.models[model].Model.Manifest.Version
 	if err != nil {
+		if ctx.Err() == nil {
+			s.health.Inference(model, loaded, latency, true)
+		}
 		return nil, fmt.Errorf("sdk: predict %q: %w", model, err)
 	}
-	return &Result{Outputs: r.Outputs, Source: r.Source, Version: r.Version, Latency: time.Since(start)}, nil
+	s.health.Inference(model, r.Version, latency, false)
+	if r.Version == loaded {
+		s.health.ObserveInputs(model, loaded, s.drift[model], inputs)
+	}
+	exp = s.exposed(model, r.Version, r.Source)
+	return &Result{Outputs: r.Outputs, Source: r.Source, Version: r.Version, Latency: latency}, nil
 }
 
 // checkInSoon asks the update loop for a check-in without waiting.
@@ -237,6 +285,9 @@ func (s *SDK) Close() error {
 	}
 	s.closed = true
 	var errs []error
+	if err := s.sess.close(); err != nil {
+		errs = append(errs, err)
+	}
 	for name, in := range s.models {
 		if err := in.Bundle.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("sdk: closing %q: %w", name, err))

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sextant-ml/sextant/device/health"
 	"github.com/sextant-ml/sextant/device/store"
 	"github.com/sextant-ml/sextant/device/updater"
 	"github.com/sextant-ml/sextant/device/verify"
@@ -15,7 +16,8 @@ import (
 
 // newUpdater builds the updater for cfg, which configures a server, and the
 // Uptane verifier it made (nil when cfg.Verifier was given).
-func newUpdater(st *store.Store, cfg Config) (*updater.Updater, *updater.UptaneVerifier, error) {
+// Its check-ins carry rec's health reports.
+func newUpdater(st *store.Store, cfg Config, rec *health.Recorder) (*updater.Updater, *updater.UptaneVerifier, error) {
 	if cfg.Transport == nil {
 		return nil, nil, errors.New("sdk: a server needs Config.Transport")
 	}
@@ -46,7 +48,7 @@ func newUpdater(st *store.Store, cfg Config) (*updater.Updater, *updater.UptaneV
 	u, err := updater.New(st, updater.Config{
 		Verifier: v, Transport: cfg.Transport, BlobURL: blobURL, Clock: cfg.Clock,
 		Device: cfg.Device, Conditions: cfg.Conditions, LargeBytes: cfg.LargeBytes, Interval: cfg.CheckInterval,
-		ArenaBytes: cfg.ArenaBytes, Progress: cfg.Progress, Logger: cfg.Logger,
+		ArenaBytes: cfg.ArenaBytes, Progress: cfg.Progress, Logger: cfg.Logger, Health: rec,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("sdk: %w", err)

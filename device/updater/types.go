@@ -41,6 +41,7 @@ import (
 
 	"github.com/sextant-ml/sextant/clock"
 
+	"github.com/sextant-ml/sextant/device/health"
 	"github.com/sextant-ml/sextant/device/transport"
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/kernels"
@@ -99,6 +100,20 @@ type Manifest struct {
 	RuntimeVersion string   `json:"runtime_version"`
 	Ops            []string `json:"ops"`
 	Device
+	// Health is the device's health since its last check-in, taken from
+	// Config.Health. A Verifier that delivered it sets it to nil (the
+	// check-in reached the server); the Updater returns an undelivered
+	// report to its source so the next check-in sends it.
+	Health *health.Report `json:"health,omitempty"`
+}
+
+// HealthSource supplies the health report each check-in carries;
+// *device/health.Recorder implements it.
+type HealthSource interface {
+	// Take returns what was recorded since the last Take (nil: nothing).
+	Take() *health.Report
+	// Return merges back a report that was not delivered.
+	Return(*health.Report)
 }
 
 // Device describes the device for rollout targeting.
@@ -208,6 +223,8 @@ type Config struct {
 	// Progress, if set, is called as updates proceed, on the updating
 	// goroutine; it must not block.
 	Progress func(Progress)
+	// Health, if set, supplies the health report sent with each check-in.
+	Health HealthSource
 	// Logger receives diagnostics; nil discards them.
 	Logger *slog.Logger
 }

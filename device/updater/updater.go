@@ -155,8 +155,14 @@ func (u *Updater) CheckIn(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if u.cfg.Health != nil {
+		m.Health = u.cfg.Health.Take()
+	}
 	targets, err := u.cfg.Verifier.Targets(ctx, m)
 	if err != nil {
+		if u.cfg.Health != nil && m.Health != nil {
+			u.cfg.Health.Return(m.Health) // not delivered: send it next time
+		}
 		return nil, classify(err)
 	}
 	rep := &Report{}

@@ -165,6 +165,7 @@ func (v *UptaneVerifier) checkIn(ctx context.Context, m *Manifest) (checkInAnswe
 	case len(data) > maxCheckInResponse:
 		return ans, &NetworkError{URL: u, Err: fmt.Errorf("check-in answer exceeds %d bytes", maxCheckInResponse)}
 	}
+	m.Health = nil // the server has the report: never send it twice
 	if err := json.Unmarshal(data, &ans); err != nil {
 		return ans, &NetworkError{URL: u, Err: fmt.Errorf("check-in answer: %w", err)}
 	}

@@ -21,6 +21,14 @@
 // so a bundle can store packed weights once for every device. FromPacked
 // wraps such data without copying.
 //
+// # Threads
+//
+// A Kernels value may carry a parallel.Pool (WithPool; PackedB.WithPool):
+// MatMul, Gemm and MatMulPanels then split products above a work threshold
+// across the pool's threads, each running the set's kernel on its own rows
+// or columns of C, so results do not change (threads.go). Without a pool,
+// the default, everything runs on the calling goroutine.
+//
 // # Calling convention
 //
 // Matrices are row-major float32 slices with explicit leading dimensions.

@@ -3,6 +3,8 @@ package gemm
 import (
 	"fmt"
 	"unsafe"
+
+	"github.com/sextant-ml/sextant/kernels/parallel"
 )
 
 // Activation is an epilogue fused into MatMul and Gemm.
@@ -41,6 +43,7 @@ const (
 // Available or Best.
 type Kernels struct {
 	impl *impl
+	pool *parallel.Pool // nil: every product runs on the calling goroutine
 }
 
 // impl is the static table behind a Kernels value.
@@ -94,20 +97,20 @@ func Available() []Kernels {
 	out := make([]Kernels, 0, len(native)+1)
 	for _, s := range native {
 		if s.ok() {
-			out = append(out, Kernels{s.impl})
+			out = append(out, Kernels{impl: s.impl})
 		}
 	}
-	return append(out, Kernels{generic})
+	return append(out, Kernels{impl: generic})
 }
 
 // Best returns the fastest kernel set the running CPU supports.
 func Best() Kernels {
 	for _, s := range native {
 		if s.ok() {
-			return Kernels{s.impl}
+			return Kernels{impl: s.impl}
 		}
 	}
-	return Kernels{generic}
+	return Kernels{impl: generic}
 }
 
 // nativeSet is an assembly kernel set and its CPU test.

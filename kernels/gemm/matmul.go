@@ -7,7 +7,8 @@ import (
 
 // MatMul computes C = act(A·B + bias) with B = p: A is m×k with row stride
 // lda, C is m×n with row stride ldc, bias is nil or holds n values, and
-// alpha is LeakyRelu's slope. m == 1 runs the GEMV kernel. It does not
+// alpha is LeakyRelu's slope. m == 1 runs the GEMV kernel. A large product
+// is split across the threads of the set's pool (see WithPool). It does not
 // allocate and is safe for concurrent use with distinct C.
 func (p *PackedB) MatMul(c, a []float32, m, lda, ldc int, bias []float32, act Activation, alpha float32) {
 	k, n := p.k, p.n
@@ -21,7 +22,7 @@ func (p *PackedB) MatMul(c, a []float32, m, lda, ldc int, bias []float32, act Ac
 	if k > 0 {
 		ap = unsafe.Pointer(unsafe.SliceData(a))
 	}
-	p.ks.impl.matmul(p.data, k, n, unsafe.Pointer(unsafe.SliceData(c)), ap, m, lda, ldc, ep)
+	p.ks.matmul(p.data, k, n, unsafe.Pointer(unsafe.SliceData(c)), ap, m, lda, ldc, ep)
 }
 
 // ScratchSize returns the number of float32s of scratch Gemm needs for an
@@ -52,7 +53,7 @@ func (ks Kernels) Gemm(c, a, b []float32, m, k, n, lda, ldb, ldc int, transA, tr
 	}
 	size := PackedLen(k, n)
 	packed := scratch[off : off+size : off+size]
-	PackBInto(packed, b, k, n, ldb, transB)
+	ks.packB(packed, b, k, n, ldb, transB)
 	p := PackedB{ks: ks, k: k, n: n, data: packed}
 	if transA {
 		checkMatrix("Aᵀ", a, k, m, lda)

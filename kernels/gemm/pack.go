@@ -49,6 +49,12 @@ func PackB(b []float32, k, n int, transposed bool) *PackedB {
 // rows of k). It does not allocate; Gemm uses it to pack into scratch and
 // convert uses it to write bundles.
 func PackBInto(dst, b []float32, k, n, ldb int, transposed bool) {
+	checkPackB(dst, b, k, n, ldb, transposed)
+	packPanels(dst, b, k, n, ldb, transposed, 0, (n+panelWidth-1)/panelWidth)
+}
+
+// checkPackB panics unless PackBInto's arguments fit together.
+func checkPackB(dst, b []float32, k, n, ldb int, transposed bool) {
 	size := PackedLen(k, n)
 	if len(dst) < size {
 		panic(fmt.Sprintf("gemm: PackBInto: dst has %d floats, need %d", len(dst), size))
@@ -60,7 +66,12 @@ func PackBInto(dst, b []float32, k, n, ldb int, transposed bool) {
 	if rows > 0 && cols > 0 && (ldb < cols || len(b) < (rows-1)*ldb+cols) {
 		panic(fmt.Sprintf("gemm: PackBInto: b has %d floats, too few for %d×%d with stride %d", len(b), rows, cols, ldb))
 	}
-	for p := 0; p*panelWidth < n; p++ {
+}
+
+// packPanels writes panels [p0, p1) of B's packed form into dst; arguments
+// are as for PackBInto, already checked.
+func packPanels(dst, b []float32, k, n, ldb int, transposed bool, p0, p1 int) {
+	for p := p0; p < p1; p++ {
 		j0 := p * panelWidth
 		w := min(panelWidth, n-j0)
 		panel := dst[p*panelWidth*k : (p+1)*panelWidth*k]

@@ -6,6 +6,11 @@
 // parameter names follow torch's nn.Linear and nn.Embedding where they
 // apply, and each model's last layer is "head.*", the set on-device
 // fine-tuning trains.
+//
+// The hybrid ETA pair also gets a deferral head ([FitDeferral],
+// [Deferral.AddTo]): the on-device model's confidence output for the
+// router's cascade, which predicts how much the server model would change
+// the answer (see deferral.go for the definition and why).
 package flagship
 
 import "github.com/sextant-ml/sextant/train/arch"

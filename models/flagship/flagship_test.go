@@ -13,6 +13,7 @@ import (
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/mobility"
 	mdata "github.com/sextant-ml/sextant/mobility/dataset"
+	"github.com/sextant-ml/sextant/privacy/accountant"
 	"github.com/sextant-ml/sextant/tensor"
 	"github.com/sextant-ml/sextant/train"
 	"github.com/sextant-ml/sextant/train/arch"
@@ -205,5 +206,35 @@ func TestNextDestinationTrainsAndFineTunes(t *testing.T) {
 	t.Logf("last-layer fine-tune: %d examples × 5 epochs in %v", len(rows), el)
 	if el > 2*time.Second {
 		t.Errorf("last-layer fine-tune took %v, bar is 2 s", el)
+	}
+
+	// The v1 prior's user-level DP-SGD runs on this architecture (every
+	// parameter has a per-example norm rule) and records the user-level ε.
+	const q, sigma, delta, dpSteps = 0.25, 1.5, 1e-5, 3
+	dp := &train.DP{NoiseMultiplier: sigma, ClipNorm: 1, SampleRate: q, ExpectedBatch: q * 16, Delta: delta, PerUser: true}
+	dtr, err := train.New(m.Graph, train.TrainConfig{Loss: train.SoftmaxCrossEntropy{Output: "logits"}, Optimizer: train.Adam{LR: 0.003}, DP: dp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ub, err := train.NewUserPoissonBatcher(cols, tensor.Data[int64](users), q, 16, 0, tensor.Float32, rand.New(rand.NewPCG(7, 8)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := 0; s < dpSteps; s++ {
+		b, _ := ub.Next()
+		if _, err := dtr.Step(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := dtr.Privacy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps, _, err := accountant.DPSGD{Q: q, Steps: dpSteps, Delta: delta}.Epsilon(sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p == nil || p.Epsilon != eps || p.Accountant != "rdp-sampled-gaussian-user-level" {
+		t.Errorf("user-level DP privacy %+v, want ε %v over users", p, eps)
 	}
 }

@@ -8,7 +8,8 @@
 //
 // Every stream is declared (Schema): a name, typed fields, a privacy
 // mechanism (cms or hcms from package ldp, or none for public counters whose
-// fields are all public), ε per report, a daily ε budget and a retention
+// fields are all public, or central for values the server aggregates
+// under central DP), ε per report, a daily ε budget and a retention
 // duration after which the server deletes raw reports. Schema.Validate
 // rejects incomplete or inconsistent declarations; ParseRegistry reads a
 // JSON declaration file (retention as "168h") and refuses unknown keys. The encoder refuses an

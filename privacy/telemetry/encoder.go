@@ -40,6 +40,9 @@ func (e *Encoder) Append(b []byte, stream string, values map[string]any) ([]byte
 	if err != nil {
 		return b, err
 	}
+	if s.Mechanism == Central {
+		return b, fmt.Errorf("telemetry: stream %s is aggregated centrally (sent with check-ins), not as a local-DP report", s.Name)
+	}
 	if s.Mechanism == None {
 		return AppendReport(b, &Report{Stream: s.Name, Mechanism: None, Item: []byte(item)}), nil
 	}

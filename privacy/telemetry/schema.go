@@ -36,6 +36,13 @@ const (
 	None Mechanism = "none"
 	CMS  Mechanism = "cms"
 	HCMS Mechanism = "hcms"
+	// Central streams are never privatized on the device: their values
+	// ride the authenticated check-in to the server, which releases only
+	// central-DP aggregates of them (privacy/aggregate) with contribution
+	// bounding per device. Epsilon is then the ε of one server release and
+	// DailyBudget the ε the server may spend on releases per UTC day; the
+	// server charges each release to a Ledger. Encoder refuses them.
+	Central Mechanism = "central"
 )
 
 // Schema declares a telemetry stream.
@@ -111,9 +118,17 @@ func (s *Schema) Validate() error {
 			return fmt.Errorf("telemetry: stream %s: mechanism none takes no ε, budget or sketch", s.Name)
 		}
 		return nil
+	case Central:
+		if s.M != 0 || s.K != 0 || len(s.Seeds) != 0 {
+			return fmt.Errorf("telemetry: stream %s: mechanism central takes no sketch", s.Name)
+		}
+		if !(s.Epsilon > 0) || math.IsInf(s.Epsilon, 1) || !(s.DailyBudget >= s.Epsilon) || math.IsInf(s.DailyBudget, 1) {
+			return fmt.Errorf("telemetry: stream %s: central ε per release %v must be positive and at most the finite daily budget %v", s.Name, s.Epsilon, s.DailyBudget)
+		}
+		return nil
 	case CMS, HCMS:
 	default:
-		return fmt.Errorf("telemetry: stream %s: unknown mechanism %q (want cms, hcms or none)", s.Name, s.Mechanism)
+		return fmt.Errorf("telemetry: stream %s: unknown mechanism %q (want cms, hcms, central or none)", s.Name, s.Mechanism)
 	}
 	if !(s.Epsilon > 0) || math.IsInf(s.Epsilon, 1) {
 		return fmt.Errorf("telemetry: stream %s: ε per report %v must be positive and finite", s.Name, s.Epsilon)

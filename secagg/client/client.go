@@ -51,14 +51,17 @@ type Client struct {
 	ident ed25519.PrivateKey
 	trust func(uint32, ed25519.PublicKey) error
 
-	next   secagg.Step // the step of the next server message
-	cKey   *ecdh.PrivateKey
-	sKey   *ecdh.PrivateKey
-	bSeed  [secagg.SecretSize]byte
-	peers  map[uint32]*secagg.PeerKeys // U1 ∩ N(u), from the KeyList
-	boxes  map[uint32]*[secagg.SealedSize]byte
-	input  []uint32 // Dim+1 words; nil until set
-	signed []uint32 // U3 as signed in step 3
+	next  secagg.Step // the step of the next server message
+	cKey  *ecdh.PrivateKey
+	sKey  *ecdh.PrivateKey
+	bSeed [secagg.SecretSize]byte
+	peers map[uint32]*secagg.PeerKeys // U1 ∩ N(u), from the KeyList
+	boxes map[uint32]*[secagg.SealedSize]byte
+	// secrets are the c-key agreements with the neighbours, kept from
+	// step 1 to open their boxes in step 4.
+	secrets map[uint32][]byte
+	input   []uint32 // Dim+1 words; nil until set
+	signed  []uint32 // U3 as signed in step 3
 }
 
 // New returns a client for one round.
@@ -98,6 +101,23 @@ func (c *Client) SetInput(x []float32) (clipped int, err error) {
 	v, n := c.p.Encoding.AppendEncode(make([]uint32, 0, c.p.Dim+1), x)
 	c.input = append(v, uint32(n))
 	return n, nil
+}
+
+// SetInputWithNoise is SetInput with integer noise added to each encoded
+// coordinate (mod 2^32) before masking: distributed DP, where each client
+// adds a share of the noise (Kairouz et al. 2021) so that no party ever sees
+// an un-noised sum. noise has Params.Dim values in fixed-point units.
+func (c *Client) SetInputWithNoise(x []float32, noise []int64) (clipped int, err error) {
+	if len(noise) != c.p.Dim {
+		return 0, fmt.Errorf("secagg client: %d noise values, want %d", len(noise), c.p.Dim)
+	}
+	if clipped, err = c.SetInput(x); err != nil {
+		return 0, err
+	}
+	for i, z := range noise {
+		c.input[i] += uint32(z)
+	}
+	return clipped, nil
 }
 
 // SetEncodedInput sets an input already in Z_{2^32} (Params.Dim words, no

@@ -58,9 +58,15 @@ func (c *Client) shareKeys(m *secagg.KeyList) (*secagg.EncryptedShares, error) {
 		return nil, err
 	}
 	out := &secagg.EncryptedShares{Header: c.header(secagg.StepShareKeys), Boxes: make([]secagg.Sealed, len(xs))}
+	c.secrets = make(map[uint32][]byte, len(xs))
 	for i, v := range xs {
 		out.Boxes[i].Peer = v
-		box, err := secagg.SealShares(out.Boxes[i].Box[:0], c.cKey, peers[v].CPub[:], c.p.Round, c.id, v, &sShares[i], &bShares[i])
+		secret, err := secagg.ShareSecret(c.cKey, peers[v].CPub[:])
+		if err != nil {
+			return nil, fmt.Errorf("sealing for client %d: %w", v, err)
+		}
+		c.secrets[v] = secret
+		box, err := secagg.SealSharesWith(out.Boxes[i].Box[:0], secret, c.p.Round, c.id, v, &sShares[i], &bShares[i])
 		if err != nil {
 			return nil, fmt.Errorf("sealing for client %d: %w", v, err)
 		}
@@ -178,7 +184,11 @@ func (c *Client) unmask(m *secagg.UnmaskRequest) (*secagg.UnmaskResponse, error)
 	}
 	slices.Sort(ids)
 	for _, v := range ids {
-		s, b, err := secagg.OpenShares(c.cKey, c.peers[v].CPub[:], c.p.Round, v, c.id, c.boxes[v][:])
+		secret := c.secrets[v]
+		if secret == nil {
+			continue // a box from a peer the client sent no shares to
+		}
+		s, b, err := secagg.OpenSharesWith(secret, c.p.Round, v, c.id, c.boxes[v][:])
 		if err != nil {
 			continue // a neighbour's bad box costs only its own recovery
 		}
@@ -189,6 +199,6 @@ func (c *Client) unmask(m *secagg.UnmaskRequest) (*secagg.UnmaskResponse, error)
 		}
 	}
 	c.next = secagg.StepDone
-	c.cKey, c.sKey, c.boxes, c.input = nil, nil, nil, nil // nothing more to reveal
+	c.cKey, c.sKey, c.boxes, c.input, c.secrets = nil, nil, nil, nil, nil // nothing more to reveal
 	return out, nil
 }

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sextant-ml/sextant/clock"
+	"github.com/sextant-ml/sextant/delivery/experiment"
+	"github.com/sextant-ml/sextant/delivery/health"
+	"github.com/sextant-ml/sextant/delivery/rollout"
+	"github.com/sextant-ml/sextant/privacy/telemetry"
+	"github.com/sextant-ml/sextant/server"
+	"github.com/sextant-ml/sextant/server/console"
+	"github.com/sextant-ml/sextant/sim"
+	"github.com/sextant-ml/sextant/store"
+)
+
+// day is one step of the demo's simulated calendar: every phone serves its
+// user's requests of a day, then checks in (sending that day's health
+// report and getting its assignment), and the rollout controller looks.
+const day = 24 * time.Hour
+
+// control is the server-side machinery the demo drives: the rollout
+// controller and the health aggregator feeding its gates, on the story's
+// simulated calendar, and the console's experiment board.
+type control struct {
+	clk         *clock.Manual
+	ctl         *rollout.Controller
+	agg         *health.Aggregator
+	experiments *console.ExperimentBoard
+	tasks       *console.Coordinators
+}
+
+// configure returns the fleet option that wires c into the server.
+func (c *control) configure(dir string) sim.FleetOption {
+	return func(cfg *server.Config, db *store.DB) error {
+		ledger, err := telemetry.OpenLedger(dir + "/health-ledger.json")
+		if err != nil {
+			return err
+		}
+		if c.agg, err = health.New(health.Config{Ledger: ledger, Clock: c.clk, Training: health.TrainingFromRegistry(db),
+			MinInterval: time.Second}); err != nil {
+			return err
+		}
+		c.ctl = rollout.New(c.clk, c.agg, rollout.Options{Pointer: db, Persister: db, PauseAfter: 3 * day})
+		c.agg.Bind(c.ctl)
+		cfg.Rollouts, cfg.Health, cfg.Drift = c.ctl, c.agg, c.agg
+		cfg.Experiments, cfg.Tasks = c.experiments, c.tasks
+		return nil
+	}
+}
+
+// gates are the health and quality gates every demo rollout carries: the
+// candidate's on-device Acc@1 must not be worse than the current
+// version's by more than tol, nor its inference errors higher by more
+// than one point. The tolerance is wider in --fast, whose arms are small.
+func (s *story) gates() []rollout.Gate {
+	tol := 0.02
+	if s.cfg.fast {
+		tol = 0.08
+	}
+	return []rollout.Gate{
+		{Metric: health.MetricAcc1, Kind: experiment.MetricProportion, Direction: rollout.HigherIsBetter, MaxRegression: tol, MinUnits: 50},
+		{Metric: health.MetricInferenceErrors, Kind: experiment.MetricProportion, Direction: rollout.LowerIsBetter, MaxRegression: 0.01, MinUnits: 50},
+	}
+}
+
+// runRollout rolls candidate of model out over current in stages on the
+// simulated calendar until the controller completes it, rolls it back or
+// maxDays pass, and returns its story. At the stage with a 50 % share it
+// also analyses the A/B test between the arms (on the DP-released
+// outcome counts the gates see) with its sample-ratio check.
+func (s *story) runRollout(ctx context.Context, f *sim.Fleet, c *control, sd *servingData, id, model, candidate, current string, maxDays int) (*demoRollout, error) {
+	spec := rollout.Spec{ID: id, Model: model, Version: candidate, Current: current,
+		Stages: []rollout.Stage{{Share: 2000, Bake: day}, {Share: 5000, Bake: day}}, Gates: s.gates()}
+	// Creating a rollout through the admin API starts it.
+	if _, err := f.Admin().CreateRollout(ctx, spec); err != nil {
+		return nil, err
+	}
+	r := &demoRollout{ID: id, Model: model, Candidate: candidate, Current: current}
+	per := 20
+	if s.cfg.fast {
+		per = 40
+	}
+	for d := 1; d <= maxDays; d++ {
+		// Phones check in: each installs what the director assigns and
+		// sends the health it recorded since its last check-in.
+		if err := f.Each(ctx, "", nil, func(dv *sim.Device) error { dv.CheckIn(ctx, f); return nil }); err != nil {
+			return nil, err
+		}
+		mix := versionMix(f, model, fmt.Sprintf("%s day %d", id, d))
+		s.rep.Mix = append(s.rep.Mix, mix)
+		if _, err := s.serve(ctx, f, sd, nil, per, id); err != nil {
+			return nil, err
+		}
+		// The day's health reaches the server with the next check-in.
+		if err := f.Each(ctx, "", nil, func(dv *sim.Device) error { dv.CheckIn(ctx, f); return nil }); err != nil {
+			return nil, err
+		}
+		c.clk.Advance(day)
+		st, err := c.ctl.Evaluate(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		status, err := f.Admin().Rollout(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		r.Days = append(r.Days, demoRolloutDay{Day: d, State: st.String(), Share: float64(status.Share) / 100,
+			Mix: mix.Versions, Gates: status.LastGates})
+		s.disp.set(fmt.Sprintf("%s day %d: %s at %.0f%%; %s", id, d, st, float64(status.Share)/100, mixText(mix)))
+		if status.Share == 5000 && r.AB == nil {
+			if r.AB, err = s.abTest(ctx, c, id, model, candidate, current); err != nil {
+				return nil, err
+			}
+		}
+		if st != rollout.Baking && st != rollout.Pending && st != rollout.Paused {
+			r.Final = st.String()
+			break
+		}
+	}
+	status, err := f.Admin().Rollout(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Final == "" {
+		r.Final = status.State.String()
+	}
+	for _, h := range status.History {
+		r.History = append(r.History, demoTransition{At: h.At.Sub(status.History[0].At).Hours() / 24, To: h.To.String(),
+			Actor: h.Actor, Reason: h.Reason})
+	}
+	// One more check-in: the director's decision reaches every phone.
+	if err := f.Each(ctx, "", nil, func(dv *sim.Device) error { dv.CheckIn(ctx, f); return nil }); err != nil {
+		return nil, err
+	}
+	final := versionMix(f, model, id+" end")
+	s.rep.Mix = append(s.rep.Mix, final)
+	r.EndMix = final.Versions
+	s.rep.Rollouts = append(s.rep.Rollouts, *r)
+	return r, nil
+}
+
+// abTest analyses the on-device Acc@1 of the two arms from the gates'
+// DP-released counts: the effect with a 95 % interval (and the
+// always-valid one), and the sample-ratio check of the arms' device
+// counts against the stage's 50/50 split.
+func (s *story) abTest(ctx context.Context, c *control, id, model, candidate, current string) (*demoAB, error) {
+	arms, err := c.agg.Arms(ctx, id, health.MetricAcc1)
+	if err != nil {
+		return nil, err
+	}
+	res, err := experiment.Analyze(experiment.MetricProportion, arms.Current, arms.Candidate, experiment.Options{Alpha: 0.05})
+	if err != nil {
+		return nil, fmt.Errorf("A/B analysis: %w", err)
+	}
+	seq, err := experiment.Analyze(experiment.MetricProportion, arms.Current, arms.Candidate,
+		experiment.Options{Alpha: 0.05, Sequential: &experiment.Sequential{Tuning: experiment.DefaultTuning}})
+	if err != nil {
+		return nil, fmt.Errorf("A/B sequential analysis: %w", err)
+	}
+	nc, nt := float64(c.agg.Devices(model, current)), float64(c.agg.Devices(model, candidate))
+	srm, err := experiment.SRM([]float64{nc, nt}, []float64{0.5, 0.5})
+	if err != nil {
+		return nil, fmt.Errorf("SRM: %w", err)
+	}
+	ab := &demoAB{Metric: "on-device Acc@1", Control: current, Treatment: candidate, ControlDevices: nc, TreatmentDevices: nt,
+		ControlMean: arms.Current.Mean(), TreatmentMean: arms.Candidate.Mean(),
+		Effect: res.Effect, Low: res.CILow, High: res.CIHigh, P: res.PValue, SeqLow: seq.CILow, SeqHigh: seq.CIHigh,
+		SRMChi2: srm.Chi2, SRMP: srm.PValue}
+	c.experiments.Put(console.Experiment{ID: id, Model: model, Metric: health.MetricAcc1, Control: current, Treatment: candidate,
+		ControlUnits: nc, TreatmentUnits: nt, Result: res, SRM: srm})
+	return ab, nil
+}
+
+func mixText(m demoMix) string {
+	out := ""
+	for v, n := range m.Versions {
+		if out != "" {
+			out += ", "
+		}
+		out += fmt.Sprintf("v%s on %d", v, n)
+	}
+	return out
+}

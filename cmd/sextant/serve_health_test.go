@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sextant-ml/sextant/clock"
+	"github.com/sextant-ml/sextant/delivery/experiment"
+	"github.com/sextant-ml/sextant/delivery/health"
+	"github.com/sextant-ml/sextant/delivery/rollout"
+	dhealth "github.com/sextant-ml/sextant/device/health"
+	"github.com/sextant-ml/sextant/store"
+)
+
+// TestServeHealthGates: the controller `sextant serve` builds reads its
+// gates from the devices' health reports (no longer "no data"): a
+// candidate whose devices report many more inference errors is rolled
+// back, and the releases' ε is charged to the ledger under --data.
+func TestServeHealthGates(t *testing.T) {
+	ctx := t.Context()
+	data := t.TempDir()
+	db, err := store.Open(ctx, defaultDSN(data), store.WithClock(clock.Real))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctl, agg, err := newHealthGates(ctx, data, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := rollout.Spec{ID: "r1", Model: "eta", Version: "2.0.0", Current: "1.0.0",
+		Stages: []rollout.Stage{{Share: 5000, Bake: time.Hour}},
+		Gates: []rollout.Gate{{Metric: health.MetricInferenceErrors, Kind: experiment.MetricProportion,
+			MaxRegression: 0.01, MinUnits: 1000}}}
+	if _, err := ctl.Create(spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.Start("r1", "op"); err != nil {
+		t.Fatal(err)
+	}
+	// The default budget: ε 0.5 per release, events capped at 100 per
+	// device (Laplace scale 400 on each count).
+	for d := range 4000 {
+		v, rate := "1.0.0", 0.01
+		if d%2 == 0 {
+			v, rate = "2.0.0", 0.05
+		}
+		rec := dhealth.NewRecorder()
+		for i := range 200 {
+			rec.Inference("eta", v, time.Millisecond, float64(i) < rate*200)
+		}
+		if err := agg.Ingest(ctx, fmt.Sprint("d", d), rec.Take()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := ctl.Evaluate(ctx, "r1")
+	if err != nil || st != rollout.RolledBack {
+		got, _ := ctl.Status("r1")
+		t.Fatalf("evaluation: %v, %v; gates %+v", st, err, got.LastGates)
+	}
+	if _, err := os.Stat(filepath.Join(data, "health-ledger.json")); err != nil {
+		t.Fatalf("no ledger of the releases: %v", err)
+	}
+}

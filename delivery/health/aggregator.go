@@ -1,0 +1,269 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/sextant-ml/sextant/clock"
+	"github.com/sextant-ml/sextant/delivery/rollout"
+	dhealth "github.com/sextant-ml/sextant/device/health"
+	"github.com/sextant-ml/sextant/privacy/aggregate"
+	"github.com/sextant-ml/sextant/privacy/telemetry"
+)
+
+// Rollouts is what the aggregator reads a rollout's arms from;
+// *rollout.Controller implements it.
+type Rollouts interface {
+	Status(id string) (rollout.Status, error)
+}
+
+// TrainingHistograms returns the training histograms of a version's public
+// inputs (nil when it has none).
+type TrainingHistograms func(ctx context.Context, model, version string) (dhealth.Histograms, error)
+
+// Config configures an Aggregator; zero fields take the defaults beside
+// them.
+type Config struct {
+	// Registry declares the health streams (default device/health.Registry()).
+	Registry *telemetry.Registry
+	// Ledger records the ε each stream's releases spend per day (required).
+	Ledger *telemetry.Ledger
+	// Clock times releases, budgets and retention (default clock.Real).
+	Clock clock.Clock
+	// Noise is the releases' noise (default Laplace); Delta its δ for
+	// Gaussian noise.
+	Noise aggregate.Noise
+	Delta float64
+	// MaxEvents bounds one device's events per version (default 100; a
+	// device with more keeps its rate: its outcomes scale down alike). The
+	// noise of a proportion's counts grows with it. MaxLatencyMs bounds
+	// a device's p95 (default 2 000 ms), MaxMemoryMB its memory peak
+	// (default 4 096 MiB).
+	MaxEvents    int64
+	MaxLatencyMs float64
+	MaxMemoryMB  float64
+	// MinInterval is how long a release is reused before a fresh one is
+	// made and charged (default 30 s).
+	MinInterval time.Duration
+	// Threshold is the PSI past which drift alarms (default 0.2);
+	// MinDriftDevices the noisy device count below which it never alarms
+	// (default 20).
+	Threshold       float64
+	MinDriftDevices float64
+	// MaxDevices bounds the devices tracked per version (default 1 000 000);
+	// later devices are not counted until others expire. MaxVersions
+	// bounds the (model, version) pairs tracked (default 10 000), so
+	// reports naming made-up versions cannot grow memory without bound.
+	MaxDevices  int
+	MaxVersions int
+	// Training supplies the drift baselines; nil disables drift.
+	Training TrainingHistograms
+	// OnDriftAlarm, if set, is called when a fresh drift release of a
+	// rollout alarms; the gates' evaluations refresh drift (at most every
+	// 10·MinInterval), so the alarm does not wait for someone to look.
+	OnDriftAlarm func(rolloutID string, r *DriftReport)
+	// Rand seeds nothing that protects privacy (the DP noise comes from
+	// the library's cryptographic generator); it is kept for tests.
+	Rand *rand.Rand
+}
+
+// Aggregator is safe for concurrent use.
+type Aggregator struct {
+	cfg      Config
+	rollouts Rollouts
+
+	mu sync.Mutex
+	// parts[model][version][device] are the devices' running totals.
+	parts     map[string]map[string]map[string]*totals
+	releases  map[[2]string]release
+	drifts    map[string]*DriftReport
+	lastPrune time.Time
+	nversions int // (model, version) pairs in parts
+}
+
+// totals are one device's running totals for one version.
+type totals struct {
+	loads, loadFailures, inferences, errors, sessions, crashes, labeled, top1 int64
+	latency                                                                   [dhealth.NumLatencyBuckets]int64
+	peakMB                                                                    int64
+	drift                                                                     map[string][]int64
+	// first and last are when the totals began and were last added to.
+	first, last time.Time
+}
+
+type release struct {
+	at   time.Time
+	arms rollout.Arms
+}
+
+// New returns an aggregator. Bind must be called before it answers Arms
+// or Drift (the controller needs the aggregator first, as its Source).
+func New(cfg Config) (*Aggregator, error) {
+	if cfg.Ledger == nil {
+		return nil, errors.New("health: an aggregator needs a ledger")
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = dhealth.Registry()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real
+	}
+	def := func(v *float64, d float64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if cfg.MaxEvents <= 0 {
+		cfg.MaxEvents = 100
+	}
+	def(&cfg.MaxLatencyMs, 2000)
+	def(&cfg.MaxMemoryMB, 4096)
+	def(&cfg.Threshold, 0.2)
+	def(&cfg.MinDriftDevices, 20)
+	if cfg.MinInterval <= 0 {
+		cfg.MinInterval = 30 * time.Second
+	}
+	if cfg.MaxDevices <= 0 {
+		cfg.MaxDevices = 1_000_000
+	}
+	if cfg.MaxVersions <= 0 {
+		cfg.MaxVersions = 10_000
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	for _, name := range []string{dhealth.StreamLoads, dhealth.StreamInference, dhealth.StreamLatency,
+		dhealth.StreamMemory, dhealth.StreamSessions, dhealth.StreamQuality, dhealth.StreamDrift} {
+		s, err := cfg.Registry.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("health: %w", err)
+		}
+		if s.Mechanism != telemetry.Central {
+			return nil, fmt.Errorf("health: stream %s must be central, not %s", name, s.Mechanism)
+		}
+		if err := (aggregate.Mechanism{Noise: cfg.Noise, Epsilon: s.Epsilon / 3, Delta: cfg.Delta, L0: 1, LInf: 1}).Check(); err != nil {
+			return nil, fmt.Errorf("health: stream %s: %w", name, err)
+		}
+	}
+	return &Aggregator{cfg: cfg, parts: map[string]map[string]map[string]*totals{},
+		releases: map[[2]string]release{}, drifts: map[string]*DriftReport{}}, nil
+}
+
+// Bind sets where rollouts are looked up.
+func (a *Aggregator) Bind(r Rollouts) {
+	a.mu.Lock()
+	a.rollouts = r
+	a.mu.Unlock()
+}
+
+// Ingest adds a device's report (sent with its check-in) to its totals.
+// device is the check-in's device id, used only as the privacy unit. A
+// report that fails validation (bounds, undeclared streams) changes
+// nothing and returns an error wrapping device/health.ErrInvalid.
+func (a *Aggregator) Ingest(_ context.Context, device string, rep *dhealth.Report) error {
+	if rep.Empty() {
+		return nil
+	}
+	if err := rep.Validate(a.cfg.Registry); err != nil {
+		return err
+	}
+	now := a.cfg.Clock.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pruneLocked(now)
+	for i := range rep.Entries {
+		e := &rep.Entries[i]
+		devs := a.parts[e.Model][e.Version]
+		if devs == nil {
+			if a.nversions >= a.cfg.MaxVersions {
+				continue
+			}
+			if a.parts[e.Model] == nil {
+				a.parts[e.Model] = map[string]map[string]*totals{}
+			}
+			a.nversions++
+			devs = map[string]*totals{}
+			a.parts[e.Model][e.Version] = devs
+		}
+		t := devs[device]
+		if t == nil {
+			if len(devs) >= a.cfg.MaxDevices {
+				continue
+			}
+			t = &totals{first: now}
+			devs[device] = t
+		}
+		t.add(e)
+		t.last = now
+	}
+	return nil
+}
+
+func sat(a, b int64) int64 { return min(a+b, dhealth.MaxCount) }
+
+func (t *totals) add(e *dhealth.Entry) {
+	t.loads, t.loadFailures = sat(t.loads, e.Loads), sat(t.loadFailures, e.LoadFailures)
+	t.inferences, t.errors = sat(t.inferences, e.Inferences), sat(t.errors, e.InferenceErrors)
+	t.sessions, t.crashes = sat(t.sessions, e.Sessions), sat(t.crashes, e.Crashes)
+	t.labeled, t.top1 = sat(t.labeled, e.Labeled), sat(t.top1, e.Top1)
+	t.peakMB = max(t.peakMB, e.PeakMemoryMB)
+	for i, c := range e.Latency {
+		t.latency[i] = sat(t.latency[i], c)
+	}
+	for _, f := range e.Drift {
+		if t.drift == nil {
+			t.drift = map[string][]int64{}
+		}
+		old := t.drift[f.Feature]
+		if len(old) != len(f.Counts) {
+			// New feature, or the bucket layout changed: start afresh.
+			old = make([]int64, len(f.Counts))
+			if len(t.drift) >= dhealth.MaxDriftFeatures {
+				continue
+			}
+		}
+		for b, c := range f.Counts {
+			old[b] = sat(old[b], c)
+		}
+		t.drift[f.Feature] = old
+	}
+}
+
+// pruneLocked drops, at most once a minute, every device's totals that
+// began more than the health streams' retention ago: no contribution is
+// kept longer than that (an active device starts new totals).
+func (a *Aggregator) pruneLocked(now time.Time) {
+	if now.Sub(a.lastPrune) < time.Minute {
+		return
+	}
+	a.lastPrune = now
+	cut := now.Add(-dhealth.Retention)
+	for model, versions := range a.parts {
+		for v, devs := range versions {
+			for d, t := range devs {
+				if t.first.Before(cut) {
+					delete(devs, d)
+				}
+			}
+			if len(devs) == 0 {
+				delete(versions, v)
+				a.nversions--
+			}
+		}
+		if len(versions) == 0 {
+			delete(a.parts, model)
+		}
+	}
+}
+
+// Devices returns how many devices have totals for model@version (exact;
+// for tests and operators' sanity, not released to gates).
+func (a *Aggregator) Devices(model, version string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.parts[model][version])
+}

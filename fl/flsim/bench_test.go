@@ -1,0 +1,122 @@
+package flsim
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// benchSpec is a round of about 100 clients (200 devices, q = ½) training a
+// 256→128→32 MLP (37,024 parameters) for one local epoch of 5 batches.
+func benchSpec() Spec {
+	return Spec{
+		Name:   "bench",
+		Model:  ModelSpec{Inputs: 256, Hidden: []int{128}, Classes: 32},
+		Data:   DataSpec{Examples: 50, Holdout: 1, Seed: 1},
+		Plan:   PlanSpec{Epochs: 1, BatchSize: 10, LR: 0.05, ClipNorm: 1},
+		Target: 100, OverSelection: 1, MinReports: 60,
+	}
+}
+
+// oneRound runs a single round of spec and returns its report.
+func oneRound(b *testing.B, spec Spec, devices int, seed uint64) RoundReport {
+	b.Helper()
+	rep, err := Run(context.Background(), Config{Spec: spec, Devices: devices, Rounds: 1, Dropout: 0.05, Seed: seed, Dir: b.TempDir(), NoEval: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rep.PerRound[0]
+	if !r.Committed {
+		b.Fatalf("round failed: %s", r.Failure)
+	}
+	return r
+}
+
+// BenchmarkRoundCost runs, in each iteration, the same round (same devices,
+// data, seeds, 5% dropout) five ways and reports each one's wall time per
+// round (clients and server in this process) and the ratios: SecAgg (complete
+// graph) and SecAgg+ against plain aggregation, and central and distributed
+// DP against SecAgg+ without DP.
+func BenchmarkRoundCost(b *testing.B) {
+	on, off := true, false
+	modes := []struct {
+		name string
+		set  func(*Spec)
+	}{
+		{"plain", func(s *Spec) { s.SecureAggregation = &off }},
+		{"secagg", func(s *Spec) { s.SecureAggregation = &on }},
+		{"secagg+", func(s *Spec) { s.SecureAggregation, s.SecAggPlus = &on, true }},
+		{"secagg+central-dp", func(s *Spec) { s.SecureAggregation, s.SecAggPlus, s.Plan.NoiseMultiplier = &on, true, 1 }},
+		{"secagg+distributed-dp", func(s *Spec) {
+			s.SecureAggregation, s.SecAggPlus, s.Plan.NoiseMultiplier, s.DistributedDP = &on, true, 1, true
+		}},
+	}
+	secs := make([]float64, len(modes))
+	server := make([]float64, len(modes))
+	bytes := make([]float64, len(modes))
+	device := make([]float64, len(modes)) // a device's own work: training + secagg
+	reports := 0
+	seed := uint64(0)
+	for b.Loop() {
+		seed++
+		for i, m := range modes {
+			s := benchSpec()
+			m.set(&s)
+			r := oneRound(b, s, 200, seed)
+			secs[i] += r.Seconds
+			server[i] += r.ServerSeconds
+			bytes[i] += r.BytesPerClient
+			device[i] += r.TrainingMs + r.SecAggMs
+			if i == 0 {
+				reports += r.Reports
+			}
+		}
+	}
+	n := float64(b.N)
+	for i, m := range modes {
+		b.ReportMetric(secs[i]/n, m.name+"-s/round")
+		b.ReportMetric(1000*server[i]/n, m.name+"-server-ms/round")
+		b.ReportMetric(bytes[i]/n, m.name+"-B/client")
+		b.ReportMetric(device[i]/n, m.name+"-device-ms")
+	}
+	// A device's own work per round (what a phone spends; in the
+	// simulation all devices share this machine's cores).
+	b.ReportMetric(device[2]/device[0], "device:secagg+/plain")
+	b.ReportMetric(device[4]/device[2], "device:distributed-dp/secagg+")
+	b.ReportMetric(float64(reports)/n, "reports/round")
+	b.ReportMetric(secs[1]/secs[0], "secagg/plain")
+	b.ReportMetric(secs[2]/secs[0], "secagg+/plain")
+	b.ReportMetric(secs[3]/secs[2], "central-dp/secagg+")
+	b.ReportMetric(secs[4]/secs[2], "distributed-dp/secagg+")
+}
+
+// BenchmarkCIFAR10Shaped is pfl-research's CIFAR-10 setting in shape: 50
+// clients per round, one local epoch of batch 10 on 50 examples each, 10
+// classes of 3,072 inputs, here an MLP 3072→128→10 (394,634 parameters),
+// with secure aggregation (complete graph) and without.
+func BenchmarkCIFAR10Shaped(b *testing.B) {
+	for _, secure := range []bool{false, true} {
+		b.Run(fmt.Sprintf("secagg=%v", secure), func(b *testing.B) {
+			spec := Spec{
+				Name: "cifar10-shaped", Model: ModelSpec{Inputs: 3072, Hidden: []int{128}, Classes: 10},
+				Data: DataSpec{Examples: 50, Holdout: 1, Seed: 1},
+				Plan: PlanSpec{Epochs: 1, BatchSize: 10, LR: 0.05, ClipNorm: 1},
+				// Every one of the 50 devices joins (q = 1).
+				Target: 50, OverSelection: 1, MinReports: 40, SecureAggregation: &secure,
+			}
+			var secs, server, bytes float64
+			seed := uint64(0)
+			for b.Loop() {
+				seed++
+				r := oneRound(b, spec, 50, seed)
+				secs += r.Seconds
+				server += r.ServerSeconds
+				bytes += r.BytesPerClient
+			}
+			n := float64(b.N)
+			b.ReportMetric(n/secs, "rounds/s")
+			b.ReportMetric(1000*server/n, "server-ms/round")
+			b.ReportMetric(bytes/n, "B/client")
+		})
+	}
+}

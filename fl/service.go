@@ -1,0 +1,451 @@
+package fl
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sextant-ml/sextant/clock"
+	"github.com/sextant-ml/sextant/fl/client"
+	"github.com/sextant-ml/sextant/secagg"
+)
+
+// ServiceConfig configures a Service.
+type ServiceConfig struct {
+	Coordinator *Coordinator
+	// StepTimeout is how long a secure-aggregation step waits for the
+	// devices' messages before it closes without the missing ones (their
+	// senders count as dropped); default a fifth of the round deadline.
+	StepTimeout time.Duration
+	// Clock times the selection window and the steps; nil is clock.Real.
+	Clock clock.Clock
+	// OnCommit, when set, is called after each committed round with its
+	// record and the new global weights (e.g. to register a candidate
+	// model version). An error is logged; the round stays committed.
+	OnCommit func(ctx context.Context, rec *RoundRecord, global []float32) error
+	Log      *slog.Logger
+}
+
+// Service runs a coordinator's rounds for devices that reach it through a
+// client.Conn (in process: LocalConn; over HTTP: package server). RunRound
+// drives one round: it opens selection, closes it at the end of the window
+// (or at EndSelection), and advances each secure-aggregation step as soon
+// as every expected device has answered or the step times out. Device calls
+// never block; they return client.ErrNotYet when there is nothing yet.
+type Service struct {
+	cfg ServiceConfig
+	c   *Coordinator
+	clk clock.Clock
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every change
+	// The current attempt (0: none).
+	attempt uint64
+	round   int
+	open    bool
+	q       float64
+	selEnd  time.Time
+	over    bool // the attempt ended
+	endSel  chan struct{}
+	seats   map[uint32]*seatState
+	byDev   map[string]uint32
+	// The current step: its messages to devices, and who must answer.
+	configured bool
+	step       secagg.Step
+	outbox     map[uint32][]byte
+	waiting    map[uint32]bool
+	// lastRound is the duration of the last round attempt (pace steering).
+	lastRound time.Duration
+	// ServerTime accumulates the time spent in the coordinator's work
+	// (secure aggregation, aggregation, commit) during the current round.
+	serverTime time.Duration
+}
+
+type seatState struct {
+	device string
+	token  string
+	gone   bool
+}
+
+// NewService returns a service for cfg.Coordinator.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	if cfg.Coordinator == nil {
+		return nil, errors.New("fl: service: no coordinator")
+	}
+	s := &Service{cfg: cfg, c: cfg.Coordinator, clk: cfg.Clock, changed: make(chan struct{})}
+	if s.clk == nil {
+		s.clk = clock.Real
+	}
+	if s.cfg.StepTimeout <= 0 {
+		s.cfg.StepTimeout = s.c.Task().RoundDeadline / 5
+	}
+	if s.cfg.Log == nil {
+		s.cfg.Log = slog.Default()
+	}
+	return s, nil
+}
+
+// Coordinator returns the service's coordinator.
+func (s *Service) Coordinator() *Coordinator { return s.c }
+
+// Changed returns a channel closed at the service's next change of state
+// (a step opening, a round ending): a caller that got client.ErrNotYet
+// waits on it — taken before the call — and asks again.
+func (s *Service) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+func (s *Service) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Status answers a device asking about the task (client.Conn.Status).
+func (s *Service) Status(device string) *client.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.c.Task()
+	st := &client.Status{Task: t.Name, Round: s.round, Attempt: s.attempt, Q: s.q, Done: s.c.Phase() == PhaseDone}
+	now := s.clk.Now()
+	st.Open = s.open && now.Before(s.selEnd)
+	st.RetryAt = s.retryAtLocked(device, now)
+	return st
+}
+
+// retryAtLocked is pace steering: a device not in the current round comes
+// back during the next round's expected selection window, at an offset
+// fixed by its name so the population spreads evenly over the window
+// instead of arriving at once (Bonawitz et al. 2019, §2.3).
+func (s *Service) retryAtLocked(device string, now time.Time) time.Time {
+	t := s.c.Task()
+	next := now
+	if s.attempt != 0 && !s.over {
+		// The round in flight ends about when the last one took.
+		elapsed := time.Duration(0)
+		if !s.selEnd.IsZero() {
+			elapsed = now.Sub(s.selEnd.Add(-t.SelectionWindow))
+		}
+		next = now.Add(max(s.lastRound-elapsed, t.SelectionWindow-elapsed, 0))
+	}
+	h := fnv.New64a()
+	h.Write([]byte(device))
+	return next.Add(time.Duration(h.Sum64() % uint64(max(t.SelectionWindow, time.Millisecond))))
+}
+
+// CheckIn admits a device whose coin came up (client.Conn.CheckIn).
+func (s *Service) CheckIn(attempt uint64, device string) (*client.Seat, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if attempt != s.attempt || !s.open {
+		return nil, fmt.Errorf("%w: attempt %d is not selecting", client.ErrNotSelected, attempt)
+	}
+	id, err := s.c.CheckIn(device)
+	if errors.Is(err, ErrPhase) {
+		return nil, fmt.Errorf("%w: %w", client.ErrNotSelected, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var tok [16]byte
+	rand.Read(tok[:])
+	seat := &client.Seat{Attempt: attempt, ID: id, Token: hex.EncodeToString(tok[:])}
+	s.seats[id] = &seatState{device: device, token: seat.Token}
+	s.byDev[device] = id
+	return seat, nil
+}
+
+// authLocked checks a seat of the current attempt.
+func (s *Service) authLocked(seat *client.Seat) (*seatState, error) {
+	if seat == nil || seat.Attempt != s.attempt {
+		return nil, client.ErrRoundOver
+	}
+	st := s.seats[seat.ID]
+	if st == nil || subtle.ConstantTimeCompare([]byte(st.token), []byte(seat.Token)) != 1 {
+		return nil, fmt.Errorf("%w: bad seat", ErrDevice)
+	}
+	if s.over {
+		return nil, client.ErrRoundOver
+	}
+	return st, nil
+}
+
+// Configure returns the seat's assignment once selection has closed.
+func (s *Service) Configure(seat *client.Seat) (*client.Assignment, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.authLocked(seat); err != nil {
+		return nil, err
+	}
+	if !s.configured {
+		return nil, client.ErrNotYet
+	}
+	return s.c.Configure(seat.ID)
+}
+
+// Send delivers a seat's marshalled secagg message. The message must be
+// the seat's own, of the current attempt and step.
+func (s *Service) Send(seat *client.Seat, msg []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.authLocked(seat); err != nil {
+		return err
+	}
+	if !s.configured {
+		return fmt.Errorf("%w: no step open", ErrPhase)
+	}
+	t0 := time.Now()
+	h, err := s.c.deliver(msg, seat.ID)
+	s.serverTime += time.Since(t0)
+	if err != nil {
+		return err
+	}
+	if h.Step == s.step && s.waiting[seat.ID] {
+		delete(s.waiting, seat.ID)
+		if len(s.waiting) == 0 {
+			s.notifyLocked()
+		}
+	}
+	return nil
+}
+
+// ReportPlain accepts a seat's plaintext update (simulation only: the
+// coordinator refuses it unless the plan enables it).
+func (s *Service) ReportPlain(seat *client.Seat, update []float32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.authLocked(seat); err != nil {
+		return err
+	}
+	if !s.configured {
+		return fmt.Errorf("%w: no step open", ErrPhase)
+	}
+	t0 := time.Now()
+	err := s.c.ReportPlain(seat.ID, update)
+	s.serverTime += time.Since(t0)
+	if err != nil {
+		return err
+	}
+	if s.waiting[seat.ID] {
+		delete(s.waiting, seat.ID)
+		if len(s.waiting) == 0 {
+			s.notifyLocked()
+		}
+	}
+	return nil
+}
+
+// Next returns the seat's server message of the current step if that is
+// step or later (secure aggregation skips the consistency check unless it
+// is on), ErrNotYet before it is ready, ErrRoundOver when the seat has no
+// message in it (it dropped out of the round) or the round ended.
+func (s *Service) Next(seat *client.Seat, step secagg.Step) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.authLocked(seat); err != nil {
+		return nil, err
+	}
+	if !s.configured || s.step < step || s.step == secagg.StepAdvertiseKeys {
+		return nil, client.ErrNotYet
+	}
+	b, ok := s.outbox[seat.ID]
+	if !ok {
+		return nil, client.ErrRoundOver
+	}
+	return b, nil
+}
+
+// Leave marks a seat as gone: the steps stop waiting for it.
+func (s *Service) Leave(seat *client.Seat) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.authLocked(seat)
+	if err != nil {
+		return err
+	}
+	st.gone = true
+	if s.waiting[seat.ID] {
+		delete(s.waiting, seat.ID)
+		if len(s.waiting) == 0 {
+			s.notifyLocked()
+		}
+	}
+	return nil
+}
+
+// Seated is the number of devices checked in to the round in flight.
+func (s *Service) Seated() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.seats)
+}
+
+// EndSelection closes the current selection window early (a simulator
+// whose whole population has been asked).
+func (s *Service) EndSelection() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.endSel != nil {
+		close(s.endSel)
+		s.endSel = nil
+	}
+}
+
+// RoundStats are measurements of a round attempt.
+type RoundStats struct {
+	// ServerTime is the wall time spent in the coordinator's own work
+	// (receiving and checking messages, secure aggregation's unmasking,
+	// aggregation, commit): the server's compute per round.
+	ServerTime time.Duration
+	// Duration is the attempt's wall time.
+	Duration time.Duration
+}
+
+// RunRound runs one round attempt to its end. It returns the committed
+// round's record, or an error wrapping ErrRoundFailed (nothing applied; the
+// next RunRound retries) or ErrBudget.
+func (s *Service) RunRound(ctx context.Context) (*RoundRecord, *RoundStats, error) {
+	start := s.clk.Now()
+	q, until, err := s.c.Begin()
+	if err != nil {
+		return nil, nil, err
+	}
+	endSel := make(chan struct{})
+	s.mu.Lock()
+	s.attempt, s.round, s.q, s.selEnd, s.open, s.over = s.c.attemptID(), s.c.Rounds()+1, q, until, true, false
+	s.seats, s.byDev, s.outbox, s.waiting = map[uint32]*seatState{}, map[string]uint32{}, nil, nil
+	s.configured, s.step, s.serverTime, s.endSel = false, secagg.StepAdvertiseKeys, 0, endSel
+	s.notifyLocked()
+	s.mu.Unlock()
+
+	rec, err := s.drive(ctx, until, endSel)
+
+	s.mu.Lock()
+	stats := &RoundStats{ServerTime: s.serverTime, Duration: s.clk.Now().Sub(start)}
+	s.lastRound = stats.Duration
+	s.open, s.over, s.outbox, s.waiting = false, true, nil, nil
+	s.notifyLocked()
+	s.mu.Unlock()
+	if rec != nil && s.cfg.OnCommit != nil {
+		if cerr := s.cfg.OnCommit(ctx, rec, s.c.Global()); cerr != nil {
+			s.cfg.Log.Error("fl: on commit", "task", s.c.Task().Name, "round", rec.Round, "err", cerr)
+		}
+	}
+	return rec, stats, err
+}
+
+// drive moves the round through its phases.
+func (s *Service) drive(ctx context.Context, until time.Time, endSel chan struct{}) (*RoundRecord, error) {
+	select {
+	case <-s.clk.After(until.Sub(s.clk.Now())):
+	case <-endSel:
+	case <-ctx.Done():
+		return nil, s.abort(ctx.Err())
+	}
+	s.mu.Lock()
+	s.open = false
+	s.mu.Unlock()
+	if err := s.timed(s.c.CloseSelection); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.configured = true
+	s.waiting = map[uint32]bool{}
+	for id, st := range s.seats {
+		if !st.gone {
+			s.waiting[id] = true
+		}
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	for {
+		if err := s.waitStep(ctx); err != nil {
+			return nil, s.abort(err)
+		}
+		// A round past its deadline fails here (Coordinator.Tick).
+		if err := s.c.Tick(); err != nil {
+			return nil, err
+		}
+		var rec *RoundRecord
+		err := s.timed(func() (err error) { rec, err = s.c.Advance(); return err })
+		if err != nil || rec != nil {
+			return rec, err
+		}
+		if err := s.timed(s.prepareStep); err != nil {
+			return nil, s.abort(err)
+		}
+	}
+}
+
+// timed runs f, counting its time as server time.
+func (s *Service) timed(f func() error) error {
+	t0 := time.Now()
+	err := f()
+	s.mu.Lock()
+	s.serverTime += time.Since(t0)
+	s.mu.Unlock()
+	return err
+}
+
+// prepareStep marshals the current step's messages to its recipients.
+func (s *Service) prepareStep() error {
+	out := map[uint32][]byte{}
+	for _, id := range s.c.Recipients() {
+		b, err := s.c.MessageFor(id)
+		if err != nil {
+			return err
+		}
+		out[id] = b
+	}
+	step := s.c.secaggStep()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.step, s.outbox = step, out
+	s.waiting = map[uint32]bool{}
+	for id := range out {
+		if st := s.seats[id]; st != nil && !st.gone {
+			s.waiting[id] = true
+		}
+	}
+	s.notifyLocked()
+	return nil
+}
+
+// waitStep waits until every expected device answered the step or it
+// times out.
+func (s *Service) waitStep(ctx context.Context) error {
+	timeout := s.clk.After(s.cfg.StepTimeout)
+	for {
+		s.mu.Lock()
+		done, ch := len(s.waiting) == 0, s.changed
+		s.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// abort fails the round in flight because the service stops.
+func (s *Service) abort(cause error) error {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	if s.c.st.Phase == PhaseIdle || s.c.st.Phase == PhaseDone {
+		return cause
+	}
+	return errors.Join(cause, s.c.failLocked("service stopped: "+cause.Error()))
+}

@@ -1,0 +1,648 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sextant-ml/sextant/bundle"
+	"github.com/sextant-ml/sextant/clock"
+	"github.com/sextant-ml/sextant/delivery"
+	"github.com/sextant-ml/sextant/delivery/experiment"
+	"github.com/sextant-ml/sextant/delivery/rollout"
+	"github.com/sextant-ml/sextant/fl"
+	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/privacy/telemetry"
+	"github.com/sextant-ml/sextant/server/console"
+	"github.com/sextant-ml/sextant/tensor"
+)
+
+// chromium returns Debian's chromium, skipping the test when it is missing
+// (failing under CI=true, where test.sh installs it).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is required in CI (apt-get install -y chromium)")
+	}
+	t.Skip("chromium not installed; install it with: apt-get install -y chromium")
+	return ""
+}
+
+// screenshotDir is where the browser test leaves its screenshots:
+// $SEXTANT_ARTIFACTS/console when set (CI collects it), else a directory
+// under the system temp dir that outlives the test.
+func screenshotDir(t *testing.T) string {
+	dir := filepath.Join(os.TempDir(), "sextant-console-screenshots")
+	if a := os.Getenv("SEXTANT_ARTIFACTS"); a != "" {
+		dir = filepath.Join(a, "console")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// armsByRollout is a fixed gate source: each rollout's arms, as the
+// telemetry pipeline would report them.
+type armsByRollout map[string]rollout.Arms
+
+func (a armsByRollout) Arms(_ context.Context, id, _ string) (rollout.Arms, error) { return a[id], nil }
+
+// staticTasks is the federated-task list a demo's coordinators would give.
+type staticTasks []console.Task
+
+func (s staticTasks) Tasks(context.Context) ([]console.Task, error) { return s, nil }
+
+// lineageBundle writes a small bundle with the given lineage.
+func lineageBundle(t *testing.T, model, version, parent string, priv *bundle.PrivacyCost, rounds []string) string {
+	t.Helper()
+	x := &graph.Value{Name: "x", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
+	w := &graph.Value{Name: "w", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4}), Const: tensor.From([]float32{2, 2, 2, 2}, 1, 4)}
+	y := &graph.Value{Name: "y", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
+	n := &graph.Node{Name: "mul", Op: "Mul", Inputs: []*graph.Value{x, w}, Outputs: []*graph.Value{y}}
+	y.Producer = n
+	g := &graph.Graph{Name: "m", Opset: 17, Inputs: []*graph.Value{x}, Outputs: []*graph.Value{y}, Initializers: []*graph.Value{w}, Nodes: []*graph.Node{n}}
+	m := &bundle.Manifest{Name: model, Version: version, ParentVersion: parent, Signature: bundle.SignatureOf(g),
+		Provenance: bundle.Provenance{CreatedAt: time.Unix(1700000000, 0).UTC(), DataSnapshot: "sha256:5eed" + version,
+			TrainingRun: "run-" + version, FederatedRounds: rounds, Privacy: priv}}
+	var buf bytes.Buffer
+	if err := bundle.Write(&buf, g, m); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), model+"-"+version+".sxm")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// consoleWorld is a server holding a bit of everything the console shows.
+type consoleWorld struct {
+	r                 *running
+	read, roll, enrol string
+	api               *Client
+}
+
+func newConsoleWorld(t *testing.T) *consoleWorld {
+	ctx := context.Background()
+	kd, tk := keyDir(t)
+	arms := armsByRollout{
+		// eta-2: the candidate's error rate is no worse: the gate passes.
+		"eta-2": {Current: experiment.Summary{N: 4000, Sum: 40}, Candidate: experiment.Summary{N: 4000, Sum: 38}},
+		// ner-11: five times the errors: the gate fails, the controller
+		// rolls back.
+		"ner-11": {Current: experiment.Summary{N: 4000, Sum: 40}, Candidate: experiment.Summary{N: 4000, Sum: 200}},
+	}
+	ctl := rollout.New(clock.Real, arms, rollout.Options{})
+	reg, err := telemetry.NewRegistry(telemetry.Schema{Name: console.InferenceStream,
+		Fields: []telemetry.Field{{Name: console.InferenceField, Type: telemetry.String}}, Mechanism: telemetry.None, Retention: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	board := &console.ExperimentBoard{}
+	ctrl, treat := experiment.Summary{N: 5000, Sum: 1550}, experiment.Summary{N: 5040, Sum: 1664}
+	res, err := experiment.Analyze(experiment.MetricProportion, ctrl, treat, experiment.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srm, err := experiment.SRM([]float64{ctrl.N, treat.N}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	board.Put(console.Experiment{ID: "eta-ab", Model: "eta", Metric: "acc@1", Control: "1.0.0", Treatment: "2.0.0",
+		ControlUnits: ctrl.N, TreatmentUnits: treat.N, Result: res, SRM: srm, Decision: "ship"})
+	tasks := staticTasks{{Name: "eta-fl", Model: "eta", Phase: string(fl.PhaseIdle), Rounds: 2, Population: 1000, Target: 40,
+		MinReports: 20, EpsilonBudget: 8, SecureAggregation: true, History: []fl.RoundRecord{
+			{Round: 1, Attempt: 1, Committed: true, Selected: 52, Reports: 44, Dropped: 8, ClipNorm: 1, Epsilon: 1.21, Delta: 1e-3},
+			{Round: 2, Attempt: 2, Committed: false, Failure: "too few reports", Selected: 30, Reports: 12, Dropped: 18, ClipNorm: 1, Epsilon: 1.21, Delta: 1e-3},
+			{Round: 2, Attempt: 3, Committed: true, Selected: 55, Reports: 47, Dropped: 8, ClipNorm: 0.9, Epsilon: 1.84, Delta: 1e-3},
+		}}}
+	r := start(t, "sqlite:"+filepath.Join(t.TempDir(), "sextant.db"), t.TempDir(), kd, func(c *Config) {
+		c.Rollouts, c.Telemetry, c.Experiments, c.Tasks = ctl, TelemetryConfig{Registry: reg}, board, tasks
+	})
+	w := &consoleWorld{r: r}
+	_, pub := r.token(t, delivery.ScopePublish)
+	_, w.roll = r.token(t, delivery.ScopeRollout)
+	_, w.read = r.token(t, delivery.ScopeRead)
+	_, w.enrol = r.token(t, delivery.ScopeEnroll)
+	w.api = r.client(w.read)
+
+	for _, b := range []struct {
+		model, version, parent string
+		priv                   *bundle.PrivacyCost
+		rounds                 []string
+	}{
+		{"eta", "1.0.0", "", &bundle.PrivacyCost{Epsilon: 1.5, Delta: 1e-6}, nil},
+		{"eta", "2.0.0", "1.0.0", &bundle.PrivacyCost{Epsilon: 3.25, Delta: 1e-6}, []string{"eta-fl/1", "eta-fl/3"}},
+		{"ner", "1.0.0", "", nil, nil},
+		{"ner", "1.1.0", "1.0.0", &bundle.PrivacyCost{Epsilon: 0.5, Delta: 1e-7}, nil},
+	} {
+		publish(t, r.client(pub), kd, tk, lineageBundle(t, b.model, b.version, b.parent, b.priv, b.rounds), b.model)
+	}
+	for _, m := range []string{"eta", "ner"} {
+		if _, err := r.client(w.roll).SetCurrent(ctx, m, "1.0.0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Five devices: three on eta 1.0.0, two on 2.0.0, one also on ner.
+	for i, inst := range []map[string]string{{"eta": "1.0.0"}, {"eta": "1.0.0"}, {"eta": "1.0.0", "ner": "1.0.0"}, {"eta": "2.0.0"}, {"eta": "2.0.0"}} {
+		d, err := r.client(w.enrol).Register(ctx, DeviceInfo{Class: "mid-2022", Region: "CH"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ci := manifest
+		ci.Installed = inst
+		if _, err := r.client(d.Credential).CheckIn(ctx, d.ID, ci); err != nil {
+			t.Fatalf("device %d check-in: %v", i, err)
+		}
+	}
+	// Where 40 predictions ran, as the devices' routers report it.
+	ledger, err := telemetry.OpenLedger(filepath.Join(t.TempDir(), "ledger.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := telemetry.NewEncoder(reg, ledger, clock.Real, rand.New(rand.NewPCG(1, 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []byte
+	for i := range 40 {
+		src := "device"
+		if i%4 == 3 {
+			src = "server"
+		}
+		rep, err := enc.Append(nil, console.InferenceStream, map[string]any{console.InferenceField: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = telemetry.AppendBatchItem(batch, rep)
+	}
+	if st := postBatch(t, r.url, batch); st != http.StatusNoContent {
+		t.Fatalf("telemetry batch: status %d", st)
+	}
+
+	// Rollouts: eta-2 bakes at 10 % with its gate passing, then an
+	// operator advances it to 50 %; ner-11's gate fails and the
+	// controller rolls it back.
+	gate := []rollout.Gate{{Metric: "inference_errors", Kind: experiment.MetricProportion, Direction: rollout.LowerIsBetter,
+		MaxRegression: 0.01, MinUnits: 100}}
+	for _, spec := range []rollout.Spec{
+		{ID: "eta-2", Model: "eta", Version: "2.0.0", Current: "1.0.0", Gates: gate,
+			Stages: []rollout.Stage{{Share: 1000, Bake: time.Hour}, {Share: 5000, Bake: time.Hour}}},
+		{ID: "ner-11", Model: "ner", Version: "1.1.0", Current: "1.0.0", Gates: gate,
+			Stages: []rollout.Stage{{Share: 2500, Bake: time.Hour}}},
+	} {
+		if _, err := r.client(w.roll).CreateRollout(ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctl.EvaluateAll(ctx)
+	if _, err := r.client(w.roll).RolloutAct(ctx, "eta-2", "advance", "gate green at 10 %"); err != nil {
+		t.Fatal(err)
+	}
+	ctl.EvaluateAll(ctx)
+	if st, err := w.api.Rollout(ctx, "ner-11"); err != nil || st.State != rollout.RolledBack {
+		t.Fatalf("ner-11 after a failing gate: %+v, %v", st, err)
+	}
+	return w
+}
+
+// page is a browser tab on the console.
+type page struct {
+	t   *testing.T
+	ctx context.Context
+	dir string
+}
+
+func (p *page) run(steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page.
+func eval[T any](p *page, expr string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return v
+}
+
+func (p *page) location() string {
+	p.t.Helper()
+	loc, err := chromedp.Run(p.ctx, chromedp.Location())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return loc
+}
+
+// open loads a console page and waits for its main section.
+func (p *page) open(url string) {
+	p.t.Helper()
+	p.run(chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("#main")))
+}
+
+// texts returns the trimmed text of every element sel matches.
+func (p *page) texts(sel string) []string {
+	p.t.Helper()
+	q, _ := json.Marshal(sel)
+	return eval[[]string](p, `Array.from(document.querySelectorAll(`+string(q)+`)).map(e => e.textContent.trim().replace(/\s+/g, " "))`)
+}
+
+func (p *page) text(sel string) string {
+	p.t.Helper()
+	ts := p.texts(sel)
+	if len(ts) != 1 {
+		p.t.Fatalf("%s matches %d elements: %q", sel, len(ts), ts)
+	}
+	return ts[0]
+}
+
+func (p *page) shot(name string) {
+	p.t.Helper()
+	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(p.dir, name+".png"), png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *page) want(sel, want string) {
+	p.t.Helper()
+	if got := p.text(sel); got != want {
+		p.t.Errorf("%s shows %q, the admin API says %q", sel, got, want)
+	}
+}
+
+func pct(bp uint32) string { return console.Num(float64(bp)/100) + " %" }
+
+// TestConsoleBrowser drives Debian's chromium through the console: sign-in,
+// every page, numbers equal to the admin API's JSON, the rollback arriving
+// live over the event stream, a phone-width layout, sign-out.
+func TestConsoleBrowser(t *testing.T) {
+	exe := chromium(t)
+	w := newConsoleWorld(t)
+	ctx := context.Background()
+	base := w.r.url + console.Prefix
+	dir := screenshotDir(t)
+	t.Logf("screenshots in %s", dir)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancel()
+	bctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	// The first run starts the browser, for as long as bctx lives; the
+	// rest run under a deadline.
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	tctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	defer cancel()
+	p := &page{t: t, ctx: tctx, dir: dir}
+
+	// Signed out, a page sends the browser to the sign-in form; a wrong
+	// token is refused, an admin token lets it through to the page asked.
+	p.open(base + "rollouts/eta-2")
+	loc := p.location()
+	if !strings.Contains(loc, "/console/login") {
+		t.Fatalf("signed out, the rollout page lands on %s", loc)
+	}
+	p.shot("login")
+	p.run(chromedp.SendKeys(chromedp.CSS("#token"), "not-a-token"), chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#login-error")))
+	p.run(chromedp.SendKeys(chromedp.CSS("#token"), w.read), // the refusal re-rendered an empty form
+		chromedp.Click(chromedp.CSS("#signin")), chromedp.WaitVisible(chromedp.CSS("#stages")))
+	if loc = p.location(); !strings.HasSuffix(loc, "/console/rollouts/eta-2") {
+		t.Fatalf("after sign-in the browser is at %s", loc)
+	}
+
+	// The rollout page, then the rollback arriving without a reload.
+	st, err := w.api.Rollout(ctx, "eta-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.want("#summary [data-k=state]", st.State.String())
+	p.want("#summary [data-k=share]", pct(st.Share))
+	p.shot("rollout-baking")
+	if _, err := w.r.client(w.roll).RolloutAct(ctx, "eta-2", "rollback", "console test rollback"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for p.text("#summary [data-k=state]") != "rolled-back" {
+		if time.Now().After(deadline) {
+			t.Fatal("the rollback did not reach the open rollout page over the event stream")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if eval[string](p, `document.body.dataset.refreshed || ""`) == "" {
+		t.Error("the page changed without the live-update script (it reloaded?)")
+	}
+	p.shot("rollout-rolled-back")
+
+	for _, id := range []string{"eta-2", "ner-11"} {
+		st, err := w.api.Rollout(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.open(base + "rollouts/" + id)
+		p.want("#summary [data-k=state]", st.State.String())
+		p.want("#summary [data-k=share]", pct(st.Share))
+		tos, actors, shares := p.texts("#history > li [data-k=to]"), p.texts("#history > li [data-k=actor]"), p.texts("#history > li > p [data-k=share]")
+		if len(tos) != len(st.History) || len(actors) != len(st.History) || len(shares) != len(st.History) {
+			t.Fatalf("%s: page shows %d transitions, the API %d", id, len(tos), len(st.History))
+		}
+		for i, h := range st.History {
+			if tos[i] != h.To.String() || actors[i] != h.Actor || shares[i] != pct(h.Share) {
+				t.Errorf("%s transition %d: page %s/%s/%s, API %s/%s/%s", id, i, tos[i], actors[i], shares[i], h.To, h.Actor, pct(h.Share))
+			}
+		}
+		last := st.History[len(st.History)-1]
+		if last.To != rollout.RolledBack {
+			t.Errorf("%s: last transition %s, want rolled-back", id, last.To)
+		}
+		if len(st.LastGates) != 1 {
+			t.Fatalf("%s: API has %d gate results", id, len(st.LastGates))
+		}
+		g := st.LastGates[0]
+		row := "#gates tr[data-metric=" + g.Metric + "] "
+		p.want(row+"[data-k=verdict]", g.Verdict.String())
+		p.want(row+"[data-k=regression]", console.Num(g.Regression))
+		p.want(row+"[data-k=interval]", "["+console.Num(g.Low)+", "+console.Num(g.High)+"]")
+		p.want(row+"[data-k=max]", console.Num(st.Spec.Gates[0].MaxRegression))
+		p.want(row+"[data-k=units]", console.Num(g.CurrentN)+" / "+console.Num(g.CandidateN))
+		if n := len(p.texts("svg.chart title")); n < 2 {
+			t.Errorf("%s: %d labelled charts, want the timeline and the gates", id, n)
+		}
+		p.shot("rollout-" + id)
+	}
+	if st, _ := w.api.Rollout(ctx, "ner-11"); st.History[len(st.History)-1].Actor != rollout.Actor {
+		t.Errorf("ner-11 was not rolled back by the controller: %+v", st.History)
+	}
+	if g, _ := w.api.Rollout(ctx, "ner-11"); g.LastGates[0].Verdict != rollout.Fail {
+		t.Errorf("ner-11's gate %+v, want fail", g.LastGates[0])
+	}
+
+	rs, err := w.api.Rollouts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.open(base + "rollouts")
+	for _, s := range rs {
+		row := "#rollouts tr[data-rollout=" + s.Spec.ID + "] "
+		p.want(row+"[data-k=state]", s.State.String())
+		p.want(row+"[data-k=share]", pct(s.Share))
+		p.want(row+"[data-k=stage]", fmt.Sprintf("%d of %d", s.Stage+1, len(s.Spec.Stages)))
+	}
+	p.shot("rollouts")
+
+	// Models and versions with lineage and privacy cost.
+	ms, err := w.api.ListModels(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.open(base + "models")
+	for _, m := range ms {
+		md, err := w.api.Model(ctx, m.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := "#models tr[data-model=" + m.Name + "] "
+		p.want(row+"[data-k=current]", m.Current)
+		p.want(row+"[data-k=latest]", m.Latest)
+		p.want(row+"[data-k=versions]", fmt.Sprint(len(md.Versions)))
+	}
+	p.shot("models")
+	for _, m := range ms {
+		md, _ := w.api.Model(ctx, m.Name)
+		p.open(base + "models/" + m.Name)
+		for _, v := range md.Versions {
+			lin, err := w.api.Lineage(ctx, m.Name, v.Version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var chain []string
+			for _, l := range lin {
+				chain = append(chain, l.Version)
+			}
+			row := "#versions tr[data-version=\"" + v.Version + "\"] "
+			p.want(row+"[data-k=lineage]", strings.Join(chain, " ← "))
+			p.want(row+"[data-k=rounds]", fmt.Sprint(len(v.Lineage.FederatedRounds)))
+			p.want(row+"[data-k=run]", v.Lineage.TrainingRun)
+			if pr := v.Lineage.Privacy; pr != nil {
+				p.want(row+"[data-k=epsilon]", console.Num(pr.Epsilon))
+				p.want(row+"[data-k=delta]", console.Num(pr.Delta))
+			} else {
+				p.want(row+"[data-k=epsilon]", "none recorded")
+			}
+		}
+		p.shot("model-" + m.Name)
+	}
+
+	// The fleet: version mix and the on-device share.
+	fleet, err := w.api.Fleet(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fleet.Devices != 5 || fleet.Inference == nil || fleet.Inference.Device != 30 || fleet.Inference.Server != 10 {
+		t.Fatalf("fleet API %+v", fleet)
+	}
+	p.open(base + "fleet")
+	p.want("[data-k=fleet-devices]", fmt.Sprint(fleet.Devices))
+	p.want("[data-k=server-inferences]", fmt.Sprint(fleet.ServerInferences))
+	for _, m := range fleet.Models {
+		for _, v := range m.Versions {
+			p.want(".mix[data-model="+m.Model+"] tr[data-version=\""+v.Version+"\"] [data-k=devices]", fmt.Sprint(v.Devices))
+		}
+	}
+	p.want("[data-k=device-share]", console.Num(100*fleet.Inference.DeviceShare)+" %")
+	p.shot("fleet")
+
+	// Federated tasks and experiments.
+	ts, err := w.api.FederatedTasks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.open(base + "federated")
+	for _, task := range ts {
+		sec := "section[data-task=" + task.Name + "] "
+		p.want(sec+"[data-k=rounds]", fmt.Sprint(task.Rounds))
+		for _, h := range task.History {
+			row := fmt.Sprintf("%str[data-attempt=\"%d\"] ", sec, h.Attempt)
+			p.want(row+"[data-k=selected]", fmt.Sprint(h.Selected))
+			p.want(row+"[data-k=reports]", fmt.Sprint(h.Reports))
+			p.want(row+"[data-k=dropped]", fmt.Sprint(h.Dropped))
+			p.want(row+"[data-k=epsilon]", console.Num(h.Epsilon))
+		}
+	}
+	p.shot("federated")
+	xs, err := w.api.Experiments(ctx)
+	if err != nil || len(xs) != 1 {
+		t.Fatalf("experiments API: %+v, %v", xs, err)
+	}
+	p.open(base + "experiments")
+	for _, x := range xs {
+		row := "#experiments tr[data-experiment=" + x.ID + "] "
+		p.want(row+"[data-k=effect]", console.Num(x.Result.Effect))
+		p.want(row+"[data-k=ci]", "["+console.Num(x.Result.CILow)+", "+console.Num(x.Result.CIHigh)+"]")
+		p.want(row+"[data-k=units]", console.Num(x.ControlUnits)+" / "+console.Num(x.TreatmentUnits))
+		if !strings.HasSuffix(p.text(row+"[data-k=srm]"), "p = "+console.Num(x.SRM.PValue)) {
+			t.Errorf("SRM cell %q, API p = %g", p.text(row+"[data-k=srm]"), x.SRM.PValue)
+		}
+	}
+	p.shot("experiments")
+
+	// The overview, then a phone-width screen: nothing wider than it.
+	p.open(base)
+	p.want("[data-k=models]", fmt.Sprint(len(ms)))
+	nv := 0
+	for _, m := range ms {
+		md, _ := w.api.Model(ctx, m.Name)
+		nv += len(md.Versions)
+	}
+	p.want("[data-k=versions]", fmt.Sprint(nv))
+	p.want("[data-k=rollouts-rolled-back]", "2")
+	p.want("[data-k=devices]", fmt.Sprint(fleet.Devices))
+	// The audit list: what the API returned, after the event of that very
+	// call (the audit entry is written once the answer is sent).
+	events, err := w.api.Audit(ctx, delivery.AuditQuery{Limit: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.open(base)
+	var ids, whats []string
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		// The entry may land just after the answer: the page then
+		// updates itself.
+		ids, whats = p.texts("#audit [data-k=id]"), p.texts("#audit [data-k=what]")
+		if len(whats) == 25 && whats[0] == "audit.list" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("overview audit list: %v %v", ids, whats)
+		}
+	}
+	for i, e := range events {
+		if ids[i+1] != fmt.Sprint(e.ID) || whats[i+1] != e.What {
+			t.Errorf("overview audit row %d: %s %s, API %d %s", i+1, ids[i+1], whats[i+1], e.ID, e.What)
+		}
+	}
+	p.shot("overview")
+	p.run(chromedp.EmulateViewport(390, 844))
+	for _, path := range []string{"", "rollouts/ner-11", "fleet", "federated"} {
+		p.open(base + path)
+		if eval[bool](p, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+			t.Errorf("page /console/%s is wider than a 390 px phone screen", path)
+		}
+		name := strings.ReplaceAll(path, "/", "-")
+		if name == "" {
+			name = "overview"
+		}
+		p.shot("phone-" + name)
+	}
+	p.run(chromedp.EmulateViewport(1280, 900))
+
+	// Sign out: the session is gone.
+	p.run(chromedp.Click(chromedp.CSS(".who button")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	p.open(base + "fleet")
+	if loc = p.location(); !strings.Contains(loc, "/console/login") {
+		t.Errorf("after sign-out the fleet page is at %s", loc)
+	}
+}
+
+// TestConsoleAuth: the console's sign-in without a browser: enroll tokens
+// and cross-site posts are refused, the cookie is HttpOnly, Secure and
+// SameSite=Strict, a revoked token ends its session, and the event stream
+// needs a session.
+func TestConsoleAuth(t *testing.T) {
+	kd, _ := keyDir(t)
+	r := start(t, "sqlite:"+filepath.Join(t.TempDir(), "sextant.db"), t.TempDir(), kd, nil)
+	readTok, read := r.token(t, delivery.ScopeRead)
+	_, enrol := r.token(t, delivery.ScopeEnroll)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	login := func(token, origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, r.url+"/console/login",
+			strings.NewReader(url.Values{"token": {token}, "next": {"/console/fleet"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := login(enrol, ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("enroll token sign-in: %d", resp.StatusCode)
+	}
+	if resp := login(read, "http://evil.example"); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site sign-in: %d", resp.StatusCode)
+	}
+	resp := login(read, r.url)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/fleet" {
+		t.Fatalf("sign-in: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	cks := resp.Cookies()
+	if len(cks) != 1 || !cks[0].HttpOnly || !cks[0].Secure || cks[0].SameSite != http.SameSiteStrictMode || cks[0].Path != "/console/" {
+		t.Fatalf("session cookie %+v", cks)
+	}
+	get := func(path string) int {
+		req, _ := http.NewRequest(http.MethodGet, r.url+path, nil)
+		req.AddCookie(&http.Cookie{Name: cks[0].Name, Value: cks[0].Value})
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && resp.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("%s has no content security policy", path)
+		}
+		return resp.StatusCode
+	}
+	if c := get("/console/fleet"); c != http.StatusOK {
+		t.Fatalf("fleet with a session: %d", c)
+	}
+	if c := get("/console/models/nope"); c != http.StatusNotFound {
+		t.Errorf("unknown model: %d", c)
+	}
+	if err := r.db.RevokeToken(context.Background(), readTok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c := get("/console/fleet"); c != http.StatusSeeOther {
+		t.Errorf("fleet after the token was revoked: %d", c)
+	}
+	if c := get("/console/events"); c != http.StatusUnauthorized {
+		t.Errorf("event stream without a session: %d", c)
+	}
+	es, err := r.client(enrol).Audit(context.Background(), delivery.AuditQuery{})
+	if httpStatus(err) != http.StatusForbidden {
+		t.Errorf("enroll token reading the audit log: %v %v", es, err)
+	}
+}
