@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 need=()
 [ -d /usr/share/libonnx-testdata/data/node ] || need+=(libonnx-testdata)
 /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
-/usr/bin/python3 -c 'import onnx' 2>/dev/null || need+=(python3-onnx)
+/usr/bin/python3 -c 'from onnx import TensorProto' 2>/dev/null || need+=(python3-onnx)
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev) # the OSM PBF reader's cgo zlib

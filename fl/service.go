@@ -196,25 +196,10 @@ func (s *Service) Configure(seat *client.Seat) (*client.Assignment, error) {
 func (s *Service) Send(seat *client.Seat, msg []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.authLocked(seat); err != nil {
-		return err
-	}
-	if !s.configured {
-		return fmt.Errorf("%w: no step open", ErrPhase)
-	}
-	t0 := time.Now()
-	h, err := s.c.deliver(msg, seat.ID)
-	s.serverTime += time.Since(t0)
-	if err != nil {
-		return err
-	}
-	if h.Step == s.step && s.waiting[seat.ID] {
-		delete(s.waiting, seat.ID)
-		if len(s.waiting) == 0 {
-			s.notifyLocked()
-		}
-	}
-	return nil
+	return s.acceptLocked(seat, func() (bool, error) {
+		h, err := s.c.deliver(msg, seat.ID)
+		return err == nil && h.Step == s.step, err
+	})
 }
 
 // ReportPlain accepts a seat's plaintext update (simulation only: the
@@ -222,6 +207,15 @@ func (s *Service) Send(seat *client.Seat, msg []byte) error {
 func (s *Service) ReportPlain(seat *client.Seat, update []float32) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.acceptLocked(seat, func() (bool, error) {
+		return true, s.c.ReportPlain(seat.ID, update)
+	})
+}
+
+// acceptLocked takes a seat's message in the open step: it authenticates
+// the seat, runs accept (counted as server time) and, when accept says the
+// seat has answered the step, stops waiting for it.
+func (s *Service) acceptLocked(seat *client.Seat, accept func() (answered bool, err error)) error {
 	if _, err := s.authLocked(seat); err != nil {
 		return err
 	}
@@ -229,12 +223,12 @@ func (s *Service) ReportPlain(seat *client.Seat, update []float32) error {
 		return fmt.Errorf("%w: no step open", ErrPhase)
 	}
 	t0 := time.Now()
-	err := s.c.ReportPlain(seat.ID, update)
+	answered, err := accept()
 	s.serverTime += time.Since(t0)
 	if err != nil {
 		return err
 	}
-	if s.waiting[seat.ID] {
+	if answered && s.waiting[seat.ID] {
 		delete(s.waiting, seat.ID)
 		if len(s.waiting) == 0 {
 			s.notifyLocked()

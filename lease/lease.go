@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sextant-ml/sextant/clock"
 )
 
 // ErrStale refuses a write whose fence is not the lease's current epoch:
@@ -89,12 +91,8 @@ func Campaign(ctx context.Context, cfg Config, lead func(ctx context.Context, f 
 		if err != nil {
 			cfg.Logger.Warn("lease: campaign", "lease", cfg.Name, "err", err)
 		}
-		t := time.NewTimer(cfg.Poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := clock.Real.Sleep(ctx, cfg.Poll); err != nil {
+			return err
 		}
 	}
 }
@@ -119,12 +117,8 @@ func campaignOnce(ctx context.Context, cfg Config, lead func(ctx context.Context
 		if got {
 			break
 		}
-		t := time.NewTimer(cfg.Poll)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := clock.Real.Sleep(ctx, cfg.Poll); err != nil {
+			return err
 		}
 	}
 	epoch, err := bump(ctx, conn, cfg.Name, cfg.Holder)

@@ -117,31 +117,47 @@ func (s *Server) enroll(h func(http.ResponseWriter, *http.Request, delivery.Toke
 	})
 }
 
+// credentialDevice authenticates the request's device credential: the
+// enrolled device it belongs to, from the cache or else the store.
+func (s *Server) credentialDevice(r *http.Request) (*cachedDevice, error) {
+	secret, err := bearer(r)
+	if err != nil {
+		return nil, err
+	}
+	hash := delivery.HashSecret(secret)
+	if d := s.devices.get(hash); d != nil {
+		return d, nil
+	}
+	dev, err := s.loadDevice(r.Context(), hash) // devload.go
+	if errors.Is(err, delivery.ErrNotFound) {
+		return nil, delivery.Errorf(delivery.ErrUnauthorized, "unknown device credential")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.devices.put(hash, dev), nil
+}
+
+// pathDevice authenticates the request's device credential, which must
+// belong to the device the path names.
+func (s *Server) pathDevice(r *http.Request) (*cachedDevice, error) {
+	d, err := s.credentialDevice(r)
+	if err != nil {
+		return nil, err
+	}
+	if d.id != r.PathValue("id") {
+		return nil, delivery.Errorf(delivery.ErrForbidden, "the credential belongs to another device")
+	}
+	return d, nil
+}
+
 // device wraps a device handler: the device's credential, which must belong
 // to the device the path names, rate-limited per device.
 func (s *Server) device(h func(http.ResponseWriter, *http.Request, *cachedDevice) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, err := bearer(r)
+		d, err := s.pathDevice(r)
 		if err != nil {
 			s.writeError(w, r, err)
-			return
-		}
-		hash := delivery.HashSecret(secret)
-		d := s.devices.get(hash)
-		if d == nil {
-			dev, err := s.store.DeviceByCredential(r.Context(), hash)
-			if errors.Is(err, delivery.ErrNotFound) {
-				s.writeError(w, r, delivery.Errorf(delivery.ErrUnauthorized, "unknown device credential"))
-				return
-			}
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			d = s.devices.put(hash, dev)
-		}
-		if d.id != r.PathValue("id") {
-			s.writeError(w, r, delivery.Errorf(delivery.ErrForbidden, "the credential belongs to another device"))
 			return
 		}
 		if ok, wait := s.deviceLimit.allow(d.id); !ok {

@@ -23,10 +23,8 @@ import (
 	"github.com/sextant-ml/sextant/delivery/experiment"
 	"github.com/sextant-ml/sextant/delivery/rollout"
 	"github.com/sextant-ml/sextant/fl"
-	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/privacy/telemetry"
 	"github.com/sextant-ml/sextant/server/console"
-	"github.com/sextant-ml/sextant/tensor"
 )
 
 // chromium returns Debian's chromium, skipping the test when it is missing
@@ -73,12 +71,7 @@ func (s staticTasks) Tasks(context.Context) ([]console.Task, error) { return s, 
 // lineageBundle writes a small bundle with the given lineage.
 func lineageBundle(t *testing.T, model, version, parent string, priv *bundle.PrivacyCost, rounds []string) string {
 	t.Helper()
-	x := &graph.Value{Name: "x", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
-	w := &graph.Value{Name: "w", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4}), Const: tensor.From([]float32{2, 2, 2, 2}, 1, 4)}
-	y := &graph.Value{Name: "y", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
-	n := &graph.Node{Name: "mul", Op: "Mul", Inputs: []*graph.Value{x, w}, Outputs: []*graph.Value{y}}
-	y.Producer = n
-	g := &graph.Graph{Name: "m", Opset: 17, Inputs: []*graph.Value{x}, Outputs: []*graph.Value{y}, Initializers: []*graph.Value{w}, Nodes: []*graph.Node{n}}
+	g := scaleGraph("x", 2)
 	m := &bundle.Manifest{Name: model, Version: version, ParentVersion: parent, Signature: bundle.SignatureOf(g),
 		Provenance: bundle.Provenance{CreatedAt: time.Unix(1700000000, 0).UTC(), DataSnapshot: "sha256:5eed" + version,
 			TrainingRun: "run-" + version, FederatedRounds: rounds, Privacy: priv}}

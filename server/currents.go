@@ -23,16 +23,29 @@ type current struct {
 // currents caches every model's current version for check-ins, reloading
 // from the store at most once per ttl (so replicas see each other's changes
 // within ttl) and at once after a change made through this server.
+//
+// An expired list is reloaded by one check-in while the others go on with
+// the expired one (for at most the reload's duration): a slow store must
+// not stall every check-in every ttl. After invalidate, or before the first
+// load, there is nothing to fall back to, and check-ins wait for the
+// reload.
 type currents struct {
 	store delivery.Registry
 	clk   clock.Clock
 	ttl   time.Duration
 
-	// mu guards loaded and list, and is held while reloading so that one
-	// check-in reloads while the others wait for its result.
+	// mu guards the fields after it, and is held during a reload after
+	// invalidate so that one check-in reloads while the others wait.
 	mu     sync.Mutex
 	loaded time.Time
 	list   []current
+	// valid says list may be served while expired (false before the first
+	// load and after invalidate).
+	valid bool
+	// refreshing is set while a check-in reloads an expired list.
+	refreshing bool
+	// gen counts invalidations; a reload started before one is discarded.
+	gen uint64
 }
 
 func newCurrents(r delivery.Registry, clk clock.Clock, ttl time.Duration) *currents {
@@ -41,17 +54,49 @@ func newCurrents(r delivery.Registry, clk clock.Clock, ttl time.Duration) *curre
 
 func (c *currents) invalidate() {
 	c.mu.Lock()
-	c.loaded = time.Time{}
+	c.loaded, c.valid = time.Time{}, false
+	c.gen++
 	c.mu.Unlock()
 }
 
 func (c *currents) get(ctx context.Context) ([]current, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	now := c.clk.Now()
-	if !c.loaded.IsZero() && now.Sub(c.loaded) < c.ttl {
-		return c.list, nil
+	if c.valid && (now.Sub(c.loaded) < c.ttl || c.refreshing) {
+		list := c.list
+		c.mu.Unlock()
+		return list, nil
 	}
+	if !c.valid {
+		// Nothing to fall back to: reload holding mu.
+		defer c.mu.Unlock()
+		list, err := c.load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.list, c.loaded, c.valid = list, now, true
+		return list, nil
+	}
+	// Expired: this check-in reloads; the others serve the expired list.
+	c.refreshing = true
+	gen, stale := c.gen, c.list
+	c.mu.Unlock()
+	list, err := c.load(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refreshing = false
+	if err != nil {
+		// Keep serving the expired list; the next check-in retries.
+		return stale, nil
+	}
+	if c.gen == gen {
+		c.list, c.loaded = list, now
+	}
+	return list, nil
+}
+
+// load reads every model's current version from the store.
+func (c *currents) load(ctx context.Context) ([]current, error) {
 	models, err := c.store.ListModels(ctx)
 	if err != nil {
 		return nil, err
@@ -77,7 +122,6 @@ func (c *currents) get(ctx context.Context) ([]current, error) {
 		}
 		list = append(list, cur)
 	}
-	c.list, c.loaded = list, now
 	return list, nil
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/sextant-ml/sextant/bundle"
 	"github.com/sextant-ml/sextant/delivery"
-	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -20,12 +19,7 @@ import (
 // share most of their bytes (a fine-tuned model's unchanged weights).
 func sharedPadBundle(t testing.TB, dir, version, parent string, scale float32, pad []byte) (string, []byte) {
 	t.Helper()
-	x := &graph.Value{Name: "x", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
-	w := &graph.Value{Name: "w", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4}), Const: tensor.From([]float32{scale, scale, scale, scale}, 1, 4)}
-	y := &graph.Value{Name: "y", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
-	n := &graph.Node{Name: "mul", Op: "Mul", Inputs: []*graph.Value{x, w}, Outputs: []*graph.Value{y}}
-	y.Producer = n
-	g := &graph.Graph{Name: "m", Opset: 17, Inputs: []*graph.Value{x}, Outputs: []*graph.Value{y}, Initializers: []*graph.Value{w}, Nodes: []*graph.Node{n}}
+	g := scaleGraph("x", scale)
 	m := &bundle.Manifest{Name: "eta", Version: version, ParentVersion: parent, Signature: bundle.SignatureOf(g),
 		Golden: &bundle.Golden{
 			Inputs:    []bundle.TensorRef{{Name: "x", Tensor: "golden/in/x"}},

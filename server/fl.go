@@ -72,32 +72,19 @@ func (s *Server) flService(r *http.Request) (*fl.Service, error) {
 	return svc, nil
 }
 
-// flDevice authenticates a device like device(), without the per-device
-// check-in rate limit: a round's calls are bounded by the protocol (a few
-// per step) and the long polls.
+// flDevice authenticates a device like device() and rate-limits it per
+// device by Config.FLRate, a bucket apart from its check-ins' (like
+// /v1/infer's): a round takes a dozen calls in a burst, and its waits are
+// long polls, not repeated calls.
 func (s *Server) flDevice(h func(http.ResponseWriter, *http.Request, *fl.Service, string) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, err := bearer(r)
+		d, err := s.pathDevice(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		hash := delivery.HashSecret(secret)
-		d := s.devices.get(hash)
-		if d == nil {
-			dev, err := s.store.DeviceByCredential(r.Context(), hash)
-			if errors.Is(err, delivery.ErrNotFound) {
-				s.writeError(w, r, delivery.Errorf(delivery.ErrUnauthorized, "unknown device credential"))
-				return
-			}
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			d = s.devices.put(hash, dev)
-		}
-		if d.id != r.PathValue("id") {
-			s.writeError(w, r, delivery.Errorf(delivery.ErrForbidden, "the credential belongs to another device"))
+		if ok, wait := s.flLimit.allow(d.id); !ok {
+			s.writeError(w, r, rateLimited(wait))
 			return
 		}
 		svc, err := s.flService(r)

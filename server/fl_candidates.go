@@ -15,7 +15,6 @@ import (
 	"github.com/sextant-ml/sextant/fl"
 	"github.com/sextant-ml/sextant/fl/client"
 	"github.com/sextant-ml/sextant/graph"
-	"github.com/sextant-ml/sextant/tensor"
 )
 
 // FLCandidates configures the registration of federated rounds' models.
@@ -115,17 +114,8 @@ func setWeights(g *graph.Graph, params []string, global []float32) error {
 	if err != nil {
 		return err
 	}
-	if lay.Dim() != len(global) {
-		return fmt.Errorf("server: fl candidate: %d weights for %d trainable elements", len(global), lay.Dim())
-	}
-	byName := map[string]*graph.Value{}
-	for _, v := range g.Initializers {
-		byName[v.Name] = v
-	}
-	off := 0
-	for i, n := range lay.Names {
-		copy(tensor.Data[float32](byName[n].Const), global[off:off+lay.Sizes[i]])
-		off += lay.Sizes[i]
+	if err := lay.Unflatten(g, global); err != nil {
+		return fmt.Errorf("server: fl candidate: %w", err)
 	}
 	return nil
 }

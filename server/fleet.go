@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -86,7 +87,7 @@ func (f *fleet) mix() (int, []console.ModelMix) {
 		slices.SortFunc(mm.Versions, func(a, b console.VersionCount) int { return compareVersions(a.Version, b.Version) })
 		out = append(out, mm)
 	}
-	slices.SortFunc(out, func(a, b console.ModelMix) int { return compareStrings(a.Model, b.Model) })
+	slices.SortFunc(out, func(a, b console.ModelMix) int { return strings.Compare(a.Model, b.Model) })
 	return n, out
 }
 
@@ -105,17 +106,7 @@ func compareVersions(a, b string) int {
 	case berr == nil:
 		return -1
 	}
-	return compareStrings(a, b)
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return strings.Compare(a, b)
 }
 
 // fleetView is GET /v1/admin/fleet's answer (and the console's).

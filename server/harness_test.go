@@ -5,26 +5,21 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/sextant-ml/sextant/bundle"
 	"github.com/sextant-ml/sextant/clock"
 	"github.com/sextant-ml/sextant/delivery"
 	"github.com/sextant-ml/sextant/delivery/signing"
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/internal/pgtest"
 	"github.com/sextant-ml/sextant/store"
 	"github.com/sextant-ml/sextant/tensor"
 )
@@ -66,16 +61,22 @@ func keyDir(t testing.TB) (signing.KeyDir, *signing.Key) {
 	return kd, keys["targets"]
 }
 
+// scaleGraph is the graph y = input · scale of 1×4 float32 tensors, the
+// input named input and the output y.
+func scaleGraph(input string, scale float32) *graph.Graph {
+	x := &graph.Value{Name: input, Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
+	w := &graph.Value{Name: "w", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4}), Const: tensor.From([]float32{scale, scale, scale, scale}, 1, 4)}
+	y := &graph.Value{Name: "y", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
+	n := &graph.Node{Name: "mul", Op: "Mul", Inputs: []*graph.Value{x, w}, Outputs: []*graph.Value{y}}
+	y.Producer = n
+	return &graph.Graph{Name: "m", Opset: 17, Inputs: []*graph.Value{x}, Outputs: []*graph.Value{y}, Initializers: []*graph.Value{w}, Nodes: []*graph.Node{n}}
+}
+
 // testBundle writes a small valid bundle of model@version: y = x · scale,
 // padded with pad random bytes.
 func testBundle(t testing.TB, dir, model, version, parent string, pad int) (string, []byte) {
 	t.Helper()
-	x := &graph.Value{Name: "x", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
-	w := &graph.Value{Name: "w", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4}), Const: tensor.From([]float32{2, 2, 2, 2}, 1, 4)}
-	y := &graph.Value{Name: "y", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
-	n := &graph.Node{Name: "mul", Op: "Mul", Inputs: []*graph.Value{x, w}, Outputs: []*graph.Value{y}}
-	y.Producer = n
-	g := &graph.Graph{Name: "m", Opset: 17, Inputs: []*graph.Value{x}, Outputs: []*graph.Value{y}, Initializers: []*graph.Value{w}, Nodes: []*graph.Node{n}}
+	g := scaleGraph("x", 2)
 	m := &bundle.Manifest{Name: model, Version: version, ParentVersion: parent, Signature: bundle.SignatureOf(g),
 		Provenance: bundle.Provenance{CreatedAt: time.Unix(1700000000, 0).UTC(), DataSnapshot: "sha256:feed",
 			TrainingRun: "run-1", Privacy: &bundle.PrivacyCost{Epsilon: 2, Delta: 1e-6}}}
@@ -203,10 +204,6 @@ func publish(t testing.TB, c *Client, kd signing.KeyDir, tk *signing.Key, path s
 	return p
 }
 
-// defaultPostgres is this machine's PostgreSQL service;
-// SEXTANT_TEST_POSTGRES overrides it.
-const defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
 // eachStore runs fn on a fresh SQLite file and on a fresh PostgreSQL
 // schema (skipped with a message when no server is reachable, except with
 // CI=true, where that fails).
@@ -215,50 +212,8 @@ func eachStore(t *testing.T, fn func(t *testing.T, dsn string)) {
 		fn(t, "sqlite:"+filepath.Join(t.TempDir(), "sextant.db"))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("SEXTANT_TEST_POSTGRES")
-		if base == "" {
-			base = defaultPostgres
-		}
-		cfg, err := pgx.ParseConfig(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.ConnectTimeout = 5 * time.Second
-		admin := stdlib.OpenDB(*cfg)
-		defer admin.Close()
-		if err := admin.PingContext(t.Context()); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("PostgreSQL is required in CI: %v", err)
-			}
-			t.Skipf("PostgreSQL unreachable (set SEXTANT_TEST_POSTGRES): %v", err)
-		}
-		fn(t, freshSchema(t, admin, base))
+		fn(t, pgtest.Schema(t))
 	})
-}
-
-func freshSchema(t *testing.T, admin *sql.DB, base string) string {
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "sx_srv_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		cfg, _ := pgx.ParseConfig(base)
-		db := stdlib.OpenDB(*cfg)
-		defer db.Close()
-		if _, err := db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // code returns the API error code of err ("" if none).

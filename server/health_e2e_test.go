@@ -21,7 +21,6 @@ import (
 	"github.com/sextant-ml/sextant/device/transport/httptransport"
 	"github.com/sextant-ml/sextant/device/updater"
 	"github.com/sextant-ml/sextant/device/verify"
-	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/privacy/telemetry"
 	"github.com/sextant-ml/sextant/tensor"
 )
@@ -34,12 +33,7 @@ var speedTraining = dhealth.Histograms{"speed": {Edges: []float64{10, 20, 30}, P
 // and whose provenance carries speedTraining.
 func healthBundle(t *testing.T, dir, model, version, parent string) string {
 	t.Helper()
-	x := &graph.Value{Name: "speed", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
-	w := &graph.Value{Name: "w", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4}), Const: tensor.From([]float32{2, 2, 2, 2}, 1, 4)}
-	y := &graph.Value{Name: "y", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
-	n := &graph.Node{Name: "mul", Op: "Mul", Inputs: []*graph.Value{x, w}, Outputs: []*graph.Value{y}}
-	y.Producer = n
-	g := &graph.Graph{Name: "m", Opset: 17, Inputs: []*graph.Value{x}, Outputs: []*graph.Value{y}, Initializers: []*graph.Value{w}, Nodes: []*graph.Node{n}}
+	g := scaleGraph("speed", 2)
 	m := &bundle.Manifest{Name: model, Version: version, ParentVersion: parent, Signature: bundle.SignatureOf(g),
 		Provenance: bundle.Provenance{CreatedAt: time.Unix(1700000000, 0).UTC()}}
 	m.Signature.Inputs[0].Privacy = bundle.Public

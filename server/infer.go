@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -88,24 +87,11 @@ func (in *inferer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (Config.InferRate), which is separate from the limit on the device's
 // check-ins and reports.
 func (in *inferer) authDevice(r *http.Request) error {
-	s := in.s
-	secret, err := bearer(r)
+	d, err := in.s.credentialDevice(r)
 	if err != nil {
 		return err
 	}
-	hash := delivery.HashSecret(secret)
-	d := s.devices.get(hash)
-	if d == nil {
-		dev, err := s.store.DeviceByCredential(r.Context(), hash)
-		if errors.Is(err, delivery.ErrNotFound) {
-			return delivery.Errorf(delivery.ErrUnauthorized, "unknown device credential")
-		}
-		if err != nil {
-			return err
-		}
-		d = s.devices.put(hash, dev)
-	}
-	if ok, wait := s.inferLimit.allow(d.id); !ok {
+	if ok, wait := in.s.inferLimit.allow(d.id); !ok {
 		return rateLimited(wait)
 	}
 	return nil

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sextant-ml/sextant/bundle"
 	"github.com/sextant-ml/sextant/delivery"
-	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -44,12 +43,7 @@ func inferServerDevices(t *testing.T, rate Rate) (*running, *device, func() *dev
 
 // inferBundle writes eta@1.0.0: y = 2x with x public.
 func inferBundle(t *testing.T) string {
-	x := &graph.Value{Name: "x", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
-	w := &graph.Value{Name: "w", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4}), Const: tensor.From([]float32{2, 2, 2, 2}, 1, 4)}
-	y := &graph.Value{Name: "y", Type: graph.ShapeOf(tensor.Float32, tensor.Shape{1, 4})}
-	n := &graph.Node{Name: "mul", Op: "Mul", Inputs: []*graph.Value{x, w}, Outputs: []*graph.Value{y}}
-	y.Producer = n
-	g := &graph.Graph{Name: "m", Opset: 17, Inputs: []*graph.Value{x}, Outputs: []*graph.Value{y}, Initializers: []*graph.Value{w}, Nodes: []*graph.Node{n}}
+	g := scaleGraph("x", 2)
 	m := &bundle.Manifest{Name: "eta", Version: "1.0.0", Signature: bundle.SignatureOf(g)}
 	m.Signature.Inputs[0].Privacy = bundle.Public
 	path := filepath.Join(t.TempDir(), "eta.sxm")

@@ -45,6 +45,10 @@ type Config struct {
 	// other calls (default 5/s, burst 20): a hybrid model asks per user
 	// action, check-ins a few times a day.
 	InferRate Rate
+	// FLRate limits each device's calls to the federated-learning
+	// endpoints, apart from its other calls (default 10/s, burst 100): a
+	// round takes a dozen calls, its waits are long polls.
+	FLRate Rate
 	// MaxLimiterKeys bounds each rate limiter's memory (default 100 000
 	// keys; see limiter for the eviction policy).
 	MaxLimiterKeys int
@@ -108,6 +112,7 @@ func (c Config) withDefaults() Config {
 	rate(&c.DeviceRate, 1, 10)
 	rate(&c.EnrollRate, 200, 1000)
 	rate(&c.InferRate, 5, 20)
+	rate(&c.FLRate, 10, 100)
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -139,13 +144,14 @@ type Server struct {
 	handler http.Handler
 
 	tokenLimit, deviceLimit, enrollLimit *limiter
-	inferLimit                           *limiter
+	inferLimit, flLimit                  *limiter
 	currents                             *currents
 	devices                              *deviceCache
 	telemetry                            *telemetrySink
 	versions                             versionCache
 	fleet                                *fleet
-	stamps                               stamps // stamps.go
+	stamps                               stamps       // stamps.go
+	loader                               deviceLoader // devload.go
 	console                              *console.Console
 	fl                                   *flTasks // federated tasks (fl.go)
 	flOnce                               sync.Once
@@ -169,6 +175,7 @@ func New(cfg Config) (*Server, error) {
 		deviceLimit: newLimiter(cfg.DeviceRate, cfg.Clock, cfg.MaxLimiterKeys),
 		enrollLimit: newLimiter(cfg.EnrollRate, cfg.Clock, cfg.MaxLimiterKeys),
 		inferLimit:  newLimiter(cfg.InferRate, cfg.Clock, cfg.MaxLimiterKeys),
+		flLimit:     newLimiter(cfg.FLRate, cfg.Clock, cfg.MaxLimiterKeys),
 		currents:    newCurrents(cfg.Store, cfg.Clock, cfg.CurrentTTL),
 		devices:     newDeviceCache(cfg.MaxLimiterKeys),
 		fleet:       newFleet(cfg.MaxLimiterKeys),
@@ -201,6 +208,11 @@ func (s *Server) Start() {
 		go func() {
 			defer s.bg.Done()
 			s.sign.RunRefresher(s.bgCtx)
+		}()
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.prewarmDevices(s.bgCtx) // devload.go
 		}()
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -189,15 +190,7 @@ func (t *telemetrySink) sortedStreams() []*streamAgg {
 	for _, a := range t.streams {
 		out = append(out, a)
 	}
-	slices.SortFunc(out, func(x, y *streamAgg) int {
-		switch {
-		case x.schema.Name < y.schema.Name:
-			return -1
-		case x.schema.Name > y.schema.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(x, y *streamAgg) int { return strings.Compare(x.schema.Name, y.schema.Name) })
 	return out
 }
 

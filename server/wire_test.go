@@ -381,6 +381,11 @@ func TestWirePrivateInputsNeverLeave(t *testing.T) {
 	byKind := map[string][][]byte{}
 	var all []byte
 	for i, c := range conns {
+		if len(c) == 0 {
+			// A connection the transport dialled and closed unused (under
+			// load a request may go out on another one): no bytes left.
+			continue
+		}
 		all = append(all, c...)
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(c)))
 		if err != nil {

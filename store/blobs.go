@@ -65,15 +65,9 @@ func (b *Blobs) Path(sum string) (string, error) {
 // (32 KiB) of the content in memory and stops reading one byte past the
 // announced length (or MaxLength), so endless input cannot fill the disk.
 func (b *Blobs) Put(ctx context.Context, r io.Reader, want delivery.Blob) (delivery.Blob, error) {
-	if want.SHA256 != "" && !delivery.ValidSHA256(want.SHA256) {
-		return delivery.Blob{}, delivery.Errorf(delivery.ErrInvalid, "%q is not a SHA-256 content address", want.SHA256)
-	}
-	if want.Length < 0 || b.MaxLength > 0 && want.Length > b.MaxLength {
-		return delivery.Blob{}, delivery.Errorf(delivery.ErrInvalid, "blob length %d out of range", want.Length)
-	}
-	limit := want.Length
-	if limit == 0 {
-		limit = b.MaxLength
+	limit, err := putLimit(want, b.MaxLength)
+	if err != nil {
+		return delivery.Blob{}, err
 	}
 	if limit > 0 {
 		r = io.LimitReader(r, limit+1)
@@ -95,16 +89,8 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, want delivery.Blob) (deliv
 		return delivery.Blob{}, fmt.Errorf("store: put blob: %w", err)
 	}
 	got := delivery.Blob{SHA256: hex.EncodeToString(h.Sum(nil)), Length: n}
-	switch {
-	case limit > 0 && n > limit:
-		if want.Length > 0 {
-			return delivery.Blob{}, delivery.Errorf(delivery.ErrIntegrity, "blob is longer than its announced %d bytes", want.Length)
-		}
-		return delivery.Blob{}, delivery.Errorf(delivery.ErrInvalid, "blob exceeds the %d-byte limit", b.MaxLength)
-	case want.Length > 0 && n != want.Length:
-		return delivery.Blob{}, delivery.Errorf(delivery.ErrIntegrity, "blob has %d bytes, announced %d", n, want.Length)
-	case want.SHA256 != "" && got.SHA256 != want.SHA256:
-		return delivery.Blob{}, delivery.Errorf(delivery.ErrIntegrity, "blob hashes to %s, announced %s", got.SHA256, want.SHA256)
+	if err := checkPut(want, got, limit, b.MaxLength); err != nil {
+		return delivery.Blob{}, err
 	}
 	if err := f.Sync(); err != nil {
 		return delivery.Blob{}, fmt.Errorf("store: put blob: %w", err)
@@ -127,6 +113,38 @@ func (b *Blobs) Put(ctx context.Context, r io.Reader, want delivery.Blob) (deliv
 		return delivery.Blob{}, fmt.Errorf("store: put blob: %w", err)
 	}
 	return got, nil
+}
+
+// putLimit checks a Put's announced blob against maxLength (0: no limit)
+// and returns how many bytes the content may have (0: any number).
+func putLimit(want delivery.Blob, maxLength int64) (int64, error) {
+	if want.SHA256 != "" && !delivery.ValidSHA256(want.SHA256) {
+		return 0, delivery.Errorf(delivery.ErrInvalid, "%q is not a SHA-256 content address", want.SHA256)
+	}
+	if want.Length < 0 || maxLength > 0 && want.Length > maxLength {
+		return 0, delivery.Errorf(delivery.ErrInvalid, "blob length %d out of range", want.Length)
+	}
+	if want.Length > 0 {
+		return want.Length, nil
+	}
+	return maxLength, nil
+}
+
+// checkPut checks the blob a Put read, got (its length counting one byte
+// past limit if there was one), against the announced want.
+func checkPut(want, got delivery.Blob, limit, maxLength int64) error {
+	switch {
+	case limit > 0 && got.Length > limit:
+		if want.Length > 0 {
+			return delivery.Errorf(delivery.ErrIntegrity, "blob is longer than its announced %d bytes", want.Length)
+		}
+		return delivery.Errorf(delivery.ErrInvalid, "blob exceeds the %d-byte limit", maxLength)
+	case want.Length > 0 && got.Length != want.Length:
+		return delivery.Errorf(delivery.ErrIntegrity, "blob has %d bytes, announced %d", got.Length, want.Length)
+	case want.SHA256 != "" && got.SHA256 != want.SHA256:
+		return delivery.Errorf(delivery.ErrIntegrity, "blob hashes to %s, announced %s", got.SHA256, want.SHA256)
+	}
+	return nil
 }
 
 // Open implements delivery.BlobStore; the reader is an *os.File.

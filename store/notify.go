@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sextant-ml/sextant/clock"
 )
 
 // ChangeCurrent is the change channel of current-version moves; its
@@ -39,12 +41,8 @@ func (db *DB) ListenChanges(ctx context.Context, channel string, fn func(payload
 			return ctx.Err()
 		}
 		_ = err // the connection failed: retry after a pause
-		t := time.NewTimer(time.Second)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := clock.Real.Sleep(ctx, time.Second); err != nil {
+			return err
 		}
 	}
 }

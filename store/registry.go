@@ -123,7 +123,8 @@ func scanVersion(s interface{ Scan(...any) error }) (delivery.Version, error) {
 }
 
 // PublishVersion implements delivery.Registry: see the package doc for how
-// it stays race-safe.
+// it stays race-safe. A publish whose context carries a stale lease fence
+// is refused (lease.ErrStale).
 func (db *DB) PublishVersion(ctx context.Context, v delivery.Version) (delivery.Version, error) {
 	if err := v.Validate(); err != nil {
 		return delivery.Version{}, err
@@ -143,6 +144,11 @@ func (db *DB) PublishVersion(ctx context.Context, v delivery.Version) (delivery.
 		delta = sql.NullFloat64{Float64: p.Delta, Valid: true}
 	}
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// A leader's publish (a federated round's candidate) carries its
+		// lease fence: refused once another replica leads.
+		if err := db.checkFence(ctx, tx); err != nil {
+			return err
+		}
 		// The first statement locks the model's row (PostgreSQL) — on
 		// SQLite the IMMEDIATE transaction already holds the write lock —
 		// and hands out the version's sequence number.

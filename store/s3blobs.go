@@ -89,15 +89,9 @@ func (b *S3Blobs) Key(sum string) (string, error) {
 // Put implements delivery.BlobStore. It reads at most one byte past the
 // announced length (or MaxLength) and holds at most one part in memory.
 func (b *S3Blobs) Put(ctx context.Context, r io.Reader, want delivery.Blob) (delivery.Blob, error) {
-	if want.SHA256 != "" && !delivery.ValidSHA256(want.SHA256) {
-		return delivery.Blob{}, delivery.Errorf(delivery.ErrInvalid, "%q is not a SHA-256 content address", want.SHA256)
-	}
-	if want.Length < 0 || b.MaxLength > 0 && want.Length > b.MaxLength {
-		return delivery.Blob{}, delivery.Errorf(delivery.ErrInvalid, "blob length %d out of range", want.Length)
-	}
-	limit := want.Length
-	if limit == 0 {
-		limit = b.MaxLength
+	limit, err := putLimit(want, b.MaxLength)
+	if err != nil {
+		return delivery.Blob{}, err
 	}
 	if limit > 0 {
 		r = io.LimitReader(r, limit+1)
@@ -135,16 +129,8 @@ func (b *S3Blobs) Put(ctx context.Context, r io.Reader, want delivery.Blob) (del
 		}
 	}
 	got := delivery.Blob{SHA256: hex.EncodeToString(h.Sum(nil)), Length: n}
-	switch {
-	case limit > 0 && n > limit:
-		if want.Length > 0 {
-			return delivery.Blob{}, delivery.Errorf(delivery.ErrIntegrity, "blob is longer than its announced %d bytes", want.Length)
-		}
-		return delivery.Blob{}, delivery.Errorf(delivery.ErrInvalid, "blob exceeds the %d-byte limit", b.MaxLength)
-	case want.Length > 0 && n != want.Length:
-		return delivery.Blob{}, delivery.Errorf(delivery.ErrIntegrity, "blob has %d bytes, announced %d", n, want.Length)
-	case want.SHA256 != "" && got.SHA256 != want.SHA256:
-		return delivery.Blob{}, delivery.Errorf(delivery.ErrIntegrity, "blob hashes to %s, announced %s", got.SHA256, want.SHA256)
+	if err := checkPut(want, got, limit, b.MaxLength); err != nil {
+		return delivery.Blob{}, err
 	}
 	key, _ := b.Key(got.SHA256)
 	// Same content, same key: replacing an existing blob is harmless.

@@ -59,6 +59,8 @@ func runSuite(t *testing.T, fresh func(t *testing.T) string) {
 		{"Artifacts", testArtifacts},
 		{"Tokens", testTokens},
 		{"Devices", testDevices},
+		{"DeviceLookups", testDeviceLookups}, // devices_batch_test.go
+		{"FencedPublish", testFencedPublish}, // devices_batch_test.go
 		{"Audit", testAudit},
 		{"RestartLosesNothing", testRestartLosesNothing},
 		{"Rollouts", testRollouts},

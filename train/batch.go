@@ -103,58 +103,76 @@ func NewPoissonBatcher(data []*tensor.Tensor, q float64, bucket int, dt tensor.D
 // Examples is the data set's size.
 func (b *PoissonBatcher) Examples() int { return b.n }
 
-// sample draws the Poisson sample into b.idx by geometric skips (the gap to
-// the next included example is Geometric(q)), O(qn) per call.
-func (b *PoissonBatcher) sample() {
+// Next draws a batch and returns it (the data tensors then the mask, valid
+// until the next call) with the number of sampled examples.
+func (b *PoissonBatcher) Next() ([]*tensor.Tensor, int) {
 	b.idx = b.idx[:0]
-	if b.q == 1 {
-		for i := 0; i < b.n; i++ {
-			b.idx = append(b.idx, i)
+	poissonSample(b.r, b.n, b.q, b.logq1, func(i int) { b.idx = append(b.idx, i) })
+	k := len(b.idx)
+	var buf []*tensor.Tensor
+	buf, b.idx = padBatch(b.data, b.bufs, b.bucket, b.dt, b.idx, nil)
+	return buf, k
+}
+
+// poissonSample calls visit, in increasing order, for each of 0…n−1
+// included independently with probability q (logq1 = log(1−q)), by
+// geometric skips (the gap to the next included one is Geometric(q)):
+// O(qn) per call.
+func poissonSample(r *rand.Rand, n int, q, logq1 float64, visit func(int)) {
+	if q == 1 {
+		for i := 0; i < n; i++ {
+			visit(i)
 		}
 		return
 	}
 	i := -1
 	for {
-		u := 1 - b.r.Float64() // in (0, 1]
-		i += 1 + int(math.Floor(math.Log(u)/b.logq1))
-		if i >= b.n || i < 0 {
+		u := 1 - r.Float64() // in (0, 1]
+		i += 1 + int(math.Floor(math.Log(u)/logq1))
+		if i >= n || i < 0 {
 			return
 		}
-		b.idx = append(b.idx, i)
+		visit(i)
 	}
 }
 
-// Next draws a batch and returns it (the data tensors then the mask, valid
-// until the next call) with the number of sampled examples.
-func (b *PoissonBatcher) Next() ([]*tensor.Tensor, int) {
-	b.sample()
-	k := len(b.idx)
-	rows := max(b.bucket, (k+b.bucket-1)/b.bucket*b.bucket)
-	buf, ok := b.bufs[rows]
+// padBatch gathers rows idx of data into the buffers for its bucketed row
+// count (made once per count and kept in bufs): idx is padded up to a
+// multiple of bucket by repeating sampled rows (row 0 when idx is empty),
+// and the mask, the last buffer, holds weights[i] for the real rows (1
+// when weights is nil) and 0 for the padding. It returns the buffers and
+// the padded idx.
+func padBatch(data []*tensor.Tensor, bufs map[int][]*tensor.Tensor, bucket int, dt tensor.DType, idx []int, weights []float64) ([]*tensor.Tensor, []int) {
+	k := len(idx)
+	rows := max(bucket, (k+bucket-1)/bucket*bucket)
+	buf, ok := bufs[rows]
 	if !ok {
-		buf = batchBuffers(b.data, rows, true, b.dt)
-		b.bufs[rows] = buf
+		buf = batchBuffers(data, rows, true, dt)
+		bufs[rows] = buf
 	}
-	real := k
-	for len(b.idx) < rows {
-		if real == 0 {
-			b.idx = append(b.idx, 0)
+	for len(idx) < rows {
+		if k == 0 {
+			idx = append(idx, 0)
 		} else {
-			b.idx = append(b.idx, b.idx[len(b.idx)-real])
+			idx = append(idx, idx[len(idx)-k])
 		}
 	}
-	for j, t := range b.data {
-		copyRows(buf[j], t, b.idx)
+	for j, t := range data {
+		copyRows(buf[j], t, idx)
 	}
 	m := buf[len(buf)-1]
 	for i := 0; i < rows; i++ {
 		v := 0.0
-		if i < k {
+		switch {
+		case i >= k:
+		case weights == nil:
 			v = 1
+		default:
+			v = weights[i]
 		}
 		setFloat(m, i, v)
 	}
-	return buf, k
+	return buf, idx
 }
 
 // ShuffleBatcher serves the data set in batches of a fixed size in a fresh

@@ -97,47 +97,11 @@ func (b *UserPoissonBatcher) take(u int) {
 func (b *UserPoissonBatcher) Next() ([]*tensor.Tensor, int) {
 	b.idx, b.weights = b.idx[:0], b.weights[:0]
 	sampled := 0
-	if b.q == 1 {
-		for u := range b.users {
-			b.take(u)
-		}
-		sampled = len(b.users)
-	} else {
-		u := -1
-		for {
-			x := 1 - b.r.Float64() // in (0, 1]
-			u += 1 + int(math.Floor(math.Log(x)/b.logq1))
-			if u >= len(b.users) || u < 0 {
-				break
-			}
-			b.take(u)
-			sampled++
-		}
-	}
-	k := len(b.idx)
-	rows := max(b.bucket, (k+b.bucket-1)/b.bucket*b.bucket)
-	buf, ok := b.bufs[rows]
-	if !ok {
-		buf = batchBuffers(b.data, rows, true, b.dt)
-		b.bufs[rows] = buf
-	}
-	for len(b.idx) < rows {
-		if k == 0 {
-			b.idx = append(b.idx, 0)
-		} else {
-			b.idx = append(b.idx, b.idx[len(b.idx)-k])
-		}
-	}
-	for j, t := range b.data {
-		copyRows(buf[j], t, b.idx)
-	}
-	m := buf[len(buf)-1]
-	for i := 0; i < rows; i++ {
-		v := 0.0
-		if i < k {
-			v = b.weights[i]
-		}
-		setFloat(m, i, v)
-	}
+	poissonSample(b.r, len(b.users), b.q, b.logq1, func(u int) {
+		b.take(u)
+		sampled++
+	})
+	var buf []*tensor.Tensor
+	buf, b.idx = padBatch(b.data, b.bufs, b.bucket, b.dt, b.idx, b.weights)
 	return buf, sampled
 }

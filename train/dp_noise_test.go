@@ -101,8 +101,27 @@ func TestDPPrivacyInCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for s := 0; s < 30; s++ {
-		batch, _ := pb.Next()
+	p := checkpointPrivacy(t, tr, pb, 30)
+	eps, _, err := accountant.DPSGD{Q: q, Steps: 30, Delta: delta}.Epsilon(sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p == nil || p.Epsilon != eps || p.Delta != delta || p.Accountant != "rdp-sampled-gaussian" || !(eps > 0 && eps < 100) {
+		t.Fatalf("provenance privacy %+v, want ε = %v at δ = %v", p, eps, delta)
+	}
+}
+
+// batcher is what PoissonBatcher and UserPoissonBatcher have in common.
+type batcher interface {
+	Next() ([]*tensor.Tensor, int)
+}
+
+// checkpointPrivacy takes steps steps of tr on b's batches, checkpoints tr
+// and returns the privacy cost its bundle's provenance declares.
+func checkpointPrivacy(t *testing.T, tr *Trainer, b batcher, steps int) *bundle.PrivacyCost {
+	t.Helper()
+	for s := 0; s < steps; s++ {
+		batch, _ := b.Next()
 		if _, err := tr.Step(context.Background(), batch); err != nil {
 			t.Fatal(err)
 		}
@@ -116,15 +135,7 @@ func TestDPPrivacyInCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bf.Close()
-	m := bf.Manifest
-	eps, _, err := accountant.DPSGD{Q: q, Steps: 30, Delta: delta}.Epsilon(sigma)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := m.Provenance.Privacy
-	if p == nil || p.Epsilon != eps || p.Delta != delta || p.Accountant != "rdp-sampled-gaussian" || !(eps > 0 && eps < 100) {
-		t.Fatalf("provenance privacy %+v, want ε = %v at δ = %v", p, eps, delta)
-	}
+	return bf.Manifest.Provenance.Privacy
 }
 
 // TestPoissonBatcher checks the sample's statistics (each example included

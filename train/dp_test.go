@@ -86,6 +86,28 @@ func delta(before, after map[string][]float64) (map[string][]float64, float64) {
 	return d, math.Sqrt(ss)
 }
 
+// exampleGradients is, for each of the first n examples of (x, y), the
+// parameter change of one plain SGD step (LR 1) of g on that example alone
+// (its negated gradient) and the change's norm.
+func exampleGradients(t *testing.T, g *graph.Graph, x, y *tensor.Tensor, n int) ([]map[string][]float64, []float64) {
+	t.Helper()
+	var grads []map[string][]float64
+	var norms []float64
+	for i := 0; i < n; i++ {
+		plain, err := New(g, TrainConfig{Loss: SoftmaxCrossEntropy{}, Optimizer: SGD{LR: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := snapshot(plain)
+		if _, err := plain.Step(context.Background(), []*tensor.Tensor{rowsOf(x, i), rowsOf(y, i)}); err != nil {
+			t.Fatal(err)
+		}
+		d, norm := delta(before, snapshot(plain))
+		grads, norms = append(grads, d), append(norms, norm)
+	}
+	return grads, norms
+}
+
 // rowsOf copies rows idx of t.
 func rowsOf(t *tensor.Tensor, idx ...int) *tensor.Tensor {
 	out := tensor.New(t.DType, append(tensor.Shape{len(idx)}, t.Shape[1:]...)...)
@@ -126,19 +148,9 @@ func TestDPClippedSumMatchesPerExample(t *testing.T) {
 			y := tensor.From([]int64{0, 1, 2, 1, 0}, n)
 			ctx := context.Background()
 			want := map[string][]float64{}
-			var norms []float64
-			for i := 0; i < n; i++ {
-				plain, err := New(g, TrainConfig{Loss: SoftmaxCrossEntropy{}, Optimizer: SGD{LR: 1}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				before := snapshot(plain)
-				if _, err := plain.Step(ctx, []*tensor.Tensor{rowsOf(x, i), rowsOf(y, i)}); err != nil {
-					t.Fatal(err)
-				}
-				d, norm := delta(before, snapshot(plain))
-				norms = append(norms, norm)
-				f := min(1, clip/(norm+1e-6))
+			grads, norms := exampleGradients(t, g, x, y, n)
+			for i, d := range grads {
+				f := min(1, clip/(norms[i]+1e-6))
 				for k, v := range d {
 					if want[k] == nil {
 						want[k] = make([]float64, len(v))

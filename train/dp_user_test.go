@@ -4,10 +4,8 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 
-	"github.com/sextant-ml/sextant/bundle"
 	"github.com/sextant-ml/sextant/privacy/accountant"
 	"github.com/sextant-ml/sextant/tensor"
 )
@@ -32,20 +30,7 @@ func TestDPUserLevelClipping(t *testing.T) {
 	ctx := context.Background()
 
 	// Brute force: each example's clipped gradient, weighted 1/m_u.
-	var grads []map[string][]float64
-	var norms []float64
-	for i := 0; i < n; i++ {
-		plain, err := New(g, TrainConfig{Loss: SoftmaxCrossEntropy{}, Optimizer: SGD{LR: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		before := snapshot(plain)
-		if _, err := plain.Step(ctx, []*tensor.Tensor{rowsOf(x, i), rowsOf(y, i)}); err != nil {
-			t.Fatal(err)
-		}
-		d, norm := delta(before, snapshot(plain))
-		grads, norms = append(grads, d), append(norms, norm)
-	}
+	grads, norms := exampleGradients(t, g, x, y, n)
 	if !(norms[1] > 3*clip && norms[2] > 3*clip) {
 		t.Fatalf("the outliers' gradient norms %v are not far above C = %v", norms[1:3], clip)
 	}
@@ -212,21 +197,7 @@ func TestDPUserLevelPrivacyInCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for s := 0; s < steps; s++ {
-		batch, _ := ub.Next()
-		if _, err := tr.Step(context.Background(), batch); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := filepath.Join(t.TempDir(), "dp-user.sxm")
-	if err := tr.Checkpoint(path, Checkpoint{Name: "dp", Version: "1.0.0"}); err != nil {
-		t.Fatal(err)
-	}
-	bf, err := bundle.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bf.Close()
+	p := checkpointPrivacy(t, tr, ub, steps)
 	eps, _, err := accountant.DPSGD{Q: q, Steps: steps, Delta: delta}.Epsilon(sigma)
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +209,6 @@ func TestDPUserLevelPrivacyInCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := bf.Manifest.Provenance.Privacy
 	if p == nil || p.Epsilon != eps || p.Delta != delta || p.Accountant != "rdp-sampled-gaussian-user-level" {
 		t.Fatalf("provenance privacy %+v, want user-level ε = %v at δ = %v", p, eps, delta)
 	}

@@ -39,26 +39,32 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-// TestRunJSON runs compare end to end on two small models and checks the
-// table and the JSON it writes.
-func TestRunJSON(t *testing.T) {
+// needORT initialises ONNX Runtime, or skips t without it (fails under
+// CI=true, which must run bench/setup.sh first).
+func needORT(t *testing.T) {
+	t.Helper()
 	if err := peer.InitORT(peer.DefaultORTLib("..")); errors.Is(err, peer.ErrNoORT) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%v; CI must run bench/setup.sh first", err)
 		}
 		t.Skipf("%v", err)
 	}
+}
+
+// runJSON runs compare with args and --json, checks that its output holds
+// each of wantOutput and decodes the JSON it wrote into rep.
+func runJSON(t *testing.T, rep any, wantOutput []string, args ...string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "out.json")
 	var out bytes.Buffer
 	done := make(chan error)
 	go func() { // run pins its thread; keep that off the test goroutine
-		done <- run([]string{"--dir", "..", "--models", "identity,matmul256", "--iterations", "20",
-			"--min-iterations", "5", "--warmup", "2", "--peak-time", "200us", "--json", path}, &out)
+		done <- run(append(args, "--json", path), &out)
 	}()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"ORT session  intra_op_num_threads=1", "FMA peak", "Identity 1×16", "MatMul 256³ at p50"} {
+	for _, want := range wantOutput {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -67,10 +73,19 @@ func TestRunJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep report
-	if err := json.Unmarshal(b, &rep); err != nil {
+	if err := json.Unmarshal(b, rep); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRunJSON runs compare end to end on two small models and checks the
+// table and the JSON it writes.
+func TestRunJSON(t *testing.T) {
+	needORT(t)
+	var rep report
+	runJSON(t, &rep, []string{"ORT session  intra_op_num_threads=1", "FMA peak", "Identity 1×16", "MatMul 256³ at p50"},
+		"--dir", "..", "--models", "identity,matmul256", "--iterations", "20",
+		"--min-iterations", "5", "--warmup", "2", "--peak-time", "200us")
 	if len(rep.Models) != 2 || rep.Peak.GFLOPS <= 0 || rep.ORT.Version != peer.ORTVersion {
 		t.Fatalf("report %+v", rep)
 	}
@@ -98,38 +113,14 @@ func TestRunJSON(t *testing.T) {
 // TestRunThreads runs compare with --threads 2: both runtimes get two
 // intra-op threads, the report says so, and Sextant still allocates nothing.
 func TestRunThreads(t *testing.T) {
-	if err := peer.InitORT(peer.DefaultORTLib("..")); errors.Is(err, peer.ErrNoORT) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v; CI must run bench/setup.sh first", err)
-		}
-		t.Skipf("%v", err)
-	}
+	needORT(t)
 	if runtime.NumCPU() < 2 {
 		t.Skip("needs 2 CPUs")
 	}
-	path := filepath.Join(t.TempDir(), "out.json")
-	var out bytes.Buffer
-	done := make(chan error)
-	go func() { // run pins its thread; keep that off the test goroutine
-		done <- run([]string{"--dir", "..", "--models", "matmul256", "--threads", "2", "--iterations", "20",
-			"--min-iterations", "5", "--warmup", "2", "--peak-time", "200us", "--json", path}, &out)
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"ORT session  intra_op_num_threads=2", "pinned to CPUs [", "batch 1, 2 thread(s) each"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rep report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	runJSON(t, &rep, []string{"ORT session  intra_op_num_threads=2", "pinned to CPUs [", "batch 1, 2 thread(s) each"},
+		"--dir", "..", "--models", "matmul256", "--threads", "2", "--iterations", "20",
+		"--min-iterations", "5", "--warmup", "2", "--peak-time", "200us")
 	if rep.Config.Threads != 2 || len(rep.PinnedCPUs) != 2 || len(rep.Models) != 1 {
 		t.Fatalf("report %+v", rep)
 	}
@@ -145,12 +136,7 @@ func TestRunThreads(t *testing.T) {
 // TestMeasureUnsupported checks that a model Sextant cannot run is marked,
 // with ORT still timed, instead of failing the run.
 func TestMeasureUnsupported(t *testing.T) {
-	if err := peer.InitORT(peer.DefaultORTLib("..")); errors.Is(err, peer.ErrNoORT) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v; CI must run bench/setup.sh first", err)
-		}
-		t.Skipf("%v", err)
-	}
+	needORT(t)
 	m := peer.Model{Name: "det", Title: "Det 4×4", Generate: detModel}
 	o, err := parseFlags([]string{"--dir", "..", "--iterations", "10", "--min-iterations", "1", "--warmup", "1"})
 	if err != nil {

@@ -1,15 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/sextant-ml/sextant/bench/peer"
 )
 
 func TestMedian(t *testing.T) {
@@ -39,38 +31,14 @@ func TestTailFlags(t *testing.T) {
 // TestRunTail runs compare --tail end to end on one small model and checks
 // the table, the series and the JSON.
 func TestRunTail(t *testing.T) {
-	if err := peer.InitORT(peer.DefaultORTLib("..")); errors.Is(err, peer.ErrNoORT) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v; CI must run bench/setup.sh first", err)
-		}
-		t.Skipf("%v", err)
-	}
-	path := filepath.Join(t.TempDir(), "tail.json")
-	var out bytes.Buffer
-	done := make(chan error)
-	go func() { // run pins its thread; keep that off the test goroutine
-		done <- run([]string{"--dir", "..", "--models", "identity", "--tail", "--tail-runs", "200", "--tail-reps", "3",
-			"--warmup", "2", "--json", path}, &out)
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"tail         3 series of 200", "Identity 1×16", "p99/p50"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	needORT(t)
 	var rep struct {
 		Tail []tailJSON `json:"tail"`
 		Date string     `json:"date"`
 	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
+	runJSON(t, &rep, []string{"tail         3 series of 200", "Identity 1×16", "p99/p50"},
+		"--dir", "..", "--models", "identity", "--tail", "--tail-runs", "200", "--tail-reps", "3",
+		"--warmup", "2")
 	if len(rep.Tail) != 1 || rep.Date == "" {
 		t.Fatalf("report %+v", rep)
 	}

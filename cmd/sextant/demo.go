@@ -232,7 +232,39 @@ func (s *story) fleet(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return s.phase("bad v3 rollout", func() (string, error) { return s.badRollout(ctx, f, c, sd, "1.0.0") })
+	if err := s.phase("federated v2", func() (string, error) { return s.federated(ctx, f, c, "1.0.0") }); err != nil {
+		return err
+	}
+	current := "1.0.0"
+	if err := s.phase("v2 rollout", func() (string, error) {
+		q, err := s.evaluate(ctx, "v2 (federated)", s.path("models", "next-destination-1.1.0.sxm"))
+		if err != nil {
+			return "", err
+		}
+		data, err := os.ReadFile(s.path("models", "next-destination-1.1.0.sxm"))
+		if err != nil {
+			return "", err
+		}
+		if err := f.Publish(ctx, ndModel, "1.1.0", data, false); err != nil {
+			return "", err
+		}
+		r, err := s.runRollout(ctx, f, c, sd, ndModel+"-1.1.0", ndModel, "1.1.0", "1.0.0", 10)
+		if err != nil {
+			return "", err
+		}
+		if r.Final == rollout.Completed.String() {
+			current = "1.1.0"
+		}
+		ab := ""
+		if r.AB != nil {
+			ab = fmt.Sprintf("; A/B at 50%%: Acc@1 %+.3f [%.3f, %.3f], SRM p %.2f", r.AB.Effect, r.AB.Low, r.AB.High, r.AB.SRMP)
+		}
+		return fmt.Sprintf("held-out Acc@1 %.3f (v1 %.3f); rollout %s after %d days%s; phones %v", q.Acc1, s.rep.Quality[0].Acc1,
+			r.Final, len(r.Days), ab, r.EndMix), nil
+	}); err != nil {
+		return err
+	}
+	return s.phase("bad v3 rollout", func() (string, error) { return s.badRollout(ctx, f, c, sd, current) })
 }
 
 // badRollout publishes a deliberately broken next-destination version and
@@ -262,8 +294,8 @@ func (s *story) badRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 	if r.Final != rollout.RolledBack.String() {
 		return "", fmt.Errorf("the broken %s was not rolled back: rollout ended %s after %d days", bad, r.Final, len(r.Days))
 	}
-	return fmt.Sprintf("v%s (a quantization bug) installed and self-tested fine on %d%% of phones; the Acc@1 gate rolled it back on day %d; now %v",
-		bad, int(r.Days[0].Share), len(r.Days), r.EndMix), nil
+	return fmt.Sprintf("v%s (a quantization bug) installed and self-tested fine on %d phones; the Acc@1 gate rolled it back on day %d; now %v",
+		bad, r.Days[0].Mix[bad], len(r.Days), r.EndMix), nil
 }
 
 // dirSize is the bytes of regular files under dir.

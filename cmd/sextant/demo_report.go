@@ -28,6 +28,8 @@ type demoReport struct {
 	Bundles []demoBundle  `json:"bundles"`
 	Fleet   []demoServe   `json:"serving"`
 	Mix     []demoMix     `json:"version_mix"`
+	// FL is the federated rounds that produced v2.
+	FL []demoRound `json:"federated_rounds"`
 	// Rollouts are the staged rollouts, day by day.
 	Rollouts []demoRollout `json:"rollouts"`
 	// PeakHeapBytes is the process's largest sampled Go heap (server and
@@ -114,6 +116,16 @@ type demoMix struct {
 	At       string         `json:"at"`
 	Model    string         `json:"model"`
 	Versions map[string]int `json:"versions"`
+}
+
+// demoRound is one committed federated round.
+type demoRound struct {
+	Round   int     `json:"round"`
+	Joined  int     `json:"joined"`
+	Reports int     `json:"reports"`
+	Dropped int     `json:"dropped"`
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
 }
 
 // demoRollout is one staged rollout's story.

@@ -20,7 +20,7 @@ func TestDemoFast(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, phase := range []string{"population", "train", "evaluate v1", "package v1", "fleet", "publish v1", "install v1", "serve v1", "bad v3 rollout"} {
+	for _, phase := range []string{"population", "train", "evaluate v1", "package v1", "fleet", "publish v1", "install v1", "serve v1", "federated v2", "v2 rollout", "bad v3 rollout"} {
 		if !strings.Contains(out, "✓ "+phase) {
 			t.Errorf("no finished phase %q in:\n%s", phase, out)
 		}
@@ -68,12 +68,28 @@ func TestDemoFast(t *testing.T) {
 	if !served[ndModel] || !served[etaModel] {
 		t.Errorf("served %v, want both device models", served)
 	}
-	// The broken v3 was rolled back by the controller on a failed gate,
-	// and every phone went back to v1.
-	if len(rep.Rollouts) != 1 {
-		t.Fatalf("%d rollouts, want 1", len(rep.Rollouts))
+	// Federated rounds committed with a privacy cost that grows.
+	if len(rep.FL) < 2 {
+		t.Fatalf("%d federated rounds committed, want at least 2", len(rep.FL))
 	}
-	ro := rep.Rollouts[0]
+	for i, r := range rep.FL {
+		if r.Reports < 2 || !(r.Epsilon > 0) || i > 0 && r.Epsilon <= rep.FL[i-1].Epsilon {
+			t.Errorf("federated round %+v", r)
+		}
+	}
+	// v2's rollout ended (completed, or held inconclusive and stopped), and
+	// reached its A/B stage when it completed, with a sane SRM check.
+	if len(rep.Rollouts) != 2 {
+		t.Fatalf("%d rollouts, want 2", len(rep.Rollouts))
+	}
+	if v2 := rep.Rollouts[0]; v2.Final == "completed" {
+		if v2.AB == nil || v2.AB.ControlDevices+v2.AB.TreatmentDevices != float64(rep.Devices) || v2.EndMix[v2.Candidate] != rep.Devices {
+			t.Errorf("completed v2 rollout: A/B %+v, end mix %v", v2.AB, v2.EndMix)
+		}
+	}
+	// The broken v3 was rolled back by the controller on a failed gate,
+	// and every phone went back to the version it ran.
+	ro := rep.Rollouts[1]
 	last := ro.History[len(ro.History)-1]
 	if ro.Final != "rolled-back" || last.Actor != "controller" || !strings.Contains(last.Reason, "gate failed") {
 		t.Errorf("bad rollout ended %s by %s (%s)", ro.Final, last.Actor, last.Reason)

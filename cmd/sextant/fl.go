@@ -32,7 +32,9 @@ func newFLSimulateCmd(e *env) *cobra.Command {
 		Short: "Run a federated task's rounds with N in-process devices through the real protocol",
 		Long: `Runs a federated task (docs/fl.md describes the YAML) with N simulated
 devices in one process: each device flips its own coin to join a round, trains
-the task's MLP on its own synthetic non-IID data, and takes part in secure
+the task's model on its own data (the MLP on synthetic non-IID data, or with
+model.arch next-destination the flagship ranker on its user's rows of a
+sextant data features table), and takes part in secure
 aggregation with the coordinator through the in-memory transport; joined
 devices drop out with probability --dropout. After each round the global model
 is scored on held-out devices. Reports rounds/s, bytes per client, server
@@ -82,6 +84,16 @@ compute per round, accuracy per round and the (ε, δ) spent.`,
 			}
 			fmt.Fprintf(w, "%d of %d rounds committed, %.3g rounds/s, %.0f bytes per client, %.3f s server compute per round, accuracy %.3f, (ε, δ) = (%.3g, %.3g)\n",
 				rep.Committed, rep.Rounds, rep.RoundsPerS, rep.BytesPerClient, rep.ServerSecondsPerRnd, rep.Accuracy, rep.Epsilon, rep.Delta)
+			if p := rep.Personalization; p != nil {
+				fmt.Fprintf(w, "Acc@1 on %d users' held-out weeks (fine-tuned: %v; local-only: %v from initial weights)\n", p.Users, p.Params, p.LocalParams)
+				fmt.Fprintf(w, "%-22s %6s %8s %8s %10s %10s\n", "slice", "users", "examples", "global", "fine-tuned", "local-only")
+				for _, s := range []struct {
+					name string
+					a    flsim.SliceAcc
+				}{{"all", p.All}, {fmt.Sprintf("≤ %d days of history", p.NewUserDays), p.New}, {"longer history", p.Other}} {
+					fmt.Fprintf(w, "%-22s %6d %8d %8.4f %10.4f %10.4f\n", s.name, s.a.Users, s.a.Examples, s.a.Global, s.a.FineTuned, s.a.LocalOnly)
+				}
+			}
 			return nil
 		},
 	}

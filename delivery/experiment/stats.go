@@ -97,7 +97,10 @@ func checkArms(c, t arm) error {
 	if c.n < 2 || t.n < 2 {
 		return ErrTooFewUnits
 	}
-	if !(c.v > 0) || !(t.v > 0) {
+	// An arm whose released values show no spread still has an interval
+	// when DP noise of known variance was added: a released count of zero
+	// errors is noisy, not certain. Exact data without spread has none.
+	if !(c.v > 0 || c.noise > 0) || !(t.v > 0 || t.noise > 0) {
 		return ErrZeroVariance
 	}
 	return nil

@@ -2,41 +2,21 @@ package tables
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/features"
+	"github.com/sextant-ml/sextant/internal/mobtest"
 	"github.com/sextant-ml/sextant/mobility"
-	mdata "github.com/sextant-ml/sextant/mobility/dataset"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
 // generate writes a small simulated population to a temporary directory.
 func generate(t *testing.T, users, weeks int) string {
 	t.Helper()
-	city, err := mobility.LoadCity("../../testdata/osm/wilmington-newark.city.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := mobility.NewGenerator(city, mobility.Config{Users: users, Weeks: weeks, Seed: 3, Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	w, err := mdata.Create(dir, city, mobility.DefaultStart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Run(context.Background(), w.Add); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return mobtest.Population(t, "../../testdata/osm/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: weeks, Seed: 3, Workers: 1})
 }
 
 func column[T float32 | int64](t *testing.T, d *dataset.Dataset, name string) ([]T, int) {

@@ -53,6 +53,37 @@ func TestLayoutIsSorted(t *testing.T) {
 	}
 }
 
+// TestUnflattenInvertsFlatten: Unflatten writes a vector where Flatten
+// reads it, touches no other initializer and refuses a wrong length.
+func TestUnflattenInvertsFlatten(t *testing.T) {
+	g := linear()
+	l, err := NewLayout(g, []string{"w", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := []float32{5, 1, 2, 3} // b, then w
+	if err := l.Unflatten(g, w); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Flatten(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range w {
+		if got[i] != w[i] {
+			t.Fatalf("flatten after unflatten = %v, want %v", got, w)
+		}
+	}
+	for _, v := range g.Initializers {
+		if v.Name == "frozen" && tensor.Data[float32](v.Const)[0] != 1 {
+			t.Error("unflatten wrote a frozen initializer")
+		}
+	}
+	if err := l.Unflatten(g, w[:3]); err == nil {
+		t.Error("a vector of the wrong length was accepted")
+	}
+}
+
 func TestTrainUpdateMovesTowardTheTruth(t *testing.T) {
 	global := []float32{0.25, 0, 0, 0} // b, w0, w1, w2
 	u, err := Train(context.Background(), linear(), global, plan(), examples(64), rand.New(rand.NewPCG(3, 4)))

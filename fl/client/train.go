@@ -72,6 +72,28 @@ func (l Layout) Flatten(g *graph.Graph) ([]float32, error) {
 	return out, nil
 }
 
+// Unflatten writes w (a vector in layout order, as Flatten returns) into
+// g's trainable parameters.
+func (l Layout) Unflatten(g *graph.Graph, w []float32) error {
+	if len(w) != l.Dim() {
+		return fmt.Errorf("fl: unflatten: %d weights for %d trainable elements", len(w), l.Dim())
+	}
+	init := map[string]*tensor.Tensor{}
+	for _, v := range g.Initializers {
+		init[v.Name] = v.Const
+	}
+	off := 0
+	for i, n := range l.Names {
+		t := init[n]
+		if t == nil || t.DType != tensor.Float32 || t.Len() != l.Sizes[i] {
+			return fmt.Errorf("fl: unflatten: parameter %q missing or reshaped", n)
+		}
+		copy(tensor.Data[float32](t), w[off:off+l.Sizes[i]])
+		off += l.Sizes[i]
+	}
+	return nil
+}
+
 // Update is a device's contribution to a round.
 type Update struct {
 	// Delta is new − old weights of the trainable set, in layout order,

@@ -90,6 +90,31 @@ type Report struct {
 	Epsilon             float64       `json:"epsilon"`
 	Delta               float64       `json:"delta"`
 	PerRound            []RoundReport `json:"per_round"`
+	// Personalization is the next-destination mode's final comparison.
+	Personalization *Personalization `json:"personalization,omitempty"`
+}
+
+// source is a simulation's model and devices' data.
+type source interface {
+	// model is a fresh copy of the model at its initial weights.
+	model() (*graph.Graph, error)
+	// device is device i's training examples (model inputs, then labels).
+	device(i uint64) []*tensor.Tensor
+	// accuracy scores global weights (layout order) on held-out data.
+	accuracy(ctx context.Context, global []float32) (float64, error)
+}
+
+// mlpSource is the synthetic population and its MLP.
+type mlpSource struct {
+	pop  *population
+	eval *evaluator
+	seed uint64
+}
+
+func (m *mlpSource) model() (*graph.Graph, error)     { return buildModel(m.pop.model, m.seed) }
+func (m *mlpSource) device(i uint64) []*tensor.Tensor { return m.pop.device(i) }
+func (m *mlpSource) accuracy(ctx context.Context, global []float32) (float64, error) {
+	return m.eval.accuracy(ctx, global)
 }
 
 // Run runs the simulation.
@@ -101,11 +126,30 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Devices <= 0 || cfg.Rounds <= 0 || cfg.Dropout < 0 || cfg.Dropout >= 1 || cfg.Dir == "" {
 		return nil, fmt.Errorf("flsim: need devices > 0, rounds > 0, dropout in [0, 1) and a state directory")
 	}
+	var src source
+	if spec.Model.Arch == ArchNextDestination {
+		nd, err := openNextDest(spec, cfg.Seed)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Devices > len(nd.users) {
+			cfg.Devices = len(nd.users)
+		}
+		nd.limit(cfg.Devices)
+		src = nd
+	} else {
+		pop := newPopulation(spec.Data, spec.Model)
+		eval, err := newEvaluator(spec, pop, cfg.Devices)
+		if err != nil {
+			return nil, err
+		}
+		src = &mlpSource{pop: pop, eval: eval, seed: cfg.Seed}
+	}
 	task, err := spec.Task(cfg.Devices)
 	if err != nil {
 		return nil, err
 	}
-	model, err := buildModel(spec.Model, cfg.Seed)
+	model, err := src.model()
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +166,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	pop := newPopulation(spec.Data, spec.Model)
-	eval, err := newEvaluator(spec, pop, cfg.Devices)
-	if err != nil {
-		return nil, err
-	}
 	rep := &Report{Task: task.Name, Devices: cfg.Devices, Parameters: coord.Layout().Dim(), SecAgg: task.SecureAggregation, Mode: "none"}
 	switch {
 	case task.DistributedDP:
@@ -136,7 +175,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	start := time.Now()
 	for range cfg.Rounds {
-		rr, err := runRound(ctx, cfg, svc, model, pop)
+		rr, err := runRound(ctx, cfg, svc, model, src)
 		if errors.Is(err, fl.ErrBudget) {
 			break
 		}
@@ -144,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return rep, err
 		}
 		if rr.Committed && !cfg.NoEval {
-			if rr.Accuracy, err = eval.accuracy(ctx, coord.Global()); err != nil {
+			if rr.Accuracy, err = src.accuracy(ctx, coord.Global()); err != nil {
 				return rep, err
 			}
 		} else if n := len(rep.PerRound); n > 0 {
@@ -169,6 +208,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Accuracy, rep.Epsilon, rep.Delta = last.Accuracy, last.Epsilon, last.Delta
 		rep.RoundsPerS = float64(rep.Rounds) / secs
 	}
+	if nd, ok := src.(*nextDest); ok && !cfg.NoEval {
+		if rep.Personalization, err = nd.personalize(ctx, coord.Global(), task.Plan.Params, cfg.Seed); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
 }
 
@@ -176,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // return at once; pace steering is not simulated in time), selection ends
 // when all have answered, and the joined devices run the protocol
 // concurrently.
-func runRound(ctx context.Context, cfg Config, svc *fl.Service, model *graph.Graph, pop *population) (*RoundReport, error) {
+func runRound(ctx context.Context, cfg Config, svc *fl.Service, model *graph.Graph, src source) (*RoundReport, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -220,7 +264,7 @@ func runRound(ctx context.Context, cfg Config, svc *fl.Service, model *graph.Gra
 		}
 		p := &client.Participant{
 			Device: fmt.Sprintf("device-%d", i), Task: task, Conn: counted, Model: model,
-			Data:   func() ([]*tensor.Tensor, error) { return pop.device(i), nil },
+			Data:   func() ([]*tensor.Tensor, error) { return src.device(i), nil },
 			Rand:   rand.New(rand.NewChaCha8(coin)),
 			Secure: rand.NewChaCha8(seed(cfg.Seed, 2<<40|st.Attempt<<24|i)),
 			Noise:  rand.New(rand.NewChaCha8(seed(cfg.Seed, 3<<40|st.Attempt<<24|i))),
@@ -340,7 +384,7 @@ func (e *evaluator) accuracy(ctx context.Context, global []float32) (float64, er
 	if err != nil {
 		return 0, err
 	}
-	lay, err := client.NewLayout(g, []string{"*"})
+	lay, err := client.NewLayout(g, e.spec.Plan.Params)
 	if err != nil {
 		return 0, err
 	}

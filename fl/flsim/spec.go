@@ -4,7 +4,10 @@
 // (fl/client participants over fl.LocalConn: selection by each device's own
 // coin, configuration, local training, secure aggregation with dropouts,
 // DP), and the global model is scored on held-out devices after every round.
-// `sextant fl simulate` and the package's benchmarks run it.
+// In its next-destination mode (model.arch next-destination) the devices are
+// the users of a features table training the flagship ranker, and the run
+// ends by comparing on-device fine-tuning with local-only training
+// (nextdest.go). `sextant fl simulate` and the package's benchmarks run it.
 package flsim
 
 import (
@@ -36,42 +39,75 @@ type Spec struct {
 	EpsilonBudget float64 `yaml:"epsilon_budget"`
 	// SecureAggregation defaults to true; DistributedDP moves the noise
 	// onto the devices (discrete Gaussian before masking).
-	SecureAggregation *bool          `yaml:"secure_aggregation"`
-	DistributedDP     bool           `yaml:"distributed_dp"`
-	SecAggPlus        bool           `yaml:"secagg_plus"`
-	AdaptiveClip      *AdaptiveSpec  `yaml:"adaptive_clip"`
-	Extra             map[string]any `yaml:",inline"`
+	SecureAggregation *bool         `yaml:"secure_aggregation"`
+	DistributedDP     bool          `yaml:"distributed_dp"`
+	SecAggPlus        bool          `yaml:"secagg_plus"`
+	AdaptiveClip      *AdaptiveSpec `yaml:"adaptive_clip"`
+	// Personalize and Local configure the next-destination mode's final
+	// evaluation (see nextdest.go).
+	Personalize *LocalSpec     `yaml:"personalize"`
+	Local       *LocalSpec     `yaml:"local"`
+	Extra       map[string]any `yaml:",inline"`
 }
 
-// ModelSpec is the MLP trained: Inputs features, Hidden widths (default
-// [64]), Classes logits.
+// ModelSpec is the model trained. Arch "" or "mlp" is the MLP: Inputs
+// features, Hidden widths (default [64]), Classes logits, on synthetic
+// data. Arch "next-destination" is models/flagship's next-destination
+// ranker (Hidden: its two scorer widths, default [64, 32]) on the
+// features table in Data.Path (see nextdest.go).
 type ModelSpec struct {
-	Inputs  int   `yaml:"inputs"`
-	Hidden  []int `yaml:"hidden"`
-	Classes int   `yaml:"classes"`
+	Arch    string `yaml:"arch"`
+	Inputs  int    `yaml:"inputs"`
+	Hidden  []int  `yaml:"hidden"`
+	Classes int    `yaml:"classes"`
 }
+
+// ArchNextDestination is ModelSpec.Arch of the next-destination mode.
+const ArchNextDestination = "next-destination"
 
 // DataSpec is the synthetic population's data: Examples per device
 // (default 50), Holdout devices scored after each round (default 100),
 // LabelSkew ∈ [0, 1] the share of a device's examples drawn from its two
 // favourite classes (default 0.5: non-IID), Noise the within-class spread
 // (default 1), Seed.
+//
+// The next-destination mode reads Path instead: a directory of `sextant
+// data features --kind next-destination` (train.parquet, test.parquet),
+// one device per user_id. NewUsers ∈ [0, 1] is the share of users (chosen
+// by user_id) who keep only their last NewUserDays days (default 7) of
+// training examples — the short-history slice; Holdout is the number of
+// users scored (global model per round; personalization and local-only
+// training at the end).
 type DataSpec struct {
-	Examples  int      `yaml:"examples"`
-	Holdout   int      `yaml:"holdout"`
-	LabelSkew *float64 `yaml:"label_skew"`
-	Noise     float64  `yaml:"noise"`
-	Seed      uint64   `yaml:"seed"`
+	Path        string   `yaml:"path"`
+	NewUsers    float64  `yaml:"new_users"`
+	NewUserDays int      `yaml:"new_user_days"`
+	Examples    int      `yaml:"examples"`
+	Holdout     int      `yaml:"holdout"`
+	LabelSkew   *float64 `yaml:"label_skew"`
+	Noise       float64  `yaml:"noise"`
+	Seed        uint64   `yaml:"seed"`
 }
 
-// PlanSpec is the devices' plan (fl/client.Plan).
+// PlanSpec is the devices' plan (fl/client.Plan). Params are the
+// trainable parameters (names or globs; default all).
 type PlanSpec struct {
-	Epochs          int     `yaml:"epochs"`
-	BatchSize       int     `yaml:"batch_size"`
-	LR              float64 `yaml:"lr"`
-	ClipNorm        float64 `yaml:"clip_norm"`
-	NoiseMultiplier float64 `yaml:"noise_multiplier"`
-	ProxMu          float64 `yaml:"prox_mu"`
+	Params          []string `yaml:"params"`
+	Epochs          int      `yaml:"epochs"`
+	BatchSize       int      `yaml:"batch_size"`
+	LR              float64  `yaml:"lr"`
+	ClipNorm        float64  `yaml:"clip_norm"`
+	NoiseMultiplier float64  `yaml:"noise_multiplier"`
+	ProxMu          float64  `yaml:"prox_mu"`
+}
+
+// LocalSpec is training on one device alone: Params (names or globs),
+// Epochs, BatchSize, LR (SGD).
+type LocalSpec struct {
+	Params    []string `yaml:"params"`
+	Epochs    int      `yaml:"epochs"`
+	BatchSize int      `yaml:"batch_size"`
+	LR        float64  `yaml:"lr"`
 }
 
 // AdaptiveSpec is adaptive clipping (fl.AdaptiveClip).
@@ -100,11 +136,34 @@ func (s Spec) withDefaults() (Spec, error) {
 	if s.Name == "" {
 		s.Name = "simulated"
 	}
-	if s.Model.Inputs <= 0 || s.Model.Classes < 2 {
-		return s, fmt.Errorf("flsim: model needs inputs > 0 and classes ≥ 2, got %d and %d", s.Model.Inputs, s.Model.Classes)
+	switch s.Model.Arch {
+	case "", "mlp":
+		if s.Model.Inputs <= 0 || s.Model.Classes < 2 {
+			return s, fmt.Errorf("flsim: model needs inputs > 0 and classes ≥ 2, got %d and %d", s.Model.Inputs, s.Model.Classes)
+		}
+		if len(s.Model.Hidden) == 0 {
+			s.Model.Hidden = []int{64}
+		}
+		if s.Data.Path != "" || s.Personalize != nil || s.Local != nil {
+			return s, fmt.Errorf("flsim: data.path, personalize and local need model.arch %s", ArchNextDestination)
+		}
+	case ArchNextDestination:
+		if s.Data.Path == "" {
+			return s, fmt.Errorf("flsim: model.arch %s needs data.path (a sextant data features directory)", ArchNextDestination)
+		}
+		if s.Data.NewUsers < 0 || s.Data.NewUsers > 1 {
+			return s, fmt.Errorf("flsim: data.new_users %v outside [0, 1]", s.Data.NewUsers)
+		}
+		if s.Data.NewUserDays <= 0 {
+			s.Data.NewUserDays = 7
+		}
+		s.Personalize = localDefaults(s.Personalize, []string{"head.*"}, 5, 0.05)
+		s.Local = localDefaults(s.Local, []string{"*"}, 20, 0.1)
+	default:
+		return s, fmt.Errorf("flsim: unknown model.arch %q (mlp or %s)", s.Model.Arch, ArchNextDestination)
 	}
-	if len(s.Model.Hidden) == 0 {
-		s.Model.Hidden = []int{64}
+	if len(s.Plan.Params) == 0 {
+		s.Plan.Params = []string{"*"}
 	}
 	if s.Data.Examples <= 0 {
 		s.Data.Examples = 50
@@ -164,7 +223,7 @@ func (s Spec) Task(population int) (fl.Task, error) {
 	}
 	t := fl.Task{
 		Name: s.Name, Model: s.Name,
-		Plan: client.Plan{Epochs: s.Plan.Epochs, BatchSize: s.Plan.BatchSize, LR: s.Plan.LR, Params: []string{"*"},
+		Plan: client.Plan{Epochs: s.Plan.Epochs, BatchSize: s.Plan.BatchSize, LR: s.Plan.LR, Params: s.Plan.Params,
 			Loss: client.LossCrossEntropy, Output: "logits", ClipNorm: s.Plan.ClipNorm, NoiseMultiplier: s.Plan.NoiseMultiplier,
 			ProxMu: s.Plan.ProxMu, PlaintextForSimulation: !*s.SecureAggregation},
 		Population: population, Target: s.Target, OverSelection: s.OverSelection, MinReports: s.MinReports,
@@ -177,4 +236,23 @@ func (s Spec) Task(population int) (fl.Task, error) {
 		t.AdaptiveClip = &fl.AdaptiveClip{TargetQuantile: a.TargetQuantile, LR: a.LR, CountStddev: a.CountStddev}
 	}
 	return t, t.Validate()
+}
+
+func localDefaults(l *LocalSpec, params []string, epochs int, lr float64) *LocalSpec {
+	out := LocalSpec{Params: params, Epochs: epochs, BatchSize: 10, LR: lr}
+	if l != nil {
+		if len(l.Params) > 0 {
+			out.Params = l.Params
+		}
+		if l.Epochs > 0 {
+			out.Epochs = l.Epochs
+		}
+		if l.BatchSize > 0 {
+			out.BatchSize = l.BatchSize
+		}
+		if l.LR > 0 {
+			out.LR = l.LR
+		}
+	}
+	return &out
 }

@@ -43,9 +43,9 @@ func Schema(t testing.TB) string {
 	if err := admin.PingContext(t.Context()); err != nil {
 		admin.Close()
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL at %s is required in CI: %v", base, err)
+			t.Fatalf("PostgreSQL at %s is required in CI: %v", redact(base), err)
 		}
-		t.Skipf("PostgreSQL unreachable at %s (set SEXTANT_TEST_POSTGRES): %v", base, err)
+		t.Skipf("PostgreSQL unreachable at %s (set SEXTANT_TEST_POSTGRES): %v", redact(base), err)
 	}
 	var b [6]byte
 	rand.Read(b[:])
@@ -81,4 +81,13 @@ func DB(t testing.TB, dsn string) *sql.DB {
 	db := stdlib.OpenDB(*cfg)
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// redact hides a password in a URL before it reaches a test's log.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	return u.Redacted()
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/features/tables"
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/internal/mobtest"
 	"github.com/sextant-ml/sextant/mobility"
-	mdata "github.com/sextant-ml/sextant/mobility/dataset"
 	"github.com/sextant-ml/sextant/privacy/accountant"
 	"github.com/sextant-ml/sextant/tensor"
 	"github.com/sextant-ml/sextant/train"
@@ -52,25 +52,7 @@ func TestSizes(t *testing.T) {
 // userTables writes the next-destination tables of a small population.
 func userTables(t *testing.T, users, weeks int) string {
 	t.Helper()
-	city, err := mobility.LoadCity("../../testdata/osm/wilmington-newark.city.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := mobility.NewGenerator(city, mobility.Config{Users: users, Weeks: weeks, Seed: 5, Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := t.TempDir()
-	w, err := mdata.Create(raw, city, mobility.DefaultStart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Run(context.Background(), w.Add); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	raw := mobtest.Population(t, "../../testdata/osm/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: weeks, Seed: 5, Workers: 1})
 	out := t.TempDir()
 	if _, err := tables.NextDestination(raw, out, tables.Config{HoldoutWeeks: 1}); err != nil {
 		t.Fatal(err)

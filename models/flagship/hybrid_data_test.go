@@ -12,8 +12,8 @@ import (
 	"github.com/sextant-ml/sextant/features"
 	"github.com/sextant-ml/sextant/features/tables"
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/internal/mobtest"
 	"github.com/sextant-ml/sextant/mobility"
-	mdata "github.com/sextant-ml/sextant/mobility/dataset"
 	"github.com/sextant-ml/sextant/tensor"
 	"github.com/sextant-ml/sextant/train"
 	"github.com/sextant-ml/sextant/train/arch"
@@ -36,27 +36,10 @@ func (e *etaTrips) n() int { return len(e.travel) }
 // the last holdout weeks in the test split.
 func etaTables(t *testing.T, users, weeks, holdout int) (train, test *dataset.Dataset) {
 	t.Helper()
-	city, err := mobility.LoadCity("../../testdata/osm/wilmington-newark.city.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := mobility.NewGenerator(city, mobility.Config{Users: users, Weeks: weeks, Seed: 11, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := t.TempDir()
-	w, err := mdata.Create(raw, city, mobility.DefaultStart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := g.Run(context.Background(), w.Add); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	raw := mobtest.Population(t, "../../testdata/osm/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: weeks, Seed: 11, Workers: 2})
 	out := t.TempDir()
-	if _, err := tables.ETA(raw, out, tables.Config{HoldoutWeeks: holdout}); err != nil {
+	_, err := tables.ETA(raw, out, tables.Config{HoldoutWeeks: holdout})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if train, err = dataset.Read(filepath.Join(out, "train.parquet")); err != nil {

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/sextant-ml/sextant/delivery"
@@ -136,7 +137,7 @@ func (c *Coordinators) Tasks(ctx context.Context) ([]Task, error) {
 	for _, co := range cs {
 		out = append(out, TaskOf(co))
 	}
-	slices.SortStableFunc(out, func(a, b Task) int { return cmpString(a.Name, b.Name) })
+	slices.SortStableFunc(out, func(a, b Task) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
@@ -189,16 +190,6 @@ func (b *ExperimentBoard) Experiments(ctx context.Context) ([]Experiment, error)
 	for _, e := range b.m {
 		out = append(out, e)
 	}
-	slices.SortFunc(out, func(a, b Experiment) int { return cmpString(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b Experiment) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sextant-ml/sextant/bundle"
+	"github.com/sextant-ml/sextant/dataset"
+	"github.com/sextant-ml/sextant/device/transport/httptransport"
+	"github.com/sextant-ml/sextant/fl"
+	"github.com/sextant-ml/sextant/fl/client"
+	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/privacy/ledger"
+	"github.com/sextant-ml/sextant/sim"
+	"github.com/sextant-ml/sextant/tensor"
+)
+
+// flData is every device's own training examples of next destination (its
+// user's weeks before the held-out one), in the order client.Train wants:
+// the model's inputs, then the labels.
+type flData struct {
+	cols []*tensor.Tensor
+	rows userRows
+}
+
+func (s *story) loadFLData(g *graph.Graph) (*flData, error) {
+	d, err := dataset.Read(s.path("data", "nd", "train.parquet"))
+	if err != nil {
+		return nil, err
+	}
+	var fd flData
+	for _, v := range g.Inputs {
+		shape := make([]int, 0, len(v.Type.Shape))
+		for _, dim := range v.Type.Shape[1:] {
+			shape = append(shape, int(dim.Size))
+		}
+		t, err := d.As(v.Name, v.Type.DType, shape)
+		if err != nil {
+			return nil, err
+		}
+		fd.cols = append(fd.cols, t)
+	}
+	labels, err := d.As("label", tensor.Int64, []int{})
+	if err != nil {
+		return nil, err
+	}
+	fd.cols = append(fd.cols, labels)
+	if fd.rows, err = groupByUser(d, s.cfg.devices); err != nil {
+		return nil, err
+	}
+	return &fd, nil
+}
+
+// device returns device i's examples (a user's rows are contiguous: the
+// table is in user order).
+func (fd *flData) device(i int) ([]*tensor.Tensor, error) {
+	rows := fd.rows[i]
+	if len(rows) == 0 {
+		return nil, errors.New("no training examples on this device")
+	}
+	lo, hi := rows[0], rows[len(rows)-1]+1
+	if hi-lo != len(rows) {
+		return nil, fmt.Errorf("device %d: rows not contiguous", i)
+	}
+	out := make([]*tensor.Tensor, len(fd.cols))
+	for j, c := range fd.cols {
+		out[j] = dataset.Rows(c, lo, hi)
+	}
+	return out, nil
+}
+
+// federated improves v1 by federated learning: every phone holds its own
+// user's weeks, rounds select phones by their own coin flips, each
+// selected phone trains v1's parameters locally and reports its clipped
+// update through secure aggregation (SecAgg+) over HTTP to the server,
+// which adds Gaussian noise to the sum (DP-FedAvg) and accounts the
+// sampled Gaussian mechanism. The last committed round's model becomes v2.
+func (s *story) federated(ctx context.Context, f *sim.Fleet, c *control, v1 string) (string, error) {
+	b, err := bundle.Open(s.path("models", "next-destination-"+v1+".sxm"))
+	if err != nil {
+		return "", err
+	}
+	defer b.Close()
+	model := cloneGraph(b.Graph)
+	fd, err := s.loadFLData(model)
+	if err != nil {
+		return "", err
+	}
+	rounds, target := 6, 150
+	if s.cfg.fast {
+		rounds, target = 3, 80
+	}
+	target = min(target, s.cfg.devices/2)
+	task := fl.Task{Name: "next-destination-fl", Model: ndModel,
+		Plan: client.Plan{Epochs: 2, BatchSize: 16, LR: 0.05, Params: []string{"*"}, Loss: client.LossCrossEntropy, Output: "logits",
+			ClipNorm: 0.5, NoiseMultiplier: 0.7},
+		Population: s.cfg.devices, Target: target, OverSelection: 1.3, MinReports: target / 2,
+		SelectionWindow: time.Minute, RoundDeadline: 5 * time.Minute, SecureAggregation: true, SecAggPlus: true,
+		Optimizer: fl.ServerOptimizer{Kind: "fedavg"}}
+	dir := s.path("fleet", "fl")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	led, err := ledger.Open(filepath.Join(dir, "ledger.json"))
+	if err != nil {
+		return "", err
+	}
+	coord, err := fl.Open(fl.Config{Task: task, Model: cloneGraph(model), StatePath: filepath.Join(dir, "state.json"), Ledger: led})
+	if err != nil {
+		return "", err
+	}
+	svc, err := fl.NewService(fl.ServiceConfig{Coordinator: coord, StepTimeout: 30 * time.Second})
+	if err != nil {
+		return "", err
+	}
+	f.Server().ServeFL(svc)
+	c.tasks.Add(coord)
+	hc := &http.Client{Timeout: time.Minute}
+	defer hc.CloseIdleConnections()
+	tr := httptransport.New(hc)
+	committed := 0
+	for r := 1; r <= rounds; r++ {
+		rec, joined, err := s.flRound(ctx, f, svc, fd, model, tr, uint64(r))
+		if err != nil {
+			return "", fmt.Errorf("round %d: %w", r, err)
+		}
+		if rec != nil {
+			committed++
+			s.rep.FL = append(s.rep.FL, demoRound{Round: rec.Round, Joined: joined, Reports: rec.Reports, Dropped: rec.Dropped,
+				Epsilon: rec.Epsilon, Delta: rec.Delta})
+		}
+		s.disp.set(fmt.Sprintf("round %d/%d: %d phones joined, %d committed", r, rounds, joined, committed))
+	}
+	if committed == 0 {
+		return "", errors.New("no federated round committed")
+	}
+	// v2 = v1 with the global weights of the last committed round.
+	g := cloneGraph(b.Graph)
+	if err := setGlobal(g, coord); err != nil {
+		return "", err
+	}
+	cost, err := coord.Privacy()
+	if err != nil {
+		return "", err
+	}
+	var names []string
+	for _, rr := range coord.History() {
+		names = append(names, fmt.Sprintf("%s/%d", task.Name, rr.Round))
+	}
+	trained := s.path("models", "nd-fl.sxm")
+	m := *b.Manifest
+	m.Golden = nil // packageBundle computes the new weights' golden outputs
+	if err := bundle.WriteFile(trained, g, &m); err != nil {
+		return "", err
+	}
+	// The v2 prior's cost adds to v1's (both touched users' data): report
+	// both; the donor cohort and the federated population overlap.
+	last := s.rep.FL[len(s.rep.FL)-1]
+	s.rep.Privacy = append(s.rep.Privacy, demoPrivacy{Version: "next-destination 1.1.0",
+		Source:  fmt.Sprintf("DP-FedAvg, %d rounds over SecAgg+ (user-level, on top of v1's cost)", committed),
+		Epsilon: last.Epsilon, Delta: last.Delta})
+	if err := packageBundle(ctx, trained, s.path("models", "next-destination-1.1.0.sxm"), release{name: ndModel, version: "1.1.0",
+		parent: v1, data: s.path("data", "nd", "test.parquet"), rounds: names, cost: cost}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d rounds committed over HTTP with SecAgg+ and DP (ε %.2f, δ %.1g); v2 = v1 + the federated update",
+		committed, cost.Epsilon, cost.Delta), nil
+}
+
+// setGlobal writes the coordinator's global weights into g's trainable
+// initializers (layout order).
+func setGlobal(g *graph.Graph, coord *fl.Coordinator) error {
+	lay := coord.Layout()
+	global := coord.Global()
+	off := 0
+	byName := map[string]*graph.Value{}
+	for _, v := range g.Initializers {
+		byName[v.Name] = v
+	}
+	for _, name := range lay.Names {
+		v := byName[name]
+		if v == nil || v.Const == nil || v.Const.DType != tensor.Float32 {
+			return fmt.Errorf("fl: no float initializer %q", name)
+		}
+		c := v.Const.Clone()
+		w := tensor.Data[float32](c)
+		if off+len(w) > len(global) {
+			return errors.New("fl: global weights shorter than the layout")
+		}
+		copy(w, global[off:off+len(w)])
+		off += len(w)
+		v.Const, v.Layouts = c, nil
+	}
+	return nil
+}
+
+// flRound runs one round: every phone asks the server whether to take part
+// (its own coin flip at the task's rate q); the round's selection closes
+// once every phone has answered, and the selected phones train and report
+// through the protocol concurrently.
+func (s *story) flRound(ctx context.Context, f *sim.Fleet, svc *fl.Service, fd *flData, model *graph.Graph, tr httptransport.Getter, round uint64) (*fl.RoundRecord, int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		rec *fl.RoundRecord
+		err error
+	}
+	done := make(chan result, 1)
+	changed := svc.Changed()
+	go func() {
+		rec, _, err := svc.RunRound(ctx)
+		done <- result{rec, err}
+	}()
+	select {
+	case <-changed:
+	case r := <-done:
+		return nil, 0, r.err
+	}
+	devs := f.Devices()
+	answered := make(chan struct{}, len(devs))
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		joined int
+		first  error
+	)
+	task := svc.Coordinator().Task().Name
+	for _, d := range devs {
+		conn := &answerConn{Conn: &client.HTTPConn{Base: f.URL(), Device: d.ID(), Credential: d.Credential(), Get: tr, Post: tr},
+			answered: answered}
+		seed := d.Rand().Uint64() ^ round
+		p := &client.Participant{Device: d.ID(), Task: task, Conn: conn, Model: cloneGraph(model),
+			Data: func() ([]*tensor.Tensor, error) { return fd.device(d.Index()) },
+			Rand: rand.New(rand.NewPCG(seed, 1)), Noise: rand.New(rand.NewPCG(seed, 2))}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := p.Once(ctx)
+			conn.answer()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = err
+			}
+			if out != nil && out.Joined {
+				joined++
+			}
+		}()
+	}
+	for range devs {
+		select {
+		case <-answered:
+		case <-ctx.Done():
+		}
+	}
+	svc.EndSelection()
+	wg.Wait()
+	r := <-done
+	if errors.Is(r.err, fl.ErrRoundFailed) {
+		return nil, joined, nil
+	}
+	if r.err != nil {
+		return nil, joined, r.err
+	}
+	if first != nil && r.rec == nil {
+		return nil, joined, first
+	}
+	return r.rec, joined, nil
+}
+
+// answerConn signals once per round when its phone has answered the
+// selection: checked in, or decided (by its coin) not to.
+type answerConn struct {
+	client.Conn
+	answered chan<- struct{}
+	once     sync.Once
+}
+
+func (a *answerConn) answer() { a.once.Do(func() { a.answered <- struct{}{} }) }
+
+func (a *answerConn) CheckIn(ctx context.Context, task string, attempt uint64, device string) (*client.Seat, error) {
+	defer a.answer()
+	return a.Conn.CheckIn(ctx, task, attempt, device)
+}

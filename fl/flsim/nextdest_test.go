@@ -1,0 +1,125 @@
+package flsim
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/sextant-ml/sextant/features/tables"
+	"github.com/sextant-ml/sextant/internal/mobtest"
+	"github.com/sextant-ml/sextant/mobility"
+	"github.com/sextant-ml/sextant/tensor"
+)
+
+func TestLastDaysUnwrapsTheWeek(t *testing.T) {
+	how := []int64{100, 150, 10, 50, 160, 5} // hours 100 150 178 218 328 341
+	if got := lastDays(how, 1); got != 4 {
+		t.Errorf("last day starts at row %d, want 4", got)
+	}
+	if got := lastDays(how, 7); got != 2 {
+		t.Errorf("last week starts at row %d, want 2", got)
+	}
+	if got := lastDays(how, 30); got != 0 {
+		t.Errorf("30 days start at row %d, want 0", got)
+	}
+}
+
+func TestRunsGroupsUsers(t *testing.T) {
+	got := runs([]int64{4, 4, 7, 9, 9, 9})
+	want := [][2]int{{0, 2}, {2, 3}, {3, 6}}
+	if len(got) != len(want) {
+		t.Fatalf("runs %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("runs %v, want %v", got, want)
+		}
+	}
+}
+
+// ndTable writes a next-destination table of a small simulated population.
+func ndTable(t *testing.T, users int) string {
+	t.Helper()
+	in := mobtest.Population(t, "../../testdata/osm/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: 4, Seed: 3, Workers: 1})
+	out := t.TempDir()
+	if _, err := tables.NextDestination(in, out, tables.Config{HoldoutWeeks: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestNextDestinationFederated(t *testing.T) {
+	dir := ndTable(t, 40)
+	spec := parse(t, `
+name: nd
+model: {arch: next-destination}
+data: {new_users: 0.5, new_user_days: 7, holdout: 20, seed: 1}
+plan: {epochs: 1, batch_size: 10, lr: 0.05, clip_norm: 1}
+target: 12
+min_reports: 6
+secagg_plus: true
+personalize: {epochs: 3}
+local: {epochs: 5}
+`)
+	spec.Data.Path = dir
+
+	// The devices' data: each user's own rows, new users cut to 7 days.
+	ds, err := spec.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd, err := openNextDest(ds, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nd.users) != 40 {
+		t.Fatalf("%d users, want 40", len(nd.users))
+	}
+	var fresh int
+	for i, u := range nd.users {
+		d := nd.device(uint64(i))
+		if len(d) != len(nd.names)+1 || d[0].Shape[0] != u.hi-u.lo {
+			t.Fatalf("user %d: device data %d tensors of %d rows", u.id, len(d), d[0].Shape[0])
+		}
+		if u.isNew {
+			fresh++
+			how := tensor.Data[int64](d[slices.Index(nd.names, "hour_of_week")])
+			if lastDays(how, 7) != 0 {
+				t.Errorf("new user %d keeps more than 7 days", u.id)
+			}
+		}
+	}
+	if fresh < 8 || fresh > 32 {
+		t.Errorf("%d of 40 users are new, want about half", fresh)
+	}
+
+	var first float64
+	rep, err := Run(context.Background(), Config{Spec: spec, Devices: 1000, Rounds: 4, Dropout: 0.05, Seed: 1, Dir: t.TempDir(),
+		Progress: func(r RoundReport) {
+			if r.Round == 1 {
+				first = r.Accuracy
+			}
+			t.Logf("round %d: committed %v, %d reports, Acc@1 %.3f, loss %.3f", r.Round, r.Committed, r.Reports, r.Accuracy, r.TrainLoss)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Personalization
+	if rep.Devices != 40 || rep.Committed < 3 || p == nil {
+		t.Fatalf("report %+v", rep)
+	}
+	t.Logf("first round Acc@1 %.3f; %+v", first, *p)
+	if p.Users != 20 || p.New.Users+p.Other.Users != 20 || p.All.Examples != p.New.Examples+p.Other.Examples {
+		t.Errorf("slices %+v", *p)
+	}
+	if p.All.Global != rep.Accuracy {
+		t.Errorf("personalization's global Acc@1 %.4f ≠ the last round's %.4f", p.All.Global, rep.Accuracy)
+	}
+	// Ranking among ≤ 32 candidates: chance is below 0.1; trained models
+	// must do much better.
+	for _, a := range []float64{p.All.Global, p.All.FineTuned, p.All.LocalOnly} {
+		if !(a > 0.3 && a <= 1) {
+			t.Errorf("Acc@1 %.3f", a)
+		}
+	}
+}
