@@ -13,7 +13,9 @@ import (
 
 	"github.com/sextant-ml/sextant/bundle"
 	"github.com/sextant-ml/sextant/clock"
+	"github.com/sextant-ml/sextant/delivery"
 	"github.com/sextant-ml/sextant/delivery/rollout"
+	"github.com/sextant-ml/sextant/server"
 	"github.com/sextant-ml/sextant/server/console"
 	"github.com/sextant-ml/sextant/sim"
 )
@@ -50,6 +52,7 @@ The runtime-only tour is 'sextant demo runtime'.`,
 	fl.StringVar(&cfg.city, "city", defaultCity, "city file (from `sextant data city`)")
 	fl.Float64Var(&cfg.donors, "donors", 0.2, "fraction of users in the consented donor cohort of the DP-SGD prior")
 	fl.BoolVar(&progress, "progress", true, "show live progress on a terminal")
+	fl.BoolVar(&cfg.serve, "serve", false, "afterwards keep the server and its web console running until Ctrl-C")
 	cmd.AddCommand(newDemoRuntimeCmd(e))
 	return cmd
 }
@@ -75,7 +78,7 @@ func runStory(ctx context.Context, e *env, cfg storyConfig, progress bool) (err 
 	}
 	defer logf.Close()
 	start := time.Now()
-	s := &story{e: e, cfg: cfg, disp: newDisplay(e.stdout, progress), log: logf,
+	s := &story{e: e, cfg: cfg, start: start, disp: newDisplay(e.stdout, progress), log: logf,
 		rep: &demoReport{Seed: cfg.seed, Devices: cfg.devices, Weeks: cfg.weeks, Fast: cfg.fast, Started: start.UTC().Format(time.RFC3339)}}
 	fmt.Fprintf(e.stdout, "Sextant demo: %d devices, %d weeks, seed %d, work directory %s (commands and their output: demo.log)\n",
 		cfg.devices, cfg.weeks, cfg.seed, cfg.out)
@@ -264,7 +267,28 @@ func (s *story) fleet(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return s.phase("bad v3 rollout", func() (string, error) { return s.badRollout(ctx, f, c, sd, current) })
+	if err := s.phase("bad v3 rollout", func() (string, error) { return s.badRollout(ctx, f, c, sd, current) }); err != nil {
+		return err
+	}
+	if !s.cfg.serve {
+		return nil
+	}
+	// --serve: the report is written and the server keeps running with
+	// its web console until Ctrl-C.
+	s.rep.Seconds = time.Since(s.start).Seconds()
+	if err := s.rep.writeJSON(s.cfg.out); err != nil {
+		return err
+	}
+	if err := writeStoryHTML(filepath.Join(s.cfg.out, "report.html"), s.rep); err != nil {
+		return err
+	}
+	_, secret, err := server.CreateToken(ctx, f.Store(), delivery.ScopeRead, "demo-console")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.e.stdout, "\nconsole: %s%s — sign in with the read token %s (Ctrl-C stops the server)\n", f.URL(), console.Prefix, secret)
+	<-ctx.Done()
+	return nil
 }
 
 // badRollout publishes a deliberately broken next-destination version and

@@ -86,8 +86,10 @@ func (s *story) gates() []rollout.Gate {
 // also analyses the A/B test between the arms (on the DP-released
 // outcome counts the gates see) with its sample-ratio check.
 func (s *story) runRollout(ctx context.Context, f *sim.Fleet, c *control, sd *servingData, id, model, candidate, current string, maxDays int) (*demoRollout, error) {
+	// Phones learn of a new stage at their next daily check-in, so the
+	// 50 % stage bakes two days: one served under it, for its A/B test.
 	spec := rollout.Spec{ID: id, Model: model, Version: candidate, Current: current,
-		Stages: []rollout.Stage{{Share: 2000, Bake: day}, {Share: 5000, Bake: day}}, Gates: s.gates()}
+		Stages: []rollout.Stage{{Share: 2000, Bake: day}, {Share: 5000, Bake: 2 * day}}, Gates: s.gates()}
 	// Creating a rollout through the admin API starts it.
 	if _, err := f.Admin().CreateRollout(ctx, spec); err != nil {
 		return nil, err
@@ -97,22 +99,31 @@ func (s *story) runRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 	if s.cfg.fast {
 		per = 40
 	}
-	var share uint32 // the stage's share while today's phones checked in
+	// Phones check in once a day, at its end: each sends the health it
+	// recorded that day and installs what the director assigns it then,
+	// for the next day. A decision the controller makes after looking
+	// reaches a phone at its next check-in, as in a real fleet.
+	checkIn := func() error {
+		return f.Each(ctx, "", nil, func(dv *sim.Device) error { dv.CheckIn(ctx, f); return nil })
+	}
+	if err := checkIn(); err != nil {
+		return nil, err
+	}
+	assigned, latest := uint32(0), uint32(0) // shares under which today's and the next day's phones were assigned
+	if st, err := f.Admin().Rollout(ctx, id); err == nil {
+		assigned, latest = st.Share, st.Share
+	}
 	for d := 1; d <= maxDays; d++ {
-		// Phones check in: each installs what the director assigns and
-		// sends the health it recorded since its last check-in.
-		if err := f.Each(ctx, "", nil, func(dv *sim.Device) error { dv.CheckIn(ctx, f); return nil }); err != nil {
-			return nil, err
-		}
 		mix := versionMix(f, model, fmt.Sprintf("%s day %d", id, d))
 		s.rep.Mix = append(s.rep.Mix, mix)
 		if _, err := s.serve(ctx, f, sd, nil, per, id); err != nil {
 			return nil, err
 		}
-		// The day's health reaches the server with the next check-in.
-		if err := f.Each(ctx, "", nil, func(dv *sim.Device) error { dv.CheckIn(ctx, f); return nil }); err != nil {
+		if err := checkIn(); err != nil {
 			return nil, err
 		}
+		today := assigned
+		assigned = latest
 		c.clk.Advance(day)
 		st, err := c.ctl.Evaluate(ctx, id)
 		if err != nil {
@@ -122,17 +133,17 @@ func (s *story) runRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 		if err != nil {
 			return nil, err
 		}
+		latest = status.Share
 		r.Days = append(r.Days, demoRolloutDay{Day: d, State: st.String(), Share: float64(status.Share) / 100,
 			Mix: mix.Versions, Gates: status.LastGates})
 		s.disp.set(fmt.Sprintf("%s day %d: %s at %.0f%%; %s", id, d, st, float64(status.Share)/100, mixText(mix)))
-		if share == 5000 && r.AB == nil {
+		if today == 5000 && r.AB == nil {
 			// Today's phones were assigned under the 50 % stage: the A/B
 			// test compares its arms.
 			if r.AB, err = s.abTest(ctx, c, id, model, candidate, current, mix); err != nil {
 				return nil, err
 			}
 		}
-		share = status.Share
 		if st != rollout.Baking && st != rollout.Pending && st != rollout.Paused {
 			r.Final = st.String()
 			break

@@ -28,6 +28,7 @@ type storyConfig struct {
 	// next-destination prior is trained on with DP-SGD.
 	donors float64
 	city   string
+	serve  bool
 }
 
 // story is one run of the demo: the work directory, the display and the
@@ -38,6 +39,8 @@ type story struct {
 	disp *display
 	rep  *demoReport
 	log  io.Writer // demo.log: every command's own output
+	// start is when the run began.
+	start time.Time
 
 	mu sync.Mutex
 }
