@@ -301,6 +301,7 @@ func (s *story) badRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 		parent: current, data: s.path("data", "nd", "test.parquet"), mutate: corruptQuantization}); err != nil {
 		return "", err
 	}
+	s.rep.Bundles = append(s.rep.Bundles, demoBundle{Model: ndModel, Version: bad, Bytes: fileBytes(dst), Where: "device"})
 	if _, err := s.evaluate(ctx, "v3 (corrupted quantization)", dst); err != nil {
 		return "", err
 	}

@@ -170,6 +170,8 @@ func (s *story) federated(ctx context.Context, f *sim.Fleet, c *control, v1 stri
 		parent: v1, data: s.path("data", "nd", "test.parquet"), rounds: names, cost: cost}); err != nil {
 		return "", err
 	}
+	v2 := s.path("models", "next-destination-1.1.0.sxm")
+	s.rep.Bundles = append(s.rep.Bundles, demoBundle{Model: ndModel, Version: "1.1.0", Bytes: fileBytes(v2), Where: "device"})
 	return fmt.Sprintf("%d rounds committed over HTTP with SecAgg+ and DP (ε %.2f, δ %.1g); v2 = v1 + the federated update",
 		committed, cost.Epsilon, cost.Delta), nil
 }
