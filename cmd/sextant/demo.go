@@ -129,6 +129,13 @@ func (s *story) evaluateV1(ctx context.Context) (string, error) {
 // every input private; ETA's route features public (they describe a road,
 // not a person) and paired with the server model for hybrid inference.
 func (s *story) packageV1(ctx context.Context) (string, error) {
+	// The small ETA model learns when to defer: a head fitted on how much
+	// the server model would change its answer (no labels needed), with
+	// the cascade threshold set for about 5 % of requests.
+	if _, err := s.cli(ctx, "calibrate", "--model", s.path("models", "eta-trained.sxm"), "--server", s.path("models", "eta-server.sxm"),
+		"--data", s.path("data", "eta", "test.parquet"), "--target-escalation", "0.05", "-o", s.path("models", "eta-calibrated.sxm")); err != nil {
+		return "", err
+	}
 	etaIn := map[string]bundle.PrivacyClass{"route": bundle.Public, "free_flow_s": bundle.Public}
 	jobs := []struct {
 		src, dst string
@@ -138,7 +145,7 @@ func (s *story) packageV1(ctx context.Context) (string, error) {
 			data: s.path("data", "nd", "test.parquet")}},
 		{"eta-server.sxm", "eta-server-1.0.0.sxm", release{name: etaServerModel, version: "1.0.0", privacy: etaIn,
 			data: s.path("data", "eta", "test.parquet")}},
-		{"eta-trained.sxm", "eta-1.0.0.sxm", release{name: etaModel, version: "1.0.0", privacy: etaIn,
+		{"eta-calibrated.sxm", "eta-1.0.0.sxm", release{name: etaModel, version: "1.0.0", privacy: etaIn,
 			server: &bundle.ServerVariant{Model: etaServerModel, Version: "1.0.0", Inputs: []string{"route", "free_flow_s"}},
 			data:   s.path("data", "eta", "test.parquet")}},
 	}

@@ -97,7 +97,9 @@ func (s *story) serve(ctx context.Context, f *sim.Fleet, sd *servingData, idx []
 		if rows := sd.etaRows[d.Index()]; len(rows) > 0 && d.Version(etaModel) != "" {
 			v := d.Version(etaModel)
 			st := get(etaModel, v)
-			inst, err := d.Load(etaModel, router.LatencyAware)
+			// The calibrated cascade: answer on device unless the deferral
+			// head says the server model would change the answer much.
+			inst, err := d.Load(etaModel, router.Cascade)
 			rec.Load(etaModel, v, err != nil)
 			if err != nil {
 				st.add(router.Result{}, 0, false, 0, err)

@@ -64,6 +64,11 @@ func TestDemoFast(t *testing.T) {
 		if s.Model == ndModel && s.Sources["device"] != s.Requests {
 			t.Errorf("next destination (private inputs) answered off device: %v", s.Sources)
 		}
+		// ETA's calibrated cascade escalates a few requests (its threshold
+		// targets 5 %) and answers the rest on device.
+		if s.Model == etaModel && (s.Sources["server"] == 0 || s.Sources["server"] > s.Requests/5) {
+			t.Errorf("ETA cascade: %v of %d requests", s.Sources, s.Requests)
+		}
 	}
 	if !served[ndModel] || !served[etaModel] {
 		t.Errorf("served %v, want both device models", served)
