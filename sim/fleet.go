@@ -140,6 +140,9 @@ func (f *Fleet) Devices() []*Device { return f.devs }
 // devices share the process).
 func (f *Fleet) PeakHeapBytes() uint64 { return f.peak }
 
+// DiskBytes is what the devices' directories hold now.
+func (f *Fleet) DiskBytes() int64 { return dirBytes(filepath.Join(f.cfg.Dir, "devices")) }
+
 // Publish uploads a bundle of model at version, signs it into the image
 // repository with the operator's offline targets key and, if current,
 // makes it the model's current version (otherwise a rollout serves it).

@@ -189,7 +189,7 @@ func (s *story) fleet(ctx context.Context) error {
 	}
 	defer func() {
 		s.rep.PeakHeapBytes = f.PeakHeapBytes()
-		s.rep.DiskBytes = dirSize(s.path("fleet", "devices"))
+		s.rep.DiskBytes = f.DiskBytes()
 		f.Close()
 	}()
 	if err := s.phase("publish v1", func() (string, error) {
@@ -328,16 +328,4 @@ func (s *story) badRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 	}
 	return fmt.Sprintf("v%s (a quantization bug) installed and self-tested fine on %d phones; the Acc@1 gate rolled it back on day %d; now %v",
 		bad, r.Days[0].Mix[bad], len(r.Days), r.EndMix), nil
-}
-
-// dirSize is the bytes of regular files under dir.
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n
 }

@@ -177,30 +177,20 @@ func (s *story) federated(ctx context.Context, f *sim.Fleet, c *control, v1 stri
 }
 
 // setGlobal writes the coordinator's global weights into g's trainable
-// initializers (layout order).
+// initializers, on copies: a bundle's own tensors are read-only mappings,
+// and packed layouts of the old weights are dropped.
 func setGlobal(g *graph.Graph, coord *fl.Coordinator) error {
 	lay := coord.Layout()
-	global := coord.Global()
-	off := 0
-	byName := map[string]*graph.Value{}
+	trainable := map[string]bool{}
+	for _, n := range lay.Names {
+		trainable[n] = true
+	}
 	for _, v := range g.Initializers {
-		byName[v.Name] = v
-	}
-	for _, name := range lay.Names {
-		v := byName[name]
-		if v == nil || v.Const == nil || v.Const.DType != tensor.Float32 {
-			return fmt.Errorf("fl: no float initializer %q", name)
+		if trainable[v.Name] && v.Const != nil {
+			v.Const, v.Layouts = v.Const.Clone(), nil
 		}
-		c := v.Const.Clone()
-		w := tensor.Data[float32](c)
-		if off+len(w) > len(global) {
-			return errors.New("fl: global weights shorter than the layout")
-		}
-		copy(w, global[off:off+len(w)])
-		off += len(w)
-		v.Const, v.Layouts = c, nil
 	}
-	return nil
+	return lay.Unflatten(g, coord.Global())
 }
 
 // flRound runs one round: every phone asks the server whether to take part

@@ -11,6 +11,7 @@ import (
 	"github.com/sextant-ml/sextant/bundle"
 	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/device/router"
+	"github.com/sextant-ml/sextant/eval"
 	"github.com/sextant-ml/sextant/sim"
 	"github.com/sextant-ml/sextant/tensor"
 )
@@ -125,13 +126,12 @@ func (st *serveStats) done() demoServe {
 	return s
 }
 
-// pct is the nearest-rank q-quantile of sorted xs (0 when empty).
+// pct is eval's q-quantile of xs, 0 when there are none (JSON has no NaN).
 func pct(xs []float64, q float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
-	i := int(math.Ceil(q*float64(len(xs)))) - 1
-	return xs[min(max(i, 0), len(xs)-1)]
+	return eval.Quantile(xs, q)
 }
 
 // thin keeps at most n evenly spaced samples of sorted xs, for the plots.

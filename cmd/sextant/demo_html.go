@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"html/template"
-	"maps"
 	"math"
 	"os"
 	"slices"
@@ -25,23 +24,17 @@ func writeStoryHTML(path string, r *demoReport) error {
 }
 
 var storyTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":     func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
-	"f3":      func(x float64) string { return fmt.Sprintf("%.3f", x) },
-	"f1":      func(x float64) string { return fmt.Sprintf("%.1f", x) },
-	"f2":      func(x float64) string { return fmt.Sprintf("%.2f", x) },
-	"bytes":   humanBytes,
-	"heap":    func(x uint64) int64 { return int64(x) },
-	"accPlot": accPlot,
-	"latPlot": latPlot,
-	"mixPlot": mixPlot,
-	"sources": sourcesText,
-	"mixText": func(m map[string]int) string {
-		var parts []string
-		for _, v := range slices.Sorted(maps.Keys(m)) {
-			parts = append(parts, fmt.Sprintf("v%s %d", v, m[v]))
-		}
-		return strings.Join(parts, ", ")
-	},
+	"pct":      func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
+	"f3":       func(x float64) string { return fmt.Sprintf("%.3f", x) },
+	"f1":       func(x float64) string { return fmt.Sprintf("%.1f", x) },
+	"f2":       func(x float64) string { return fmt.Sprintf("%.2f", x) },
+	"bytes":    humanBytes,
+	"heap":     func(x uint64) int64 { return int64(x) },
+	"accPlot":  accPlot,
+	"latPlot":  latPlot,
+	"mixPlot":  mixPlot,
+	"sources":  sourcesText,
+	"mixText":  mixText,
 	"gapPlot":  gapPlot,
 	"safeHTML": func(s string) template.HTML { return template.HTML(s) },
 }).Parse(`<!doctype html>

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sextant-ml/sextant/clock"
@@ -136,7 +139,7 @@ func (s *story) runRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 		latest = status.Share
 		r.Days = append(r.Days, demoRolloutDay{Day: d, State: st.String(), Share: float64(status.Share) / 100,
 			Mix: mix.Versions, Gates: status.LastGates})
-		s.disp.set(fmt.Sprintf("%s day %d: %s at %.0f%%; %s", id, d, st, float64(status.Share)/100, mixText(mix)))
+		s.disp.set(fmt.Sprintf("%s day %d: %s at %.0f%%; %s", id, d, st, float64(status.Share)/100, mixText(mix.Versions)))
 		if today == 5000 && r.AB == nil {
 			// Today's phones were assigned under the 50 % stage: the A/B
 			// test compares its arms.
@@ -210,13 +213,11 @@ func (s *story) abTest(ctx context.Context, c *control, id, model, candidate, cu
 	return ab, nil
 }
 
-func mixText(m demoMix) string {
-	out := ""
-	for v, n := range m.Versions {
-		if out != "" {
-			out += ", "
-		}
-		out += fmt.Sprintf("v%s on %d", v, n)
+// mixText lists a version mix as "v1.0.0 798, v1.1.0 202", by version.
+func mixText(m map[string]int) string {
+	var parts []string
+	for _, v := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("v%s %d", v, m[v]))
 	}
-	return out
+	return strings.Join(parts, ", ")
 }
