@@ -8,8 +8,8 @@ import (
 
 // Intra-op parallelism: a Kernels value (and the PackedB matrices packed
 // with it) may carry a parallel.Pool. MatMul, Gemm and MatMulPanels then
-// split products large enough to repay the hand-off (about a microsecond to
-// wake a parked worker) across the pool's threads: batch-1 GEMV over groups
+// split products large enough to repay the hand-off (a few microseconds of
+// synchronisation and cache-line traffic) across the pool's threads: batch-1 GEMV over groups
 // of 64 columns (four panels, one AVX-512 group), taller products over
 // blocks of rows, short wide ones over column groups. Every thread runs the
 // same single-threaded kernel on its own rows or columns of C, so results
@@ -18,10 +18,14 @@ import (
 
 // Thresholds, in multiply-adds, below which a product stays on the calling
 // goroutine. A batch-1 GEMV streams its weights once, so it pays off from
-// about half a megabyte of panels; a GEMM reuses them and needs more work.
+// about half a megabyte of panels; a GEMM reuses them and needs more work:
+// 2²⁰ multiply-adds is about 8 µs on one AVX-512 core at 270 GFLOP/s. At
+// 2¹⁸ the 1-D conv net of bench/ (products of 2 µs) ran twice as slow on
+// two threads as on one (13.5 → 27.6 µs, 2026-11-26, idle machine); at 2²⁰
+// it runs as on one thread, and MatMul 256³ still splits (1.7×).
 const (
 	parallelGEMVMin = 1 << 17
-	parallelGEMMMin = 1 << 18
+	parallelGEMMMin = 1 << 20
 	// parallelPackMin is the smallest B (floats) Gemm packs in parallel.
 	parallelPackMin = 1 << 16
 )

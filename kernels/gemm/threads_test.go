@@ -88,7 +88,8 @@ func TestSplitProduct(t *testing.T) {
 		{1, 1024, 1000, 2, 16, false}, // with a tail group
 		{16, 32, 32, 2, 1, false},     // small GEMM stays whole
 		{256, 256, 256, 2, 43, true},  // tall: 6-row blocks
-		{8, 256, 256, 2, 4, false},    // short and wide: column groups
+		{8, 256, 256, 2, 1, false},    // short and wide but small: whole
+		{32, 256, 256, 2, 4, false},   // short and wide: column groups
 		{40, 1024, 64, 4, 7, true},    // short and narrow: rows anyway
 		{256, 256, 256, 16, 4, false}, // many threads, few rows per thread: columns
 	}

@@ -1,7 +1,9 @@
 // Package parallel is the fixed worker pool behind Sextant's optional
 // intra-op parallelism: one product (a large GEMM, a wide GEMV) split into
-// ranges that a few parked goroutines and the calling goroutine run at the
-// same time.
+// ranges that a few worker goroutines and the calling goroutine run at the
+// same time. A worker polls for the next job for a while (about 50–200 µs)
+// after each one before it parks, so the products of one Run, and
+// back-to-back Runs, do not each pay a wake-up.
 //
 // # Threads
 //
@@ -30,6 +32,7 @@
 package parallel
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -130,9 +133,31 @@ func (p *Pool) Close() {
 	}
 }
 
-// worker helps with the current job, if any, per wake-up.
+// workerSpinChecks is how many times an idle worker polls for a new job
+// before it parks (roughly 50–200 µs). A parked worker costs the next job a
+// futex wake-up, and on a virtual machine an idle vCPU may take tens of
+// microseconds to run again: long enough to miss most of a 100 µs GEMM.
+// Polling a little after each job keeps the worker on hand for the next
+// product of the same Run and for back-to-back Runs.
+const workerSpinChecks = 1 << 16
+
+// worker helps with the current job, if any, per wake-up, and after each
+// job polls for the next one for a while before it parks.
 func (p *Pool) worker(wake <-chan struct{}) {
-	for range wake {
+	for {
+		for i := 0; i < workerSpinChecks; i++ {
+			if w := p.state.Load(); w&0xffff < w>>16&0xffff {
+				if p.work() {
+					p.finished <- struct{}{}
+				}
+				i = 0
+			} else if i&1023 == 1023 {
+				runtime.Gosched() // let other goroutines have this P
+			}
+		}
+		if _, ok := <-wake; !ok {
+			return
+		}
 		if p.work() {
 			p.finished <- struct{}{}
 		}
