@@ -68,8 +68,9 @@ func LoadedORTVersion() string { return ort.GetVersion() }
 func ORTSessionOptions(threads int) []string {
 	spin := "session.intra_op.allow_spinning=0 (moot with one thread)"
 	if threads > 1 {
-		// Sextant's workers park between ops too.
-		spin = "session.intra_op.allow_spinning=0 (workers sleep between ops, as Sextant's do)"
+		// Sextant's workers poll for a while after each job before they
+		// park; ORT's spinning threads (its default) do the same.
+		spin = "session.intra_op.allow_spinning=1 (ORT's default: workers spin between ops, as Sextant's poll)"
 	}
 	return []string{
 		fmt.Sprintf("intra_op_num_threads=%d", threads),
@@ -83,6 +84,15 @@ func ORTSessionOptions(threads int) []string {
 	}
 }
 
+// spinning is the allow_spinning entry for threads intra-op threads (see
+// ORTSessionOptions).
+func spinning(threads int) string {
+	if threads > 1 {
+		return "1"
+	}
+	return "0"
+}
+
 func newSessionOptions(threads int) (*ort.SessionOptions, error) {
 	o, err := ort.NewSessionOptions()
 	if err != nil {
@@ -93,7 +103,7 @@ func newSessionOptions(threads int) (*ort.SessionOptions, error) {
 		func() error { return o.SetInterOpNumThreads(1) },
 		func() error { return o.SetExecutionMode(ort.ExecutionModeSequential) },
 		func() error { return o.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll) },
-		func() error { return o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0") },
+		func() error { return o.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning(threads)) },
 	} {
 		if err := set(); err != nil {
 			o.Destroy()
