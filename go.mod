@@ -3,6 +3,8 @@ module github.com/sextant-ml/sextant
 go 1.26.8
 
 require (
+	github.com/cloudflare/circl v1.6.5
+	github.com/golang/geo v0.0.0-20260818125358-b200a1149890
 	github.com/google/differential-privacy/go/v3 v3.0.0
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0

@@ -118,7 +118,13 @@ const (
 // Coarsening is how a sensitive input is reduced before it may leave the
 // device. Known kinds:
 //
-//   - "h3": a place becomes its H3 cell at Resolution (0 to 15).
+//   - "h3": a place becomes its H3 cell at Resolution (0 to 15). Devices
+//     of this build cannot apply it (there is no pure-Go H3), so an h3
+//     input stays on device; see docs/design-coarsening.md.
+//   - "s2": a place, a (latitude, longitude) pair in degrees on the last
+//     axis of a float32 or float64 input, becomes the centre of its S2
+//     cell at Level (0 to 30; absent means DefaultS2Level, 12, whose mean
+//     cell area of about 5.07 km² matches H3 resolution 7's 5.16 km²).
 //   - "time_slot": a time becomes its slot of Minutes (1 to 1440).
 //   - "bucket": a number becomes the index of its bucket between Edges
 //     (strictly increasing).
@@ -126,10 +132,13 @@ const (
 // A kind a device does not know must be treated as private by it; Validate
 // accepts unknown kinds so newer producers can add them.
 type Coarsening struct {
-	Kind       string    `json:"kind"`
-	Resolution int       `json:"resolution,omitempty"`
-	Minutes    int       `json:"minutes,omitempty"`
-	Edges      []float64 `json:"edges,omitempty"`
+	Kind       string `json:"kind"`
+	Resolution int    `json:"resolution,omitempty"`
+	// Level is the S2 cell level of an "s2" coarsening; nil means
+	// DefaultS2Level (a pointer, so that level 0 can be written).
+	Level   *int      `json:"level,omitempty"`
+	Minutes int       `json:"minutes,omitempty"`
+	Edges   []float64 `json:"edges,omitempty"`
 
 	Unknown map[string]json.RawMessage `json:"-"`
 }
@@ -139,7 +148,28 @@ const (
 	CoarsenH3       = "h3"
 	CoarsenTimeSlot = "time_slot"
 	CoarsenBucket   = "bucket"
+	CoarsenS2       = "s2"
 )
+
+// S2 cell levels: a level-L cell is one of 6·4^L cells covering the sphere.
+const (
+	// DefaultS2Level is the level of an "s2" coarsening that declares
+	// none: mean cell area ≈ 5.07 km² (s2geometry.io, "S2 Cell
+	// Statistics"), close to H3 resolution 7's ≈ 5.16 km² that DESIGN.md
+	// gives as the example place coarsening.
+	DefaultS2Level = 12
+	// MaxS2Level is the leaf level (cells of about 0.74 cm²).
+	MaxS2Level = 30
+)
+
+// S2Level returns the S2 level of an "s2" coarsening: Level, or
+// DefaultS2Level when it is unset.
+func (c *Coarsening) S2Level() int {
+	if c.Level == nil {
+		return DefaultS2Level
+	}
+	return *c.Level
+}
 
 // Quantization records the quantization applied to the model.
 type Quantization struct {

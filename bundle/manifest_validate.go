@@ -152,6 +152,9 @@ func (m *Manifest) validateSignature(v *validator) {
 				v.add(f+".coarsening", "sensitive input %q needs a coarsening", in.Name)
 			} else {
 				validateCoarsening(v, f+".coarsening", in.Coarsening)
+				if in.Coarsening.Kind == CoarsenS2 {
+					validatePlace(v, f, &in)
+				}
 			}
 		case "":
 			v.add(f+".privacy", "input %q has no privacy class (want private, sensitive or public)", in.Name)
@@ -183,6 +186,10 @@ func validateCoarsening(v *validator, f string, c *Coarsening) {
 		if c.Resolution < 0 || c.Resolution > 15 {
 			v.add(f+".resolution", "H3 resolution %d is outside 0 to 15", c.Resolution)
 		}
+	case CoarsenS2:
+		if l := c.S2Level(); l < 0 || l > MaxS2Level {
+			v.add(f+".level", "S2 level %d is outside 0 to %d", l, MaxS2Level)
+		}
 	case CoarsenTimeSlot:
 		if c.Minutes < 1 || c.Minutes > 24*60 {
 			v.add(f+".minutes", "time slot of %d minutes is outside 1 to 1440", c.Minutes)
@@ -199,6 +206,22 @@ func validateCoarsening(v *validator, f string, c *Coarsening) {
 		}
 	case "":
 		v.add(f+".kind", "is empty")
+	}
+}
+
+// validatePlace checks that an input coarsened to S2 cells can hold
+// places: float32 or float64 with (latitude, longitude) on a last axis of
+// size 2 (an unknown rank or a symbolic last axis is checked by the router
+// when the tensor arrives).
+func validatePlace(v *validator, f string, in *Input) {
+	if in.DType != "float32" && in.DType != "float64" {
+		v.add(f+".dtype", "input %q is coarsened to S2 cells, so it holds degrees: want float32 or float64, not %s", in.Name, in.DType)
+	}
+	if len(in.Shape) == 0 {
+		return // rank unknown here: the router checks the tensor
+	}
+	if d := in.Shape[len(in.Shape)-1]; d.IsFixed() && d.Size != 2 {
+		v.add(f+".shape", "input %q is coarsened to S2 cells: its last axis holds (latitude, longitude), size 2, not %d", in.Name, d.Size)
 	}
 }
 

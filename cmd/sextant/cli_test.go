@@ -127,6 +127,8 @@ func TestRunErrors(t *testing.T) {
 		{"convert", blockONNX, "-o", filepath.Join(dir, "x.sxm"), "--privacy", "nope=private"},
 		{"convert", blockONNX, "-o", filepath.Join(dir, "x.sxm"), "--privacy", "x=sensitive"},
 		{"convert", blockONNX, "-o", filepath.Join(dir, "x.sxm"), "--privacy", "x=sensitive:h3:x"},
+		{"convert", blockONNX, "-o", filepath.Join(dir, "x.sxm"), "--privacy", "x=sensitive:s2:x"},
+		{"convert", blockONNX, "-o", filepath.Join(dir, "x.sxm"), "--privacy", "x=sensitive:s2:31"},
 		{"convert", blockONNX, "-o", filepath.Join(dir, "x.sxm"), "--privacy", "x=secret"},
 	}
 	for _, args := range cases {

@@ -78,7 +78,7 @@ named after the inputs, --calibration-method minmax|percentile|entropy);
 	cmd.Flags().StringVarP(&out, "output", "o", "", "bundle to write")
 	cmd.Flags().StringVar(&opts.name, "name", "", "model name (default: the input file's base name)")
 	cmd.Flags().StringVar(&opts.version, "version", "1.0.0", "model version (semver)")
-	cmd.Flags().StringArrayVar(&opts.privacy, "privacy", nil, "privacy class of an input: NAME=private|public, or NAME=sensitive:h3:RES|time_slot:MIN|bucket:E1,E2,… (default private)")
+	cmd.Flags().StringArrayVar(&opts.privacy, "privacy", nil, "privacy class of an input: NAME=private|public, or NAME=sensitive:s2[:LEVEL]|time_slot:MIN|bucket:E1,E2,…|h3:RES (default private)")
 	cmd.Flags().BoolVar(&opts.golden, "golden", true, "store golden inputs and outputs for the self-test")
 	addQuantizeFlags(cmd, &opts.quantize, e)
 	return cmd
@@ -213,7 +213,8 @@ func packedWeights(g *graph.Graph) []bundle.Extra {
 // goldenSet runs the model on seeded inputs and records inputs and outputs
 // as bundle tensors named golden/in/<input> and golden/out/<output>.
 // applyPrivacy sets each input's privacy class from --privacy flags of the
-// form NAME=private, NAME=public, NAME=sensitive:h3:RES,
+// form NAME=private, NAME=public, NAME=sensitive:s2[:LEVEL] (a place as
+// the centre of its S2 cell, level 12 by default), NAME=sensitive:h3:RES,
 // NAME=sensitive:time_slot:MINUTES or NAME=sensitive:bucket:E1,E2,...;
 // inputs not named stay private.
 func applyPrivacy(m *bundle.Manifest, flags []string) error {
@@ -239,6 +240,12 @@ func applyPrivacy(m *bundle.Manifest, flags []string) error {
 			d.c = &bundle.Coarsening{Kind: kind}
 			var err error
 			switch kind {
+			case bundle.CoarsenS2:
+				if param != "" {
+					var level int
+					level, err = strconv.Atoi(param)
+					d.c.Level = &level
+				}
 			case bundle.CoarsenH3:
 				d.c.Resolution, err = strconv.Atoi(param)
 			case bundle.CoarsenTimeSlot:
@@ -253,7 +260,7 @@ func applyPrivacy(m *bundle.Manifest, flags []string) error {
 					d.c.Edges = append(d.c.Edges, v)
 				}
 			default:
-				err = fmt.Errorf("unknown coarsening %q (want h3:RES, time_slot:MINUTES or bucket:EDGES)", kind)
+				err = fmt.Errorf("unknown coarsening %q (want s2[:LEVEL], time_slot:MINUTES, bucket:EDGES or h3:RES)", kind)
 			}
 			if err != nil {
 				return fmt.Errorf("--privacy %q: %w", f, err)

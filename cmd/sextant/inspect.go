@@ -262,6 +262,8 @@ func privacyString(in inspectIO) string {
 	c := in.Coarsening
 	var detail string
 	switch c.Kind {
+	case bundle.CoarsenS2:
+		detail = fmt.Sprintf("s2 level %d", c.S2Level())
 	case bundle.CoarsenH3:
 		detail = fmt.Sprintf("h3 resolution %d", c.Resolution)
 	case bundle.CoarsenTimeSlot:

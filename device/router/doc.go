@@ -42,8 +42,9 @@
 //
 // [Project] builds the server request from the manifest alone: only the
 // inputs the server variant lists, never a private one, sensitive ones only
-// after their declared coarsening (time_slot and bucket; h3 and unknown
-// kinds are refused, which keeps the request on device). The request is
+// after their declared coarsening (time_slot, bucket, and s2, which snaps a
+// place to its S2 cell's centre; h3 and unknown kinds are refused, which
+// keeps the request on device). The request is
 // built from the projected tensors only, so no other input can reach the
 // wire. The wire format ([InferRequest], [InferResponse]) is JSON with
 // base64 little-endian tensor data, described in docs/api.md; the server

@@ -76,10 +76,15 @@ var ErrCoarsening = errors.New("coarsening not supported")
 //     becomes the start of its slot, floor(v / Minutes) × Minutes;
 //   - bucket: a number becomes the index of its bucket, the count of
 //     Edges ≤ v (0 below the first edge, len(Edges) from the last);
-//   - h3 and unknown kinds: an error wrapping ErrCoarsening (h3 is not
-//     supported yet), so the value stays on device.
+//   - s2: a place, a (latitude, longitude) pair in degrees on the last
+//     axis (float32 or float64), becomes the centre of its S2 cell at the
+//     declared level (bundle.DefaultS2Level when none is declared);
+//   - h3 and unknown kinds: an error wrapping ErrCoarsening, so the value
+//     stays on device. This build has no H3 (no pure-Go implementation;
+//     docs/design-coarsening.md): a model that needs a coarsened place
+//     declares s2.
 //
-// Non-finite values are refused: NaN has no slot or bucket.
+// Non-finite values are refused: NaN has no slot, bucket or cell.
 func Coarsen(c *bundle.Coarsening, t *tensor.Tensor) (*tensor.Tensor, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: a sensitive input without a declared coarsening", ErrCoarsening)
@@ -100,8 +105,10 @@ func Coarsen(c *bundle.Coarsening, t *tensor.Tensor) (*tensor.Tensor, error) {
 		f = func(v float64) float64 {
 			return float64(sort.Search(len(edges), func(i int) bool { return edges[i] > v }))
 		}
+	case bundle.CoarsenS2:
+		return coarsenPlaces(c.S2Level(), t)
 	case bundle.CoarsenH3:
-		return nil, fmt.Errorf("%w: h3 is not supported yet", ErrCoarsening)
+		return nil, fmt.Errorf("%w: h3 is not supported on this build (no pure-Go H3); declare an s2 coarsening instead", ErrCoarsening)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q", ErrCoarsening, c.Kind)
 	}
