@@ -16,5 +16,6 @@
 //     ledger, and the binary wire format of a report.
 //   - aggregate: central-DP aggregates (count, sum, mean, quantiles with
 //     contribution bounding) through Google's dpagg, each with the variance
-//     its noise adds; server only.
+//     its noise adds, and the binary-tree Counter that releases a running
+//     count continually; server only.
 package privacy

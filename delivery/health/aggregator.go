@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -38,17 +39,28 @@ type Config struct {
 	// Gaussian noise.
 	Noise aggregate.Noise
 	Delta float64
-	// MaxEvents bounds one device's events per version (default 100; a
-	// device with more keeps its rate: its outcomes scale down alike). The
-	// noise of a proportion's counts grows with it. MaxLatencyMs bounds
+	// MaxEvents bounds one device's counted events of each proportion
+	// metric per model and UTC day, over all its versions (default 100):
+	// its first MaxEvents events count, with their outcomes (scaled down
+	// alike for the report that crosses the cap). With FreshReleases it
+	// bounds the events per version instead (a device with more keeps
+	// its rate). The noise of a proportion's counts grows with it. MaxLatencyMs bounds
 	// a device's p95 (default 2 000 ms), MaxMemoryMB its memory peak
 	// (default 4 096 MiB).
 	MaxEvents    int64
 	MaxLatencyMs float64
 	MaxMemoryMB  float64
-	// MinInterval is how long a release is reused before a fresh one is
-	// made and charged (default 30 s).
+	// MinInterval is how long a release is reused before a new one is
+	// made (default 30 s); it also sets how many releases a day's tree of
+	// a continually released counter is calibrated for (24 h/MinInterval
+	// + 2), hence its noise.
 	MinInterval time.Duration
+	// FreshReleases makes proportion metrics fresh releases charged the
+	// stream's ε each (the behaviour before continual release), instead
+	// of the binary mechanism's one charge per rollout, metric and day.
+	FreshReleases bool
+	// Logger receives warnings; nil discards them.
+	Logger *slog.Logger
 	// Threshold is the PSI past which drift alarms (default 0.2);
 	// MinDriftDevices the noisy device count below which it never alarms
 	// (default 20).
@@ -83,6 +95,15 @@ type Aggregator struct {
 	drifts    map[string]*DriftReport
 	lastPrune time.Time
 	nversions int // (model, version) pairs in parts
+
+	// Continual release of the proportion metrics (continual.go): today
+	// is the UTC day counted, days[model] its counts (daySums the
+	// (model, version) pairs in them), streams the trees by (rollout,
+	// metric).
+	today   string
+	days    map[string]*dayCounts
+	daySums int
+	streams map[[2]string]*stream
 }
 
 // totals are one device's running totals for one version.
@@ -133,6 +154,9 @@ func New(cfg Config) (*Aggregator, error) {
 	if cfg.MaxVersions <= 0 {
 		cfg.MaxVersions = 10_000
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -149,8 +173,19 @@ func New(cfg Config) (*Aggregator, error) {
 			return nil, fmt.Errorf("health: stream %s: %w", name, err)
 		}
 	}
-	return &Aggregator{cfg: cfg, parts: map[string]map[string]map[string]*totals{},
-		releases: map[[2]string]release{}, drifts: map[string]*DriftReport{}}, nil
+	a := &Aggregator{cfg: cfg, parts: map[string]map[string]map[string]*totals{},
+		releases: map[[2]string]release{}, drifts: map[string]*DriftReport{},
+		days: map[string]*dayCounts{}, streams: map[[2]string]*stream{}}
+	for _, m := range propMetrics {
+		s, err := cfg.Registry.Lookup(metricStream[m])
+		if err != nil {
+			return nil, fmt.Errorf("health: %w", err)
+		}
+		if _, err := treeCost(a.continual(s)); err != nil {
+			return nil, fmt.Errorf("health: stream %s: %w", s.Name, err)
+		}
+	}
+	return a, nil
 }
 
 // Bind sets where rollouts are looked up.
@@ -164,19 +199,30 @@ func (a *Aggregator) Bind(r Rollouts) {
 // device is the check-in's device id, used only as the privacy unit. A
 // report that fails validation (bounds, undeclared streams) changes
 // nothing and returns an error wrapping device/health.ErrInvalid.
-func (a *Aggregator) Ingest(_ context.Context, device string, rep *dhealth.Report) error {
+func (a *Aggregator) Ingest(ctx context.Context, device string, rep *dhealth.Report) error {
+	return a.IngestAt(ctx, device, rep, a.cfg.Clock.Now())
+}
+
+// IngestAt is Ingest of a report received at time now rather than on the
+// aggregator's clock: the feed of reports that waited in a queue (server
+// side: a replica received the check-in, the leader folds it in later or
+// replays it after a takeover), so retention counts from receipt.
+func (a *Aggregator) IngestAt(_ context.Context, device string, rep *dhealth.Report, now time.Time) error {
 	if rep.Empty() {
 		return nil
 	}
 	if err := rep.Validate(a.cfg.Registry); err != nil {
 		return err
 	}
-	now := a.cfg.Clock.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.pruneLocked(now)
+	// Counting days follow the aggregator's clock, not the receipt time:
+	// a replayed report counts on the day it is folded in.
+	a.flipLocked(a.cfg.Clock.Now())
 	for i := range rep.Entries {
 		e := &rep.Entries[i]
+		a.countLocked(device, e)
 		devs := a.parts[e.Model][e.Version]
 		if devs == nil {
 			if a.nversions >= a.cfg.MaxVersions {

@@ -11,16 +11,57 @@
 // check-in (a report carries none) and is used only as a map key in memory
 // to bound contributions; totals are never written to disk or logged, and
 // a device's totals are dropped once they began more than the streams'
-// retention (14 days) ago — raw reports are folded in and dropped at once. Per release, a device counts in one partition (the version it
-// reported most recently, when it ran both arms) and with clamped values:
-// at most MaxEvents events, a latency p95 in [0, MaxLatencyMs], a memory
-// peak in [0, MaxMemoryMB]. Each release of a metric's two arms costs the
-// stream's ε per release (split among the counts it needs; the arms are
-// disjoint, so they compose in parallel) and is charged to the stream's
-// daily budget in a telemetry.Ledger before it is computed. A release is
-// reused for MinInterval, and once the day's budget is spent the last
-// release is served again (post-processing costs nothing), so however
-// often gates or operators look, the spend is bounded.
+// retention (14 days) ago — raw reports are folded in and dropped at once.
+//
+// # Continual release of the counters
+//
+// Gates re-read a rollout's cumulative counts every evaluation. The
+// proportion metrics (load_failures, inference_errors,
+// crash_free_sessions, acc1) are counters, released continually by the
+// binary (tree) mechanism (Chan, Shi, Song 2011; Dwork et al. 2010;
+// privacy/aggregate.Counter) instead of a fresh noisy release per look:
+//
+//   - Counting: a device's first MaxEvents events of each metric per
+//     model and UTC day count, over all the model's versions, with their
+//     outcomes (scaled down alike for the report that crosses the cap);
+//     the per-device day counts are dropped at the day's end. Each counted
+//     event falls in one of four counts of a rollout's metric — with or
+//     without the outcome, current or candidate version — so one device
+//     changes them by at most Δ = MaxEvents in total over the day.
+//   - Counters: per rollout, metric and UTC day, the first look starts a
+//     counter for each count — the hybrid mechanism (Chan, Shi, Song 2011,
+//     §4; privacy/aggregate.Counter): at t = 2^k a logarithmic term, the
+//     counts since the previous power of two with Laplace noise of scale
+//     b = 2Δ/ε; within the epoch (2^k, 2^{k+1}) a binary tree of k levels
+//     with node scale k·b. Release t, at each later look (at most one per
+//     MinInterval), adds the counts since release t−1; release
+//     t = 2^k + r has noise variance (k+1)·2b² + popcount(r)·2(kb)², which
+//     grows as log³t (log²t for Gaussian nodes, Config.Noise), where t
+//     fresh releases of the same ε would grow as t². The noise comes from
+//     Google's library (its CSPRNG sampler). The last release of a day is
+//     the closing one, made when the day ends.
+//   - Charge: starting the day's counters charges the stream's ε once
+//     (Aggregator.TreeCost: the accountant's accountant.HybridCounter,
+//     2Δ/b = ε for Laplace) to its daily budget in a telemetry.Ledger; the
+//     day's other looks cost nothing. A stream's spend over a day is
+//     therefore ε × the (rollout, metric) pairs that looked that day.
+//   - Arms: a count's release is the sum of the earlier days' closing
+//     releases and today's latest (their noises are independent, so
+//     variances add). An arm is N = k̂ + f̂ events, Sum = k̂ (with outcome)
+//     and NoiseVariance = ((1−p̂)²·V_k + p̂²·V_f)/N², the delta method's
+//     variance of p̂ = k̂/(k̂+f̂). Consecutive releases share nodes, so their
+//     noises are correlated; each carries its own marginal variance.
+//
+// Mean metrics (latency_p95, memory) are not counters — a device's value
+// moves both ways — and stay fresh releases: per release a device counts in
+// one partition (the version it reported most recently, when it ran both
+// arms) with a latency p95 in [0, MaxLatencyMs] or a memory peak in [0,
+// MaxMemoryMB]; each release costs the stream's ε (split among the counts
+// it needs; the arms are disjoint, so they compose in parallel), charged
+// to the stream's daily budget before it is computed. Config.FreshReleases
+// applies that to the proportion metrics too (at most MaxEvents events per
+// device and version, rates kept). A release is reused for MinInterval;
+// when a day's budget is spent Arms fails and the gate is inconclusive.
 //
 // # Metrics
 //
@@ -29,11 +70,11 @@
 // (quality: top-1 hits over labeled predictions, higher is better) are
 // proportions over events; latency_p95 (each device's p95, interpolated in
 // its latency histogram) and memory (each device's peak MiB) are means over
-// devices. A proportion's arm is N = noisy events, Sum = noisy outcomes,
-// NoiseVariance = (V_S + p̂²·V_N)/N² (delta method for the ratio); a mean's
-// arm is N = noisy device count, Sum and SumSquares noisy, NoiseVariance =
-// (V_S + μ̂²·V_N)/N². The gates add NoiseVariance to the sampling variance
-// of each arm's mean, which widens their intervals.
+// devices. A fresh proportion arm is N = noisy events, Sum = noisy
+// outcomes, NoiseVariance = (V_S + p̂²·V_N)/N² (delta method for the
+// ratio); a mean's arm is N = noisy device count, Sum and SumSquares noisy,
+// NoiseVariance = (V_S + μ̂²·V_N)/N². The gates add NoiseVariance to the
+// sampling variance of each arm's mean, which widens their intervals.
 //
 // # Drift
 //

@@ -55,10 +55,12 @@ func report(version string, n, k int64, latencyMs float64) *dhealth.Report {
 	return r.Take()
 }
 
+// TestArmsAndBudget covers fresh releases (Config.FreshReleases).
 func TestArmsAndBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		a, l := newAgg(t, 4, 12, nil)
+		a.cfg.FreshReleases = true // continual_test.go covers the default
 		for d := range 400 {
 			v, k := "1.0.0", int64(1)
 			if d%4 == 0 {

@@ -35,12 +35,19 @@ var metricStream = map[string]string{
 // ErrUnknownMetric is returned by Arms for a metric no stream feeds.
 var ErrUnknownMetric = errors.New("health: no health stream feeds this metric")
 
-// Arms implements rollout.Source: a fresh central-DP release of the
-// metric's two arms (the rollout's current and candidate versions), or the
-// last one while it is younger than MinInterval. A fresh release is charged
-// to the stream's daily budget first; when the budget is spent Arms fails
-// (the gate is then inconclusive, and the controller pauses the rollout if
-// that lasts): stale evidence must not promote a later stage.
+// Arms implements rollout.Source: a central-DP release of the metric's two
+// arms (the rollout's current and candidate versions), or the last one
+// while it is younger than MinInterval.
+//
+// Proportion metrics are counters released continually (see the package
+// documentation): the first release of a (rollout, metric) on a UTC day
+// starts that day's binary trees and charges their ε (TreeCost, the
+// stream's declared ε for Laplace noise) to the stream's daily budget;
+// the day's later releases cost nothing more. Mean metrics, and proportion
+// metrics when Config.FreshReleases is set, make a fresh release charged
+// the stream's ε each time. When the budget is spent Arms fails (the gate
+// is then inconclusive, and the controller pauses the rollout if that
+// lasts): stale evidence must not promote a later stage.
 func (a *Aggregator) Arms(ctx context.Context, id, metric string) (rollout.Arms, error) {
 	stream, ok := metricStream[metric]
 	if !ok {
@@ -59,6 +66,9 @@ func (a *Aggregator) Arms(ctx context.Context, id, metric string) (rollout.Arms,
 	sc, err := a.cfg.Registry.Lookup(stream)
 	if err != nil {
 		return rollout.Arms{}, err
+	}
+	if propIndex(metric) >= 0 && !a.cfg.FreshReleases {
+		return a.continualArms(ctx, id, metric, st, sc)
 	}
 	now := a.cfg.Clock.Now()
 	key := [2]string{id, metric}
@@ -214,13 +224,7 @@ func (a *Aggregator) releaseProportion(ns, ks []float64, eps float64) (experimen
 	if err != nil {
 		return experiment.Summary{}, err
 	}
-	n := math.Max(math.Round(en.Value), 0)
-	s := rollout.FromEstimate(experiment.MetricProportion, n, ek, 0)
-	if n > 0 {
-		p := s.Sum / n
-		s.NoiseVariance += p * p * en.NoiseVariance / (n * n)
-	}
-	return s, nil
+	return proportionSummary(en, ek), nil
 }
 
 // deviceValue is a device's value of a mean metric and whether it has one.

@@ -41,7 +41,10 @@
 // the interval to lie within the tolerance; anything else is inconclusive
 // and holds the stage — it never promotes. Arms released through central
 // DP carry the noise's variance in Summary.NoiseVariance (see
-// FromEstimate), which widens the intervals.
+// FromEstimate), which widens the intervals. delivery/health releases the
+// proportion metrics continually (a hybrid binary-tree counter per
+// rollout, metric and day): each look's arms carry that release's own variance, and the noises
+// of consecutive looks are correlated rather than fresh.
 //
 // Metric conventions: load failures, inference errors and on-device
 // Acc@1 are proportions over events (Sum = events with the outcome, N =

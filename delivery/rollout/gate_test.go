@@ -92,7 +92,3 @@ func TestFromEstimateClamps(t *testing.T) {
 		t.Errorf("sum %g, want clamped to 100", s.Sum)
 	}
 }
-
-func aggregateEstimate(v, noiseVariance float64) aggregate.Estimate {
-	return aggregate.Estimate{Value: v, NoiseVariance: noiseVariance}
-}

@@ -152,6 +152,18 @@ func TestCArchiveSmoke(t *testing.T) {
 	if !strings.HasSuffix(out, "ok\n") {
 		t.Errorf("smoke did not finish with ok:\n%s", out)
 	}
+	// The exposure the callback saw is in the state file it kept.
+	m := regexp.MustCompile(`(?m)^exposed (\S+) (\S+)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no exposure printed:\n%s", out)
+	}
+	state, err := os.ReadFile(args[1] + ".exposure.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf(`{"exposed":[%q]}`, m[1]+"@"+m[2]); string(state) != want {
+		t.Errorf("exposure state %s, want %s", state, want)
+	}
 }
 
 // TestRun checks the Go side of sextant_predict without C: outputs within

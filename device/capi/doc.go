@@ -17,6 +17,13 @@
 // aligned and unchanging), runs, and copies the outputs out, so the library
 // keeps no pointer to the caller's buffers after a call returns.
 //
+// sextant_set_exposure registers the process's exposure callback (the Go
+// SDK's Config.Exposure): a C function pointer and a user pointer, called
+// through a small C trampoline once per model version, on the thread of
+// the first successful sextant_predict of that version, after the handle's
+// lock is released; an optional state file (bounded, fuzzed) remembers the
+// versions exposed across processes.
+//
 // # Threads
 //
 // Each handle owns one engine.Session guarded by a mutex: calls on one handle

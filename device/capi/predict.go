@@ -13,11 +13,17 @@ import (
 )
 
 //export sextant_predict
-func sextant_predict(m *C.sextant_model, inputs *C.sextant_input, nIn C.size_t, outputs *C.sextant_output, nOut C.size_t, err *C.char, errlen C.size_t) C.int {
+func sextant_predict(m *C.sextant_model, inputs *C.sextant_input, nIn C.size_t, outputs *C.sextant_output, nOut C.size_t, err *C.char, errlen C.size_t) (rc C.int) {
 	h := lookup(m)
 	if h == nil {
 		return report(fail(statusArgument, "sextant_predict: model is NULL"), err, errlen)
 	}
+	// Deferred first, so it runs last: after the handle's lock is released.
+	defer func() {
+		if rc == C.int(statusOK) {
+			expose(h)
+		}
+	}()
 	md := h.m
 	if uint64(nIn) != uint64(len(md.inputs)) || (nIn > 0 && inputs == nil) {
 		return report(fail(statusInput, "sextant_predict: got %d inputs, the model has %d", nIn, len(md.inputs)), err, errlen)

@@ -95,6 +95,12 @@ typedef struct sextant_output {
 	size_t rank;
 } sextant_output;
 
+/* sextant_exposure_fn is the host's exposure callback (see
+ * sextant_set_exposure): user is the pointer given at registration, model
+ * and version name the bundle that answered (valid during the call only),
+ * unix_ms is the time of the answer in milliseconds since 1970 UTC. */
+typedef void (*sextant_exposure_fn)(void *user, const char *model, const char *version, int64_t unix_ms);
+
 #ifndef SEXTANT_TYPES_ONLY
 
 /* sextant_status_string returns a static description of a status code. */
@@ -140,6 +146,23 @@ int sextant_output_shape(const sextant_model *m, size_t i, int64_t *dims, size_t
  * Steady-state calls with unchanged shapes allocate no memory. */
 int sextant_predict(sextant_model *m, const sextant_input *inputs, size_t n_inputs,
                     sextant_output *outputs, size_t n_outputs, char *err, size_t errlen);
+
+/* sextant_set_exposure registers the process's exposure callback, the C
+ * side of the Go SDK's Config.Exposure: fn is called once per model version
+ * (the manifest's name and version), the first time a sextant_predict on a
+ * handle of that bundle succeeds — the moment this device is exposed to the
+ * version; experiment analysis counts these events, not assignments. It
+ * runs on the thread of that sextant_predict, after the call has released
+ * the handle, and must not block or call sextant_close on the handle.
+ * Predictions made while no callback is registered are not remembered.
+ *
+ * With state_path not NULL, the versions exposed are kept in that file
+ * (JSON, at most 1 MiB and 10 000 versions), read now and rewritten on each
+ * exposure, so fn fires once per device across processes, as the SDK's
+ * does; with NULL, once per process. fn NULL unregisters (user and
+ * state_path are then ignored). SEXTANT_ERR_OPEN: the state file exists but
+ * cannot be read or parsed; the previous registration then stays. */
+int sextant_set_exposure(sextant_exposure_fn fn, void *user, const char *state_path, char *err, size_t errlen);
 
 #endif /* SEXTANT_TYPES_ONLY */
 

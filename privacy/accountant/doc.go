@@ -18,6 +18,12 @@
 //   - Gaussian, ZCDP, Laplace (Mironov 2017, Prop. 6), TreeAggregation
 //     (DP-FTRL, Kairouz et al. 2021, App. D), DistributedDiscreteGaussian
 //     (Kairouz, Liu, Steinke 2021, Thm. 1), composed and self-composed events.
+//   - BinaryTree and HybridCounter: continual release of running counts
+//     (Chan, Shi, Song 2011; Dwork et al. 2010). A binary tree of
+//     D = ⌈log2(T+1)⌉ levels over T releases, with Laplace nodes (D Laplace
+//     mechanisms, ε = D·Δ/b) or Gaussian ones (TreeAggregation's one tree);
+//     the hybrid counter (logarithmic terms of scale b and epoch trees),
+//     ε = 2Δ/b for any number of releases.
 //   - PoissonSampled: any event on a Poisson sample, by the general bound of
 //     Zhu and Wang 2019 (Thm. 6) at integer orders; used for the subsampled
 //     distributed discrete Gaussian.

@@ -41,6 +41,15 @@
 // count variance exactly and, given a count, a delta-method variance of each
 // quantile (see QuantileEstimate.Variance).
 //
+// # Continual release
+//
+// Counter releases a running count again and again by the hybrid
+// mechanism (Chan, Shi, Song 2011): logarithmic terms at powers of two and
+// a binary tree within each epoch between them (see Continual). All its
+// releases together cost one ε, however many there are, and release t has
+// noise variance O(log³ t) (Laplace; O(log² t) Gaussian), reported with
+// each release (Continual.VarianceAt), instead of t compositions.
+//
 // Tests check each reported variance against the empirical variance over
 // many runs; the tolerance is five standard errors of a sample variance,
 // 5·√((κ-1)/K) for K runs of noise with kurtosis κ.

@@ -17,6 +17,8 @@ type Event struct {
 	TreeAggregation                    *accountant.TreeAggregation             `json:"tree_aggregation,omitempty"`
 	DistributedDiscreteGaussian        *accountant.DistributedDiscreteGaussian `json:"distributed_discrete_gaussian,omitempty"`
 	SampledDistributedDiscreteGaussian *SampledDDG                             `json:"sampled_distributed_discrete_gaussian,omitempty"`
+	BinaryTree                         *accountant.BinaryTree                  `json:"binary_tree,omitempty"`
+	HybridCounter                      *accountant.HybridCounter               `json:"hybrid_counter,omitempty"`
 }
 
 // SampledDDG is a round of the distributed discrete Gaussian over a Poisson
@@ -47,6 +49,12 @@ func (ev *Event) accountantEvent() (accountant.Event, error) {
 	}
 	if ev.DistributedDiscreteGaussian != nil {
 		out = append(out, *ev.DistributedDiscreteGaussian)
+	}
+	if ev.BinaryTree != nil {
+		out = append(out, *ev.BinaryTree)
+	}
+	if ev.HybridCounter != nil {
+		out = append(out, *ev.HybridCounter)
 	}
 	if s := ev.SampledDistributedDiscreteGaussian; s != nil {
 		out = append(out, accountant.PoissonSampled{Q: s.Q, Event: s.DDG})

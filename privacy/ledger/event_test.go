@@ -20,6 +20,8 @@ func typedEntries() []Entry {
 		{Lineage: "eta", Task: "secagg", Event: &Event{SampledDistributedDiscreteGaussian: &SampledDDG{Q: 0.1, DDG: ddg}}, Count: 20},
 		{Lineage: "eta", Task: "metrics", Event: &Event{Laplace: &accountant.Laplace{Scale: 50}}, Count: 4},
 		{Lineage: "eta", Task: "metrics", Event: &Event{ZCDP: &accountant.ZCDP{Rho: 0.001}}, Count: 10},
+		{Lineage: "eta", Task: "health", Event: &Event{BinaryTree: &accountant.BinaryTree{Releases: 2882, LaplaceScale: 24}}, Count: 1},
+		{Lineage: "eta", Task: "health", Event: &Event{HybridCounter: &accountant.HybridCounter{Releases: 8642, LaplaceScale: 4}}, Count: 2},
 	}
 }
 
@@ -58,7 +60,7 @@ func TestTypedEventsSurviveRestart(t *testing.T) {
 		t.Fatalf("task ε %v vs lineage %v", metrics.Epsilon, before.Epsilon)
 	}
 	raw, _ := os.ReadFile(path)
-	for _, key := range []string{`"gaussian"`, `"tree_aggregation"`, `"distributed_discrete_gaussian"`, `"sampled_distributed_discrete_gaussian"`, `"laplace"`, `"zcdp"`, `"step_counts"`, `"version": 2`} {
+	for _, key := range []string{`"gaussian"`, `"tree_aggregation"`, `"distributed_discrete_gaussian"`, `"sampled_distributed_discrete_gaussian"`, `"laplace"`, `"zcdp"`, `"step_counts"`, `"binary_tree"`, `"hybrid_counter"`, `"version": 2`} {
 		if !strings.Contains(string(raw), key) {
 			t.Errorf("ledger file lacks %s", key)
 		}
@@ -71,7 +73,7 @@ func TestTypedEventsSurviveRestart(t *testing.T) {
 	if after != before {
 		t.Fatalf("after restart %+v, before %+v", after, before)
 	}
-	for _, task := range []string{"fl", "ftrl", "secagg", "metrics"} {
+	for _, task := range []string{"fl", "ftrl", "secagg", "metrics", "health"} {
 		a, _ := l.Task(task, 1e-6)
 		b, _ := reopened.Task(task, 1e-6)
 		if a != b {

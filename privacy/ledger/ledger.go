@@ -6,7 +6,8 @@
 //
 // An entry's event is typed (Event): the subsampled or plain Gaussian,
 // Laplace, zCDP, tree aggregation (DP-FTRL), the distributed discrete
-// Gaussian and its Poisson-subsampled form, each stored with its parameters
+// Gaussian and its Poisson-subsampled form, the continual counters (binary
+// tree, hybrid counter), each stored with its parameters
 // under its own key, so a restart rebuilds the same accountant. Entries that
 // set only Q and NoiseMultiplier (the version-1 format) are subsampled
 // Gaussians. LineagePLD gives the tighter PLD ε of a lineage made only of

@@ -9,6 +9,12 @@
  * DIM.... Prints "output NAME RANK DIM..." and then one value per line
  * (%.9g), then "ok". Exits 1 on any failed check. device/capi's
  * TestCArchiveSmoke builds and runs it.
+ *
+ * It also registers an exposure callback with the state file INPUT.f32
+ * plus ".exposure.json" and checks that it fires once, on the first
+ * successful prediction only, not again once re-registered from the state
+ * file, again after a registration without one, and that a corrupt state
+ * file is refused; it prints "exposed NAME VERSION".
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -35,6 +41,29 @@ static sextant_model *model;
 static sextant_input input;
 static float want[MAX_OUT];
 static size_t want_len;
+
+/* Exposures seen by on_exposure; the callback runs on predicting threads. */
+static pthread_mutex_t exposure_mu = PTHREAD_MUTEX_INITIALIZER;
+static int exposures;
+static char exposed_model[128], exposed_version[64];
+static int64_t exposed_ms;
+
+static void on_exposure(void *user, const char *m, const char *v, int64_t unix_ms) {
+	pthread_mutex_lock(&exposure_mu);
+	exposures++;
+	*(int *)user += 1;
+	snprintf(exposed_model, sizeof exposed_model, "%s", m);
+	snprintf(exposed_version, sizeof exposed_version, "%s", v);
+	exposed_ms = unix_ms;
+	pthread_mutex_unlock(&exposure_mu);
+}
+
+static int exposure_count(void) {
+	pthread_mutex_lock(&exposure_mu);
+	int n = exposures;
+	pthread_mutex_unlock(&exposure_mu);
+	return n;
+}
 
 static void *worker(void *arg) {
 	(void)arg;
@@ -111,6 +140,14 @@ int main(int argc, char **argv) {
 	fclose(f);
 	input = (sextant_input){.data = x, .shape = shape, .rank = r};
 
+	/* The exposure callback, remembered in a state file beside the input. */
+	static int user_calls;
+	char state[4096];
+	snprintf(state, sizeof state, "%s.exposure.json", argv[2]);
+	remove(state);
+	rc = sextant_set_exposure(on_exposure, &user_calls, state, err, sizeof err);
+	CHECK(rc == SEXTANT_OK, "sextant_set_exposure: rc %d: %s", rc, err);
+
 	/* Input errors: a wrong last dim, a wrong input count. */
 	static float y[MAX_OUT];
 	sextant_output out = {.data = y, .capacity = MAX_OUT};
@@ -129,12 +166,19 @@ int main(int argc, char **argv) {
 	rc = sextant_predict(model, &input, 1, &small, 1, err, sizeof err);
 	CHECK(rc == SEXTANT_ERR_BUFFER_TOO_SMALL && small.len > 3, "small buffer: rc %d len %zu", rc, small.len);
 
-	/* The prediction. */
+	CHECK(exposure_count() == 0, "%d exposures before a successful prediction", exposure_count());
+
+	/* The prediction: the first exposure to this version. */
 	rc = sextant_predict(model, &input, 1, &out, 1, err, sizeof err);
 	if (rc != SEXTANT_OK) {
 		fprintf(stderr, "sextant_predict: %s: %s\n", sextant_status_string(rc), err);
 		return 1;
 	}
+	CHECK(exposure_count() == 1 && user_calls == 1, "%d exposures (user %d) after the first prediction", exposure_count(), user_calls);
+	CHECK(strcmp(exposed_model, sextant_model_name(model)) == 0 && strcmp(exposed_version, sextant_model_version(model)) == 0,
+	      "exposed %s@%s", exposed_model, exposed_version);
+	CHECK(exposed_ms > 1600000000000LL, "exposure time %lld ms", (long long)exposed_ms);
+	printf("exposed %s %s\n", exposed_model, exposed_version);
 	CHECK(out.len == small.len, "len %zu, needed %zu", out.len, small.len);
 	printf("output %s %zu", sextant_output_name(model, 0), out.rank);
 	for (size_t i = 0; i < out.rank; i++)
@@ -154,6 +198,35 @@ int main(int argc, char **argv) {
 		pthread_join(th[i], &bad_runs);
 		CHECK(bad_runs == NULL, "thread %d: %ld runs differ", i, (long)bad_runs);
 	}
+
+	CHECK(exposure_count() == 1, "%d exposures after %d more predictions", exposure_count(), THREADS * RUNS);
+
+	/* A new registration from the state file (as a new process would)
+	 * remembers the exposure; one without a state file starts afresh. */
+	rc = sextant_set_exposure(on_exposure, &user_calls, state, err, sizeof err);
+	CHECK(rc == SEXTANT_OK, "re-register: rc %d: %s", rc, err);
+	rc = sextant_predict(model, &input, 1, &out, 1, err, sizeof err);
+	CHECK(rc == SEXTANT_OK && exposure_count() == 1, "after re-registering: rc %d, %d exposures", rc, exposure_count());
+	rc = sextant_set_exposure(on_exposure, &user_calls, NULL, err, sizeof err);
+	CHECK(rc == SEXTANT_OK, "register without state: rc %d: %s", rc, err);
+	rc = sextant_predict(model, &input, 1, &out, 1, err, sizeof err);
+	CHECK(rc == SEXTANT_OK && exposure_count() == 2, "without state: rc %d, %d exposures", rc, exposure_count());
+
+	/* A corrupt state file is refused and the registration stays. */
+	char corrupt[4096];
+	snprintf(corrupt, sizeof corrupt, "%s.corrupt.json", argv[2]);
+	FILE *cf = fopen(corrupt, "w");
+	CHECK(cf != NULL, "cannot write %s", corrupt);
+	if (cf != NULL) {
+		fputs("{\"exposed\": [", cf);
+		fclose(cf);
+	}
+	rc = sextant_set_exposure(on_exposure, &user_calls, corrupt, err, sizeof err);
+	CHECK(rc == SEXTANT_ERR_OPEN, "corrupt state: rc %d", rc);
+	rc = sextant_predict(model, &input, 1, &out, 1, err, sizeof err);
+	CHECK(rc == SEXTANT_OK && exposure_count() == 2, "after a refused registration: %d exposures", exposure_count());
+	rc = sextant_set_exposure(NULL, NULL, NULL, err, sizeof err);
+	CHECK(rc == SEXTANT_OK, "unregister: rc %d", rc);
 
 	sextant_close(model);
 	free(x);
