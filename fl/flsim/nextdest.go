@@ -50,6 +50,8 @@ type nextDest struct {
 	eval  []int // users scored, indices into users
 	// evalTest is the scored users' held-out rows, concatenated.
 	evalTest []*tensor.Tensor
+	// prior, when set (model.init), is the federated starting point.
+	prior *prior
 }
 
 // ndUser is one user's rows: train [lo, hi) and test [tlo, thi).
@@ -62,9 +64,14 @@ type ndUser struct {
 
 func openNextDest(spec Spec, s uint64) (*nextDest, error) {
 	nd := &nextDest{spec: spec, seed: s}
-	g, err := nd.model()
+	g, err := nd.scratch()
 	if err != nil {
 		return nil, err
+	}
+	if spec.Model.Init != "" {
+		if nd.prior, err = loadPrior(spec.Model.Init, g); err != nil {
+			return nil, err
+		}
 	}
 	for _, in := range g.Inputs {
 		nd.names = append(nd.names, in.Name)
@@ -134,7 +141,7 @@ func (nd *nextDest) read(path string) ([]*tensor.Tensor, []int64, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("flsim: %w", err)
 	}
-	g, err := nd.model()
+	g, err := nd.scratch()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -206,7 +213,19 @@ func lastDays(how []int64, days int) int {
 	return len(abs)
 }
 
+// model is the federated starting point: the prior's weights when
+// model.init is set, else the architecture's initial weights.
 func (nd *nextDest) model() (*graph.Graph, error) {
+	g, err := nd.scratch()
+	if err != nil || nd.prior == nil {
+		return g, err
+	}
+	return g, setWeights(g, nd.prior.weights, []string{"*"})
+}
+
+// scratch is the architecture at its initial weights (seeded): the
+// local-only baseline starts here, whatever the prior.
+func (nd *nextDest) scratch() (*graph.Graph, error) {
 	m, err := flagship.NextDestination(arch.Spec{Hidden: nd.spec.Model.Hidden, Rand: rand.New(rand.NewChaCha8(seed(nd.seed, 0x30de1)))})
 	if err != nil {
 		return nil, fmt.Errorf("flsim: model: %w", err)
@@ -230,19 +249,24 @@ func (nd *nextDest) device(i uint64) []*tensor.Tensor {
 // accuracy is the global model's Acc@1 over the scored users' held-out
 // rows.
 func (nd *nextDest) accuracy(ctx context.Context, global []float32) (float64, error) {
+	s, err := nd.score(ctx, global)
+	return s.Acc1, err
+}
+
+// score ranks the scored users' held-out rows with the global model.
+func (nd *nextDest) score(ctx context.Context, global []float32) (Scores, error) {
 	g, err := nd.withWeights(global, nd.spec.Plan.Params)
 	if err != nil {
-		return 0, err
+		return Scores{}, err
 	}
-	right, err := acc1(ctx, g, nd.evalTest)
+	if nd.evalTest[0].Shape[0] == 0 {
+		return Scores{}, nil
+	}
+	l, err := logits(ctx, g, nd.evalTest)
 	if err != nil {
-		return 0, err
+		return Scores{}, err
 	}
-	n := nd.evalTest[0].Shape[0]
-	if n == 0 {
-		return 0, nil
-	}
-	return float64(right) / float64(n), nil
+	return rank(l, tensor.Data[int64](nd.evalTest[len(nd.evalTest)-1])), nil
 }
 
 // withWeights is a fresh model whose params (layout order) are w.
@@ -283,15 +307,10 @@ func acc1(ctx context.Context, g *graph.Graph, data []*tensor.Tensor) (int, erro
 	if n == 0 {
 		return 0, nil
 	}
-	m, err := engine.Compile(g, engine.Options{Dims: map[string]int{"batch": n}})
+	logits, err := logits(ctx, g, data)
 	if err != nil {
-		return 0, fmt.Errorf("flsim: evaluate: %w", err)
+		return 0, err
 	}
-	out, err := m.NewSession().Run(ctx, data[:len(data)-1])
-	if err != nil {
-		return 0, fmt.Errorf("flsim: evaluate: %w", err)
-	}
-	logits := tensor.Data[float32](out[0])
 	k := len(logits) / n
 	right := 0
 	for i, y := range labels {
@@ -301,4 +320,18 @@ func acc1(ctx context.Context, g *graph.Graph, data []*tensor.Tensor) (int, erro
 		}
 	}
 	return right, nil
+}
+
+// logits runs g on data's rows (inputs, then labels; at least one row).
+// Compiling rewrites g (fusion): g is not used again.
+func logits(ctx context.Context, g *graph.Graph, data []*tensor.Tensor) ([]float32, error) {
+	m, err := engine.Compile(g, engine.Options{Dims: map[string]int{"batch": data[0].Shape[0]}})
+	if err != nil {
+		return nil, fmt.Errorf("flsim: evaluate: %w", err)
+	}
+	out, err := m.NewSession().Run(ctx, data[:len(data)-1])
+	if err != nil {
+		return nil, fmt.Errorf("flsim: evaluate: %w", err)
+	}
+	return tensor.Data[float32](out[0]), nil
 }

@@ -74,8 +74,9 @@ func (nd *nextDest) personalize(ctx context.Context, global []float32, params []
 		if err != nil {
 			return nil, err
 		}
-		// Local-only: the same architecture from its initial weights.
-		lg, err := nd.model()
+		// Local-only: the same architecture from its initial weights (not
+		// the prior's, when there is one).
+		lg, err := nd.scratch()
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sextant-ml/sextant/bundle"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/fl"
 	"github.com/sextant-ml/sextant/fl/client"
@@ -40,6 +41,13 @@ type Config struct {
 	Progress func(RoundReport)
 	// NoEval skips scoring the held-out devices (benchmarks).
 	NoEval bool
+	// NoPersonalize skips the next-destination mode's final comparison
+	// of fine-tuning with local-only training.
+	NoPersonalize bool
+	// Out, when set, is where the next-destination mode writes the final
+	// global model as a bundle (it needs model.init, whose manifest it
+	// extends: see prior.go).
+	Out string
 }
 
 // RoundReport describes one round attempt.
@@ -55,6 +63,11 @@ type RoundReport struct {
 	// round; TrainLoss the joined devices' mean local loss.
 	Accuracy  float64 `json:"accuracy"`
 	TrainLoss float64 `json:"train_loss"`
+	// Acc5, MRR and LogLoss of the global model on the held-out rows
+	// (next-destination mode).
+	Acc5    float64 `json:"acc5,omitempty"`
+	MRR     float64 `json:"mrr,omitempty"`
+	LogLoss float64 `json:"log_loss,omitempty"`
 	// Epsilon, Delta: the task's privacy spent so far (0 without noise).
 	Epsilon float64 `json:"epsilon"`
 	Delta   float64 `json:"delta"`
@@ -92,6 +105,19 @@ type Report struct {
 	PerRound            []RoundReport `json:"per_round"`
 	// Personalization is the next-destination mode's final comparison.
 	Personalization *Personalization `json:"personalization,omitempty"`
+	// Initial scores the starting model (the prior, with model.init) on
+	// the held-out rows, before any round (next-destination mode).
+	Initial *Scores `json:"initial,omitempty"`
+	// Prior is the starting model's recorded privacy cost; Model the
+	// written bundle's (Config.Out): see prior.go.
+	Prior *bundle.PrivacyCost `json:"prior_privacy,omitempty"`
+	Model *bundle.PrivacyCost `json:"model_privacy,omitempty"`
+	Out   string              `json:"out,omitempty"`
+}
+
+// scorer is a source that ranks held-out rows (next destination).
+type scorer interface {
+	score(ctx context.Context, global []float32) (Scores, error)
 }
 
 // source is a simulation's model and devices' data.
@@ -173,6 +199,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	case task.Plan.NoiseMultiplier > 0:
 		rep.Mode = "central"
 	}
+	sc, _ := src.(scorer)
+	if sc != nil && !cfg.NoEval {
+		s, err := sc.score(ctx, coord.Global())
+		if err != nil {
+			return rep, err
+		}
+		rep.Initial = &s
+	}
 	start := time.Now()
 	for range cfg.Rounds {
 		rr, err := runRound(ctx, cfg, svc, model, src)
@@ -182,12 +216,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil {
 			return rep, err
 		}
-		if rr.Committed && !cfg.NoEval {
+		switch {
+		case rr.Committed && !cfg.NoEval && sc != nil:
+			s, err := sc.score(ctx, coord.Global())
+			if err != nil {
+				return rep, err
+			}
+			rr.Accuracy, rr.Acc5, rr.MRR, rr.LogLoss = s.Acc1, s.Acc5, s.MRR, s.LogLoss
+		case rr.Committed && !cfg.NoEval:
 			if rr.Accuracy, err = src.accuracy(ctx, coord.Global()); err != nil {
 				return rep, err
 			}
-		} else if n := len(rep.PerRound); n > 0 {
-			rr.Accuracy = rep.PerRound[n-1].Accuracy
+		case len(rep.PerRound) > 0:
+			last := rep.PerRound[len(rep.PerRound)-1]
+			rr.Accuracy, rr.Acc5, rr.MRR, rr.LogLoss = last.Accuracy, last.Acc5, last.MRR, last.LogLoss
 		}
 		rep.PerRound = append(rep.PerRound, *rr)
 		if cfg.Progress != nil {
@@ -208,12 +250,46 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Accuracy, rep.Epsilon, rep.Delta = last.Accuracy, last.Epsilon, last.Delta
 		rep.RoundsPerS = float64(rep.Rounds) / secs
 	}
-	if nd, ok := src.(*nextDest); ok && !cfg.NoEval {
+	nd, _ := src.(*nextDest)
+	if nd != nil && nd.prior != nil {
+		rep.Prior = nd.prior.manifest.Provenance.Privacy
+	}
+	if cfg.Out != "" {
+		if nd == nil || nd.prior == nil {
+			return rep, fmt.Errorf("flsim: writing the model needs model.arch %s with model.init", ArchNextDestination)
+		}
+		if err := writeFederated(cfg.Out, nd, coord, rep); err != nil {
+			return rep, err
+		}
+	}
+	if nd != nil && !cfg.NoEval && !cfg.NoPersonalize {
 		if rep.Personalization, err = nd.personalize(ctx, coord.Global(), task.Plan.Params, cfg.Seed); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
+}
+
+// writeFederated writes the global model as a bundle extending the prior's.
+func writeFederated(path string, nd *nextDest, coord *fl.Coordinator, rep *Report) error {
+	g, err := nd.withWeights(coord.Global(), coord.Task().Plan.Params)
+	if err != nil {
+		return err
+	}
+	fed, err := coord.Privacy()
+	if err != nil {
+		return err
+	}
+	var rounds []string
+	for _, r := range coord.History() {
+		rounds = append(rounds, fmt.Sprintf("%s/%d", rep.Task, r.Round))
+	}
+	m, err := nd.prior.writeModel(path, g, rounds, fed, nd.spec.Model.InitCohort)
+	if err != nil {
+		return err
+	}
+	rep.Model, rep.Out = m.Provenance.Privacy, path
+	return nil
 }
 
 // runRound runs one attempt: every device is asked once (non-joined ones

@@ -55,11 +55,19 @@ type Spec struct {
 // data. Arch "next-destination" is models/flagship's next-destination
 // ranker (Hidden: its two scorer widths, default [64, 32]) on the
 // features table in Data.Path (see nextdest.go).
+//
+// Init (next destination only) is a bundle of the same architecture to
+// start from — the DP-SGD prior of a donor cohort — and InitCohort says
+// whether its donors are "disjoint" from the federated population or
+// "overlapping" it, which decides how the two privacy costs combine in the
+// written model's provenance (prior.go).
 type ModelSpec struct {
-	Arch    string `yaml:"arch"`
-	Inputs  int    `yaml:"inputs"`
-	Hidden  []int  `yaml:"hidden"`
-	Classes int    `yaml:"classes"`
+	Arch       string `yaml:"arch"`
+	Inputs     int    `yaml:"inputs"`
+	Hidden     []int  `yaml:"hidden"`
+	Classes    int    `yaml:"classes"`
+	Init       string `yaml:"init"`
+	InitCohort string `yaml:"init_cohort"`
 }
 
 // ArchNextDestination is ModelSpec.Arch of the next-destination mode.
@@ -144,8 +152,8 @@ func (s Spec) withDefaults() (Spec, error) {
 		if len(s.Model.Hidden) == 0 {
 			s.Model.Hidden = []int{64}
 		}
-		if s.Data.Path != "" || s.Personalize != nil || s.Local != nil {
-			return s, fmt.Errorf("flsim: data.path, personalize and local need model.arch %s", ArchNextDestination)
+		if s.Data.Path != "" || s.Personalize != nil || s.Local != nil || s.Model.Init != "" {
+			return s, fmt.Errorf("flsim: data.path, model.init, personalize and local need model.arch %s", ArchNextDestination)
 		}
 	case ArchNextDestination:
 		if s.Data.Path == "" {
@@ -153,6 +161,10 @@ func (s Spec) withDefaults() (Spec, error) {
 		}
 		if s.Data.NewUsers < 0 || s.Data.NewUsers > 1 {
 			return s, fmt.Errorf("flsim: data.new_users %v outside [0, 1]", s.Data.NewUsers)
+		}
+		if s.Model.Init != "" && s.Model.InitCohort != CohortDisjoint && s.Model.InitCohort != CohortOverlapping {
+			return s, fmt.Errorf("flsim: model.init needs model.init_cohort %s or %s (are the prior's donors in the federated population?), got %q",
+				CohortDisjoint, CohortOverlapping, s.Model.InitCohort)
 		}
 		if s.Data.NewUserDays <= 0 {
 			s.Data.NewUserDays = 7
