@@ -3,13 +3,11 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,37 +23,8 @@ import (
 	"github.com/sextant-ml/sextant/fl"
 	"github.com/sextant-ml/sextant/privacy/telemetry"
 	"github.com/sextant-ml/sextant/server/console"
+	"github.com/sextant-ml/sextant/server/console/consoletest"
 )
-
-// chromium returns Debian's chromium, skipping the test when it is missing
-// (failing under CI=true, where test.sh installs it).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is required in CI (apt-get install -y chromium)")
-	}
-	t.Skip("chromium not installed; install it with: apt-get install -y chromium")
-	return ""
-}
-
-// screenshotDir is where the browser test leaves its screenshots:
-// $SEXTANT_ARTIFACTS/console when set (CI collects it), else a directory
-// under the system temp dir that outlives the test.
-func screenshotDir(t *testing.T) string {
-	dir := filepath.Join(os.TempDir(), "sextant-console-screenshots")
-	if a := os.Getenv("SEXTANT_ARTIFACTS"); a != "" {
-		dir = filepath.Join(a, "console")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // armsByRollout is a fixed gate source: each rollout's arms, as the
 // telemetry pipeline would report them.
@@ -217,120 +186,31 @@ func newConsoleWorld(t *testing.T) *consoleWorld {
 	return w
 }
 
-// page is a browser tab on the console.
-type page struct {
-	t   *testing.T
-	ctx context.Context
-	dir string
-}
-
-func (p *page) run(steps ...chromedp.Action[chromedp.Void]) {
-	p.t.Helper()
-	if err := chromedp.Do(p.ctx, steps...); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-// eval evaluates a JavaScript expression in the page.
-func eval[T any](p *page, expr string) T {
-	p.t.Helper()
-	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return v
-}
-
-func (p *page) location() string {
-	p.t.Helper()
-	loc, err := chromedp.Run(p.ctx, chromedp.Location())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return loc
-}
-
-// open loads a console page and waits for its main section.
-func (p *page) open(url string) {
-	p.t.Helper()
-	p.run(chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("#main")))
-}
-
-// texts returns the trimmed text of every element sel matches.
-func (p *page) texts(sel string) []string {
-	p.t.Helper()
-	q, _ := json.Marshal(sel)
-	return eval[[]string](p, `Array.from(document.querySelectorAll(`+string(q)+`)).map(e => e.textContent.trim().replace(/\s+/g, " "))`)
-}
-
-func (p *page) text(sel string) string {
-	p.t.Helper()
-	ts := p.texts(sel)
-	if len(ts) != 1 {
-		p.t.Fatalf("%s matches %d elements: %q", sel, len(ts), ts)
-	}
-	return ts[0]
-}
-
-func (p *page) shot(name string) {
-	p.t.Helper()
-	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(p.dir, name+".png"), png, 0o644); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-func (p *page) want(sel, want string) {
-	p.t.Helper()
-	if got := p.text(sel); got != want {
-		p.t.Errorf("%s shows %q, the admin API says %q", sel, got, want)
-	}
-}
-
 func pct(bp uint32) string { return console.Num(float64(bp)/100) + " %" }
 
 // TestConsoleBrowser drives Debian's chromium through the console: sign-in,
 // every page, numbers equal to the admin API's JSON, the rollback arriving
 // live over the event stream, a phone-width layout, sign-out.
 func TestConsoleBrowser(t *testing.T) {
-	exe := chromium(t)
+	dir := consoletest.ScreenshotDir(t, "console")
+	t.Logf("screenshots in %s", dir)
+	p := consoletest.Open(t, dir, 30*time.Second) // skips without chromium
 	w := newConsoleWorld(t)
 	ctx := context.Background()
 	base := w.r.url + console.Prefix
-	dir := screenshotDir(t)
-	t.Logf("screenshots in %s", dir)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// The first run starts the browser, for as long as bctx lives; the
-	// rest run under a deadline.
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	tctx, cancel := context.WithTimeout(bctx, 30*time.Second)
-	defer cancel()
-	p := &page{t: t, ctx: tctx, dir: dir}
 
 	// Signed out, a page sends the browser to the sign-in form; a wrong
 	// token is refused, an admin token lets it through to the page asked.
-	p.open(base + "rollouts/eta-2")
-	loc := p.location()
+	p.Open(base + "rollouts/eta-2")
+	loc := p.Location()
 	if !strings.Contains(loc, "/console/login") {
 		t.Fatalf("signed out, the rollout page lands on %s", loc)
 	}
-	p.shot("login")
-	p.run(chromedp.SendKeys(chromedp.CSS("#token"), "not-a-token"), chromedp.Click(chromedp.CSS("#signin")),
+	p.Shot("login")
+	p.Run(chromedp.SendKeys(chromedp.CSS("#token"), "not-a-token"), chromedp.Click(chromedp.CSS("#signin")),
 		chromedp.WaitVisible(chromedp.CSS("#login-error")))
-	p.run(chromedp.SendKeys(chromedp.CSS("#token"), w.read), // the refusal re-rendered an empty form
-		chromedp.Click(chromedp.CSS("#signin")), chromedp.WaitVisible(chromedp.CSS("#stages")))
-	if loc = p.location(); !strings.HasSuffix(loc, "/console/rollouts/eta-2") {
+	p.SignIn(w.read, "#stages") // the refusal re-rendered an empty form
+	if loc = p.Location(); !strings.HasSuffix(loc, "/console/rollouts/eta-2") {
 		t.Fatalf("after sign-in the browser is at %s", loc)
 	}
 
@@ -339,33 +219,33 @@ func TestConsoleBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.want("#summary [data-k=state]", st.State.String())
-	p.want("#summary [data-k=share]", pct(st.Share))
-	p.shot("rollout-baking")
+	p.Want("#summary [data-k=state]", st.State.String(), "the admin API")
+	p.Want("#summary [data-k=share]", pct(st.Share), "the admin API")
+	p.Shot("rollout-baking")
 	if _, err := w.r.client(w.roll).RolloutAct(ctx, "eta-2", "rollback", "console test rollback"); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for p.text("#summary [data-k=state]") != "rolled-back" {
+	for p.Text("#summary [data-k=state]") != "rolled-back" {
 		if time.Now().After(deadline) {
 			t.Fatal("the rollback did not reach the open rollout page over the event stream")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if eval[string](p, `document.body.dataset.refreshed || ""`) == "" {
+	if consoletest.Eval[string](p, `document.body.dataset.refreshed || ""`) == "" {
 		t.Error("the page changed without the live-update script (it reloaded?)")
 	}
-	p.shot("rollout-rolled-back")
+	p.Shot("rollout-rolled-back")
 
 	for _, id := range []string{"eta-2", "ner-11"} {
 		st, err := w.api.Rollout(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.open(base + "rollouts/" + id)
-		p.want("#summary [data-k=state]", st.State.String())
-		p.want("#summary [data-k=share]", pct(st.Share))
-		tos, actors, shares := p.texts("#history > li [data-k=to]"), p.texts("#history > li [data-k=actor]"), p.texts("#history > li > p [data-k=share]")
+		p.Open(base + "rollouts/" + id)
+		p.Want("#summary [data-k=state]", st.State.String(), "the admin API")
+		p.Want("#summary [data-k=share]", pct(st.Share), "the admin API")
+		tos, actors, shares := p.Texts("#history > li [data-k=to]"), p.Texts("#history > li [data-k=actor]"), p.Texts("#history > li > p [data-k=share]")
 		if len(tos) != len(st.History) || len(actors) != len(st.History) || len(shares) != len(st.History) {
 			t.Fatalf("%s: page shows %d transitions, the API %d", id, len(tos), len(st.History))
 		}
@@ -383,15 +263,15 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 		g := st.LastGates[0]
 		row := "#gates tr[data-metric=" + g.Metric + "] "
-		p.want(row+"[data-k=verdict]", g.Verdict.String())
-		p.want(row+"[data-k=regression]", console.Num(g.Regression))
-		p.want(row+"[data-k=interval]", "["+console.Num(g.Low)+", "+console.Num(g.High)+"]")
-		p.want(row+"[data-k=max]", console.Num(st.Spec.Gates[0].MaxRegression))
-		p.want(row+"[data-k=units]", console.Num(g.CurrentN)+" / "+console.Num(g.CandidateN))
-		if n := len(p.texts("svg.chart title")); n < 2 {
+		p.Want(row+"[data-k=verdict]", g.Verdict.String(), "the admin API")
+		p.Want(row+"[data-k=regression]", console.Num(g.Regression), "the admin API")
+		p.Want(row+"[data-k=interval]", "["+console.Num(g.Low)+", "+console.Num(g.High)+"]", "the admin API")
+		p.Want(row+"[data-k=max]", console.Num(st.Spec.Gates[0].MaxRegression), "the admin API")
+		p.Want(row+"[data-k=units]", console.Num(g.CurrentN)+" / "+console.Num(g.CandidateN), "the admin API")
+		if n := len(p.Texts("svg.chart title")); n < 2 {
 			t.Errorf("%s: %d labelled charts, want the timeline and the gates", id, n)
 		}
-		p.shot("rollout-" + id)
+		p.Shot("rollout-" + id)
 	}
 	if st, _ := w.api.Rollout(ctx, "ner-11"); st.History[len(st.History)-1].Actor != rollout.Actor {
 		t.Errorf("ner-11 was not rolled back by the controller: %+v", st.History)
@@ -404,35 +284,35 @@ func TestConsoleBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.open(base + "rollouts")
+	p.Open(base + "rollouts")
 	for _, s := range rs {
 		row := "#rollouts tr[data-rollout=" + s.Spec.ID + "] "
-		p.want(row+"[data-k=state]", s.State.String())
-		p.want(row+"[data-k=share]", pct(s.Share))
-		p.want(row+"[data-k=stage]", fmt.Sprintf("%d of %d", s.Stage+1, len(s.Spec.Stages)))
+		p.Want(row+"[data-k=state]", s.State.String(), "the admin API")
+		p.Want(row+"[data-k=share]", pct(s.Share), "the admin API")
+		p.Want(row+"[data-k=stage]", fmt.Sprintf("%d of %d", s.Stage+1, len(s.Spec.Stages)), "the admin API")
 	}
-	p.shot("rollouts")
+	p.Shot("rollouts")
 
 	// Models and versions with lineage and privacy cost.
 	ms, err := w.api.ListModels(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.open(base + "models")
+	p.Open(base + "models")
 	for _, m := range ms {
 		md, err := w.api.Model(ctx, m.Name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		row := "#models tr[data-model=" + m.Name + "] "
-		p.want(row+"[data-k=current]", m.Current)
-		p.want(row+"[data-k=latest]", m.Latest)
-		p.want(row+"[data-k=versions]", fmt.Sprint(len(md.Versions)))
+		p.Want(row+"[data-k=current]", m.Current, "the admin API")
+		p.Want(row+"[data-k=latest]", m.Latest, "the admin API")
+		p.Want(row+"[data-k=versions]", fmt.Sprint(len(md.Versions)), "the admin API")
 	}
-	p.shot("models")
+	p.Shot("models")
 	for _, m := range ms {
 		md, _ := w.api.Model(ctx, m.Name)
-		p.open(base + "models/" + m.Name)
+		p.Open(base + "models/" + m.Name)
 		for _, v := range md.Versions {
 			lin, err := w.api.Lineage(ctx, m.Name, v.Version)
 			if err != nil {
@@ -443,17 +323,17 @@ func TestConsoleBrowser(t *testing.T) {
 				chain = append(chain, l.Version)
 			}
 			row := "#versions tr[data-version=\"" + v.Version + "\"] "
-			p.want(row+"[data-k=lineage]", strings.Join(chain, " ← "))
-			p.want(row+"[data-k=rounds]", fmt.Sprint(len(v.Lineage.FederatedRounds)))
-			p.want(row+"[data-k=run]", v.Lineage.TrainingRun)
+			p.Want(row+"[data-k=lineage]", strings.Join(chain, " ← "), "the admin API")
+			p.Want(row+"[data-k=rounds]", fmt.Sprint(len(v.Lineage.FederatedRounds)), "the admin API")
+			p.Want(row+"[data-k=run]", v.Lineage.TrainingRun, "the admin API")
 			if pr := v.Lineage.Privacy; pr != nil {
-				p.want(row+"[data-k=epsilon]", console.Num(pr.Epsilon))
-				p.want(row+"[data-k=delta]", console.Num(pr.Delta))
+				p.Want(row+"[data-k=epsilon]", console.Num(pr.Epsilon), "the admin API")
+				p.Want(row+"[data-k=delta]", console.Num(pr.Delta), "the admin API")
 			} else {
-				p.want(row+"[data-k=epsilon]", "none recorded")
+				p.Want(row+"[data-k=epsilon]", "none recorded", "the admin API")
 			}
 		}
-		p.shot("model-" + m.Name)
+		p.Shot("model-" + m.Name)
 	}
 
 	// The fleet: version mix and the on-device share.
@@ -464,74 +344,74 @@ func TestConsoleBrowser(t *testing.T) {
 	if fleet.Devices != 5 || fleet.Inference == nil || fleet.Inference.Device != 30 || fleet.Inference.Server != 10 {
 		t.Fatalf("fleet API %+v", fleet)
 	}
-	p.open(base + "fleet")
-	p.want("[data-k=fleet-devices]", fmt.Sprint(fleet.Devices))
-	p.want("[data-k=server-inferences]", fmt.Sprint(fleet.ServerInferences))
+	p.Open(base + "fleet")
+	p.Want("[data-k=fleet-devices]", fmt.Sprint(fleet.Devices), "the admin API")
+	p.Want("[data-k=server-inferences]", fmt.Sprint(fleet.ServerInferences), "the admin API")
 	for _, m := range fleet.Models {
 		for _, v := range m.Versions {
-			p.want(".mix[data-model="+m.Model+"] tr[data-version=\""+v.Version+"\"] [data-k=devices]", fmt.Sprint(v.Devices))
+			p.Want(".mix[data-model="+m.Model+"] tr[data-version=\""+v.Version+"\"] [data-k=devices]", fmt.Sprint(v.Devices), "the admin API")
 		}
 	}
-	p.want("[data-k=device-share]", console.Num(100*fleet.Inference.DeviceShare)+" %")
-	p.shot("fleet")
+	p.Want("[data-k=device-share]", console.Num(100*fleet.Inference.DeviceShare)+" %", "the admin API")
+	p.Shot("fleet")
 
 	// Federated tasks and experiments.
 	ts, err := w.api.FederatedTasks(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.open(base + "federated")
+	p.Open(base + "federated")
 	for _, task := range ts {
 		sec := "section[data-task=" + task.Name + "] "
-		p.want(sec+"[data-k=rounds]", fmt.Sprint(task.Rounds))
+		p.Want(sec+"[data-k=rounds]", fmt.Sprint(task.Rounds), "the admin API")
 		for _, h := range task.History {
 			row := fmt.Sprintf("%str[data-attempt=\"%d\"] ", sec, h.Attempt)
-			p.want(row+"[data-k=selected]", fmt.Sprint(h.Selected))
-			p.want(row+"[data-k=reports]", fmt.Sprint(h.Reports))
-			p.want(row+"[data-k=dropped]", fmt.Sprint(h.Dropped))
-			p.want(row+"[data-k=epsilon]", console.Num(h.Epsilon))
+			p.Want(row+"[data-k=selected]", fmt.Sprint(h.Selected), "the admin API")
+			p.Want(row+"[data-k=reports]", fmt.Sprint(h.Reports), "the admin API")
+			p.Want(row+"[data-k=dropped]", fmt.Sprint(h.Dropped), "the admin API")
+			p.Want(row+"[data-k=epsilon]", console.Num(h.Epsilon), "the admin API")
 		}
 	}
-	p.shot("federated")
+	p.Shot("federated")
 	xs, err := w.api.Experiments(ctx)
 	if err != nil || len(xs) != 1 {
 		t.Fatalf("experiments API: %+v, %v", xs, err)
 	}
-	p.open(base + "experiments")
+	p.Open(base + "experiments")
 	for _, x := range xs {
 		row := "#experiments tr[data-experiment=" + x.ID + "] "
-		p.want(row+"[data-k=effect]", console.Num(x.Result.Effect))
-		p.want(row+"[data-k=ci]", "["+console.Num(x.Result.CILow)+", "+console.Num(x.Result.CIHigh)+"]")
-		p.want(row+"[data-k=units]", console.Num(x.ControlUnits)+" / "+console.Num(x.TreatmentUnits))
-		if !strings.HasSuffix(p.text(row+"[data-k=srm]"), "p = "+console.Num(x.SRM.PValue)) {
-			t.Errorf("SRM cell %q, API p = %g", p.text(row+"[data-k=srm]"), x.SRM.PValue)
+		p.Want(row+"[data-k=effect]", console.Num(x.Result.Effect), "the admin API")
+		p.Want(row+"[data-k=ci]", "["+console.Num(x.Result.CILow)+", "+console.Num(x.Result.CIHigh)+"]", "the admin API")
+		p.Want(row+"[data-k=units]", console.Num(x.ControlUnits)+" / "+console.Num(x.TreatmentUnits), "the admin API")
+		if !strings.HasSuffix(p.Text(row+"[data-k=srm]"), "p = "+console.Num(x.SRM.PValue)) {
+			t.Errorf("SRM cell %q, API p = %g", p.Text(row+"[data-k=srm]"), x.SRM.PValue)
 		}
 	}
-	p.shot("experiments")
+	p.Shot("experiments")
 
 	// The overview, then a phone-width screen: nothing wider than it.
-	p.open(base)
-	p.want("[data-k=models]", fmt.Sprint(len(ms)))
+	p.Open(base)
+	p.Want("[data-k=models]", fmt.Sprint(len(ms)), "the admin API")
 	nv := 0
 	for _, m := range ms {
 		md, _ := w.api.Model(ctx, m.Name)
 		nv += len(md.Versions)
 	}
-	p.want("[data-k=versions]", fmt.Sprint(nv))
-	p.want("[data-k=rollouts-rolled-back]", "2")
-	p.want("[data-k=devices]", fmt.Sprint(fleet.Devices))
+	p.Want("[data-k=versions]", fmt.Sprint(nv), "the admin API")
+	p.Want("[data-k=rollouts-rolled-back]", "2", "the admin API")
+	p.Want("[data-k=devices]", fmt.Sprint(fleet.Devices), "the admin API")
 	// The audit list: what the API returned, after the event of that very
 	// call (the audit entry is written once the answer is sent).
 	events, err := w.api.Audit(ctx, delivery.AuditQuery{Limit: 24})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.open(base)
+	p.Open(base)
 	var ids, whats []string
 	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		// The entry may land just after the answer: the page then
 		// updates itself.
-		ids, whats = p.texts("#audit [data-k=id]"), p.texts("#audit [data-k=what]")
+		ids, whats = p.Texts("#audit [data-k=id]"), p.Texts("#audit [data-k=what]")
 		if len(whats) == 25 && whats[0] == "audit.list" {
 			break
 		}
@@ -544,25 +424,25 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Errorf("overview audit row %d: %s %s, API %d %s", i+1, ids[i+1], whats[i+1], e.ID, e.What)
 		}
 	}
-	p.shot("overview")
-	p.run(chromedp.EmulateViewport(390, 844))
+	p.Shot("overview")
+	p.Run(chromedp.EmulateViewport(390, 844))
 	for _, path := range []string{"", "rollouts/ner-11", "fleet", "federated"} {
-		p.open(base + path)
-		if eval[bool](p, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
+		p.Open(base + path)
+		if consoletest.Eval[bool](p, `document.documentElement.scrollWidth > window.innerWidth + 1`) {
 			t.Errorf("page /console/%s is wider than a 390 px phone screen", path)
 		}
 		name := strings.ReplaceAll(path, "/", "-")
 		if name == "" {
 			name = "overview"
 		}
-		p.shot("phone-" + name)
+		p.Shot("phone-" + name)
 	}
-	p.run(chromedp.EmulateViewport(1280, 900))
+	p.Run(chromedp.EmulateViewport(1280, 900))
 
 	// Sign out: the session is gone.
-	p.run(chromedp.Click(chromedp.CSS(".who button")), chromedp.WaitVisible(chromedp.CSS("#token")))
-	p.open(base + "fleet")
-	if loc = p.location(); !strings.Contains(loc, "/console/login") {
+	p.Run(chromedp.Click(chromedp.CSS(".who button")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	p.Open(base + "fleet")
+	if loc = p.Location(); !strings.Contains(loc, "/console/login") {
 		t.Errorf("after sign-out the fleet page is at %s", loc)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -177,7 +178,9 @@ func (s *story) fleet(ctx context.Context) error {
 			return "", err
 		}
 		f, err = sim.StartFleet(ctx, sim.Config{Devices: s.cfg.devices, Seed: s.cfg.seed, Dir: s.path("fleet"), Concurrency: conc,
-			Progress: func(p sim.Progress) { s.disp.set(fmt.Sprintf("%s %d/%d devices", p.Phase, p.Done, p.Total)) }},
+			Progress: func(p sim.Progress) {
+				s.disp.show("devices", fmt.Sprintf("%s %s devices", p.Phase, bar(p.Done, p.Total)))
+			}},
 			c.configure(s.path("fleet")))
 		if err != nil {
 			return "", err
@@ -281,7 +284,12 @@ func (s *story) fleet(ctx context.Context) error {
 		return nil
 	}
 	// --serve: the report is written and the server keeps running with
-	// its web console until Ctrl-C.
+	// its web console until Ctrl-C. A phone tells the server what it runs
+	// at its next check-in: one more, so the console's version mix is the
+	// fleet's as the story ends.
+	if err := f.Each(ctx, "final check-in", nil, func(d *sim.Device) error { d.CheckIn(ctx, f); return nil }); err != nil {
+		return err
+	}
 	s.rep.Seconds = time.Since(s.start).Seconds()
 	if err := s.rep.writeJSON(s.cfg.out); err != nil {
 		return err
@@ -294,8 +302,21 @@ func (s *story) fleet(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(s.e.stdout, "\nconsole: %s%s — sign in with the read token %s (Ctrl-C stops the server)\n", f.URL(), console.Prefix, secret)
+	if fn, ok := ctx.Value(servedKey{}).(func(url, token string)); ok {
+		fn(f.URL(), secret)
+	}
 	<-ctx.Done()
 	return nil
+}
+
+// servedKey is the context key of a function `demo --serve` calls, once the
+// report is written and the console is up, with the server's URL and the
+// console's read token (the tests drive a browser with them).
+type servedKey struct{}
+
+// withServed returns ctx carrying fn for `demo --serve`.
+func withServed(ctx context.Context, fn func(url, token string)) context.Context {
+	return context.WithValue(ctx, servedKey{}, fn)
 }
 
 // badRollout publishes a deliberately broken next-destination version and
@@ -326,6 +347,12 @@ func (s *story) badRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 	if r.Final != rollout.RolledBack.String() {
 		return "", fmt.Errorf("the broken %s was not rolled back: rollout ended %s after %d days", bad, r.Final, len(r.Days))
 	}
-	return fmt.Sprintf("v%s (a quantization bug) installed and self-tested fine on %d phones; the Acc@1 gate rolled it back on day %d; now %v",
-		bad, r.Days[0].Mix[bad], len(r.Days), r.EndMix), nil
+	var failed []string
+	for _, g := range r.Days[len(r.Days)-1].Gates {
+		if g.Verdict == rollout.Fail {
+			failed = append(failed, g.Metric)
+		}
+	}
+	return fmt.Sprintf("v%s (a quantization bug) installed and self-tested fine on %d phones; the failed %s gate rolled it back on day %d; now %v",
+		bad, r.Days[0].Mix[bad], strings.Join(failed, " and "), len(r.Days), r.EndMix), nil
 }

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -98,11 +98,15 @@ func (s *story) federated(ctx context.Context, f *sim.Fleet, c *control, v1 stri
 		rounds, target = 3, 80
 	}
 	target = min(target, s.cfg.devices/2)
+	// The selection stays open while every phone asks (flAskers at a
+	// time): a minute, or about 2 ms a phone on a loaded 2-core host, so
+	// that the last phones of a large fleet are not late for it.
+	window := max(time.Minute, time.Duration(s.cfg.devices)*2*time.Millisecond)
 	task := fl.Task{Name: "next-destination-fl", Model: ndModel,
 		Plan: client.Plan{Epochs: 2, BatchSize: 16, LR: 0.05, Params: []string{"*"}, Loss: client.LossCrossEntropy, Output: "logits",
 			ClipNorm: 0.5, NoiseMultiplier: 0.7},
 		Population: s.cfg.devices, Target: target, OverSelection: 1.3, MinReports: target / 2,
-		SelectionWindow: time.Minute, RoundDeadline: 5 * time.Minute, SecureAggregation: true, SecAggPlus: true,
+		SelectionWindow: window, RoundDeadline: 5 * time.Minute, SecureAggregation: true, SecAggPlus: true,
 		Optimizer: fl.ServerOptimizer{Kind: "fedavg"}}
 	dir := s.path("fleet", "fl")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -122,9 +126,7 @@ func (s *story) federated(ctx context.Context, f *sim.Fleet, c *control, v1 stri
 	}
 	f.Server().ServeFL(svc)
 	c.tasks.Add(coord)
-	hc := &http.Client{Timeout: time.Minute}
-	defer hc.CloseIdleConnections()
-	tr := httptransport.New(hc)
+	tr := httptransport.New(f.HTTPClient())
 	committed := 0
 	for r := 1; r <= rounds; r++ {
 		rec, joined, err := s.flRound(ctx, f, svc, fd, model, tr, uint64(r))
@@ -136,7 +138,7 @@ func (s *story) federated(ctx context.Context, f *sim.Fleet, c *control, v1 stri
 			s.rep.FL = append(s.rep.FL, demoRound{Round: rec.Round, Joined: joined, Reports: rec.Reports, Dropped: rec.Dropped,
 				Epsilon: rec.Epsilon, Delta: rec.Delta})
 		}
-		s.disp.set(fmt.Sprintf("round %d/%d: %d phones joined, %d committed", r, rounds, joined, committed))
+		s.disp.show("rounds", fmt.Sprintf("rounds %s: %d phones joined the last, %d committed", bar(r, rounds), joined, committed))
 	}
 	if committed == 0 {
 		return "", errors.New("no federated round committed")
@@ -152,6 +154,9 @@ func (s *story) federated(ctx context.Context, f *sim.Fleet, c *control, v1 stri
 	}
 	var names []string
 	for _, rr := range coord.History() {
+		if !rr.Committed {
+			continue // a failed attempt changed no weight
+		}
 		names = append(names, fmt.Sprintf("%s/%d", task.Name, rr.Round))
 	}
 	trained := s.path("models", "nd-fl.sxm")
@@ -193,10 +198,21 @@ func setGlobal(g *graph.Graph, coord *fl.Coordinator) error {
 	return lay.Unflatten(g, coord.Global())
 }
 
+// flAskers bounds the phones asking about a round at once. A phone holds
+// one of these slots from its status request until it has answered the
+// selection (its coin said no, or it checked in); phones that joined go on
+// through training and secure aggregation without a slot, so a round's
+// few hundred participants never wait for the rest of a large fleet.
+const flAskers = 64
+
 // flRound runs one round: every phone asks the server whether to take part
-// (its own coin flip at the task's rate q); the round's selection closes
-// once every phone has answered, and the selected phones train and report
-// through the protocol concurrently.
+// (its own coin flip at the task's rate q), at most flAskers at once; the
+// round's selection closes once every phone has answered, and the
+// selected phones train and report through the protocol concurrently.
+//
+// Every phone trains from the same read-only model: client.Train never
+// writes its graph (the trainer works on its own copy of the trainable
+// parameters), so a phone costs no graph of its own, selected or not.
 func (s *story) flRound(ctx context.Context, f *sim.Fleet, svc *fl.Service, fd *flData, model *graph.Graph, tr httptransport.Getter, round uint64) (*fl.RoundRecord, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -215,27 +231,41 @@ func (s *story) flRound(ctx context.Context, f *sim.Fleet, svc *fl.Service, fd *
 	case r := <-done:
 		return nil, 0, r.err
 	}
-	devs := f.Devices()
-	answered := make(chan struct{}, len(devs))
 	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		joined int
-		first  error
+		slots    = make(chan struct{}, flAskers)
+		trainers = make(chan struct{}, runtime.GOMAXPROCS(0))
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		joined   int
+		first    error
 	)
 	task := svc.Coordinator().Task().Name
-	for _, d := range devs {
+	for _, d := range f.Devices() {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		conn := &answerConn{Conn: &client.HTTPConn{Base: f.URL(), Device: d.ID(), Credential: d.Credential(), Get: tr, Post: tr},
-			answered: answered}
+			slots: slots, trainers: trainers}
 		seed := d.Rand().Uint64() ^ round
-		p := &client.Participant{Device: d.ID(), Task: task, Conn: conn, Model: cloneGraph(model),
-			Data: func() ([]*tensor.Tensor, error) { return fd.device(d.Index()) },
+		idx := d.Index()
+		p := &client.Participant{Device: d.ID(), Task: task, Conn: conn, Model: model,
+			Data: func() ([]*tensor.Tensor, error) {
+				if err := conn.train(ctx); err != nil {
+					return nil, err
+				}
+				return fd.device(idx)
+			},
 			Rand: rand.New(rand.NewPCG(seed, 1)), Noise: rand.New(rand.NewPCG(seed, 2))}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			out, err := p.Once(ctx)
 			conn.answer()
+			conn.trained()
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && first == nil {
@@ -246,9 +276,10 @@ func (s *story) flRound(ctx context.Context, f *sim.Fleet, svc *fl.Service, fd *
 			}
 		}()
 	}
-	for range devs {
+	// Every phone has answered once every slot is free again.
+	for range flAskers {
 		select {
-		case <-answered:
+		case slots <- struct{}{}:
 		case <-ctx.Done():
 		}
 	}
@@ -267,17 +298,51 @@ func (s *story) flRound(ctx context.Context, f *sim.Fleet, svc *fl.Service, fd *
 	return r.rec, joined, nil
 }
 
-// answerConn signals once per round when its phone has answered the
-// selection: checked in, or decided (by its coin) not to.
+// answerConn gives its phone's selection slot back once per round, when
+// the phone has answered the selection: checked in, or decided (by its
+// coin) not to. A selected phone also holds a trainer slot from when it
+// reads its examples until its first message after training: the
+// simulator's cores train a few phones at a time, each with its
+// trainer's buffers, rather than every participant of the round at once.
 type answerConn struct {
 	client.Conn
-	answered chan<- struct{}
-	once     sync.Once
+	slots, trainers chan struct{}
+	once            sync.Once
+	training        bool // guarded by being the participant's goroutine
 }
 
-func (a *answerConn) answer() { a.once.Do(func() { a.answered <- struct{}{} }) }
+func (a *answerConn) answer() { a.once.Do(func() { <-a.slots }) }
+
+// train takes a trainer slot.
+func (a *answerConn) train(ctx context.Context) error {
+	select {
+	case a.trainers <- struct{}{}:
+		a.training = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// trained gives the trainer slot back, if held.
+func (a *answerConn) trained() {
+	if a.training {
+		a.training = false
+		<-a.trainers
+	}
+}
 
 func (a *answerConn) CheckIn(ctx context.Context, task string, attempt uint64, device string) (*client.Seat, error) {
 	defer a.answer()
 	return a.Conn.CheckIn(ctx, task, attempt, device)
+}
+
+func (a *answerConn) Send(ctx context.Context, task string, seat *client.Seat, msg []byte) error {
+	a.trained()
+	return a.Conn.Send(ctx, task, seat, msg)
+}
+
+func (a *answerConn) Leave(ctx context.Context, task string, seat *client.Seat) error {
+	a.trained()
+	return a.Conn.Leave(ctx, task, seat)
 }

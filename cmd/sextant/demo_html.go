@@ -24,19 +24,21 @@ func writeStoryHTML(path string, r *demoReport) error {
 }
 
 var storyTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":      func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
-	"f3":       func(x float64) string { return fmt.Sprintf("%.3f", x) },
-	"f1":       func(x float64) string { return fmt.Sprintf("%.1f", x) },
-	"f2":       func(x float64) string { return fmt.Sprintf("%.2f", x) },
-	"bytes":    humanBytes,
-	"heap":     func(x uint64) int64 { return int64(x) },
-	"accPlot":  accPlot,
-	"latPlot":  latPlot,
-	"mixPlot":  mixPlot,
-	"sources":  sourcesText,
-	"mixText":  mixText,
-	"gapPlot":  gapPlot,
-	"safeHTML": func(s string) template.HTML { return template.HTML(s) },
+	"pct":         func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
+	"f3":          func(x float64) string { return fmt.Sprintf("%.3f", x) },
+	"f1":          func(x float64) string { return fmt.Sprintf("%.1f", x) },
+	"f2":          func(x float64) string { return fmt.Sprintf("%.2f", x) },
+	"bytes":       humanBytes,
+	"heap":        func(x uint64) int64 { return int64(x) },
+	"accPlot":     accPlot,
+	"latPlot":     latPlot,
+	"mixPlot":     mixPlot,
+	"sources":     sourcesText,
+	"mixText":     mixText,
+	"gapPlot":     gapPlot,
+	"epsPlot":     epsPlot,
+	"rolloutPlot": rolloutPlot,
+	"safeHTML":    func(s string) template.HTML { return template.HTML(s) },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sextant demo report</title>
@@ -72,6 +74,13 @@ svg{max-width:100%;height:auto}.note{color:#555;font-size:.9em}
 {{range .Privacy}}<tr><td>{{.Version}}</td><td>{{.Source}}</td><td class="n">{{f2 .Epsilon}}</td><td class="n">{{.Delta}}</td></tr>{{end}}
 </tbody></table>{{end}}
 
+{{if .FL}}<h2>Federated rounds (v2)</h2>
+{{safeHTML (epsPlot .FL)}}
+<table><thead><tr><th class="n">round</th><th class="n">phones joined</th><th class="n">reports</th><th class="n">dropped</th><th class="n">ε so far</th><th class="n">δ</th></tr></thead><tbody>
+{{range .FL}}<tr><td class="n">{{.Round}}</td><td class="n">{{.Joined}}</td><td class="n">{{.Reports}}</td><td class="n">{{.Dropped}}</td><td class="n">{{f2 .Epsilon}}</td><td class="n">{{.Delta}}</td></tr>{{end}}
+</tbody></table>
+<p class="note">Committed rounds only: each phone's update was clipped, summed through secure aggregation, and the sum noised (DP-FedAvg); ε is the accountant's total after the round.</p>{{end}}
+
 {{if .Bundles}}<h2>Bundles</h2>
 <table><thead><tr><th>model</th><th>version</th><th class="n">size</th><th>runs on</th></tr></thead><tbody>
 {{range .Bundles}}<tr><td>{{.Model}}</td><td>{{.Version}}</td><td class="n">{{bytes .Bytes}}</td><td>{{.Where}}</td></tr>{{end}}
@@ -85,11 +94,12 @@ svg{max-width:100%;height:auto}.note{color:#555;font-size:.9em}
 <p class="note">Device latency is the host's measured compute time scaled by the device class's speed factor (a model, not a phone measurement); server latency is the measured round trip on loopback.</p>{{end}}
 
 {{range .Rollouts}}<h2>Rollout {{.ID}}: v{{.Candidate}} over v{{.Current}} — {{.Final}}</h2>
+{{safeHTML (rolloutPlot .)}}
 <table><thead><tr><th class="n">day</th><th>state</th><th class="n">share</th><th>phones by version</th><th>gates (regression, always-valid interval)</th></tr></thead><tbody>
 {{range .Days}}<tr><td class="n">{{.Day}}</td><td>{{.State}}</td><td class="n">{{f1 .Share}}%</td><td>{{mixText .Mix}}</td><td>{{range .Gates}}{{.Metric}}: {{.Verdict}}{{if not .Reason}} ({{f3 .Regression}} in [{{f3 .Low}}, {{f3 .High}}], tolerance {{f3 .MaxRegression}}){{end}}<br>{{end}}</td></tr>{{end}}
 </tbody></table>
 <p>Transitions: {{range .History}}day {{f1 .At}} → {{.To}} ({{.Actor}}: {{.Reason}}); {{end}} phones at the end: {{mixText .EndMix}}.</p>
-{{with .AB}}<p>A/B test at 50 %: {{.Metric}} v{{.Treatment}} {{f3 .TreatmentMean}} vs v{{.Control}} {{f3 .ControlMean}}; effect {{f3 .Effect}} [{{f3 .Low}}, {{f3 .High}}] (always valid [{{f3 .SeqLow}}, {{f3 .SeqHigh}}]), p {{f3 .P}}; SRM χ² {{f2 .SRMChi2}}, p {{f3 .SRMP}} ({{.ControlDevices}} vs {{.TreatmentDevices}} phones).</p>{{end}}
+{{with .AB}}<p>A/B test at {{f1 .Share}}% (the health phones reported for day {{.Day}}, served under that stage, only): {{.Metric}} v{{.Treatment}} {{f3 .TreatmentMean}} vs v{{.Control}} {{f3 .ControlMean}}; effect {{f3 .Effect}} [{{f3 .Low}}, {{f3 .High}}] (always valid [{{f3 .SeqLow}}, {{f3 .SeqHigh}}]), p {{f3 .P}}; SRM χ² {{f2 .SRMChi2}}, p {{f3 .SRMP}} ({{.ControlDevices}} vs {{.TreatmentDevices}} phones assigned; about {{printf "%.0f" .ControlReporting}} and {{printf "%.0f" .TreatmentReporting}} reported, a DP count).</p>{{end}}
 <p class="note">Gates read device health reports released through central differential privacy (the noise widens the intervals); a stage advances only when every gate passes, holds while any is inconclusive, and rolls back when one fails.</p>{{end}}
 
 {{if .Mix}}<h2>Fleet version mix</h2>{{safeHTML (mixPlot .Mix)}}{{end}}
@@ -255,6 +265,61 @@ func mixPlot(mix []demoMix) string {
 			x += bw
 		}
 	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// epsPlot draws the privacy cost after each committed federated round.
+func epsPlot(rs []demoRound) string {
+	var labels []string
+	var vals []float64
+	top := 0.0
+	for _, r := range rs {
+		labels = append(labels, fmt.Sprintf("after round %d", r.Round))
+		vals = append(vals, r.Epsilon)
+		top = math.Max(top, r.Epsilon)
+	}
+	return hbars("Federated ε over rounds (DP-FedAvg accountant)", labels, vals, []string{"#a3a"}, top*1.15, func(x float64) string { return fmt.Sprintf("ε %.2f", x) })
+}
+
+// rolloutPlot draws a rollout's candidate share through its simulated
+// days: the share it started at, then the one the controller set at the
+// end of each day, ending in its final state.
+func rolloutPlot(ro demoRollout) string {
+	if len(ro.Days) == 0 {
+		return ""
+	}
+	const w, h, left, right, top, bottom = 640, 180, 40, 150, 24, 30
+	title := fmt.Sprintf("Rollout %s: candidate share by day (%s)", ro.ID, ro.Final)
+	x := func(day float64) float64 { return left + day*float64(w-left-right)/float64(len(ro.Days)) }
+	y := func(share float64) float64 { return top + (100-share)*float64(h-top-bottom)/100 }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg role="img" aria-label="%s" viewBox="0 0 %d %d" width="%d"><title>%s</title>`, template.HTMLEscapeString(title), w, h, w, template.HTMLEscapeString(title))
+	fmt.Fprintf(&b, `<text x="0" y="14" font-size="13" font-weight="bold">%s</text>`, template.HTMLEscapeString(title))
+	for _, s := range []float64{0, 50, 100} {
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" font-size="11" text-anchor="end">%.0f%%</text>`,
+			left, w-right, y(s), y(s), left-4, y(s)+4, s)
+	}
+	prev := 0.0
+	if len(ro.History) > 0 {
+		prev = ro.History[0].Share
+	}
+	pts := []string{fmt.Sprintf("%.1f,%.1f", x(0), y(prev))}
+	for i, d := range ro.Days {
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f %.1f,%.1f", x(float64(i)), y(prev), x(float64(i+1)), y(prev)))
+		prev = d.Share
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(i+1)), y(d.Share)))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" text-anchor="middle">%d</text>`, x(float64(i+1)), h-12, d.Day)
+	}
+	color := "#2a6"
+	if strings.HasPrefix(ro.Final, "rolled-back") {
+		color = "#c33"
+	}
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, color, strings.Join(pts, " "))
+	last := ro.Days[len(ro.Days)-1]
+	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="12" fill="%s">%s at %.0f%%</text>`, x(float64(len(ro.Days)))+6, y(last.Share)+4, color,
+		template.HTMLEscapeString(last.State), last.Share)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" text-anchor="end">day</text>`, left-4, h-12)
 	b.WriteString(`</svg>`)
 	return b.String()
 }

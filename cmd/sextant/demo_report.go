@@ -138,8 +138,10 @@ type demoRollout struct {
 	Final   string           `json:"final"`
 	Days    []demoRolloutDay `json:"days"`
 	History []demoTransition `json:"history"`
-	// EndMix is the fleet's versions after the last check-in.
-	EndMix map[string]int `json:"end_mix"`
+	// FinalShare is the candidate's share (percent) at the end, after any
+	// operator action; EndMix the fleet's versions after the last check-in.
+	FinalShare float64        `json:"final_share_percent"`
+	EndMix     map[string]int `json:"end_mix"`
 	// AB is the A/B test at the 50 % stage, when the rollout reached it.
 	AB *demoAB `json:"ab_test,omitempty"`
 }
@@ -157,27 +159,37 @@ type demoRolloutDay struct {
 type demoTransition struct {
 	At     float64 `json:"day"`
 	To     string  `json:"to"`
+	Share  float64 `json:"share_percent"`
 	Actor  string  `json:"actor"`
 	Reason string  `json:"reason"`
 }
 
-// demoAB is an A/B test of on-device quality between a rollout's arms.
+// demoAB is an A/B test of on-device quality between a rollout's arms,
+// over the health reports of the day served at the stage of Share percent
+// (Day of the rollout).
 type demoAB struct {
+	Share            float64 `json:"share_percent"`
+	Day              int     `json:"day"`
 	Metric           string  `json:"metric"`
 	Control          string  `json:"control"`
 	Treatment        string  `json:"treatment"`
 	ControlDevices   float64 `json:"control_devices"`
 	TreatmentDevices float64 `json:"treatment_devices"`
-	ControlMean      float64 `json:"control_mean"`
-	TreatmentMean    float64 `json:"treatment_mean"`
-	Effect           float64 `json:"effect"`
-	Low              float64 `json:"ci_low"`
-	High             float64 `json:"ci_high"`
-	P                float64 `json:"p_value"`
-	SeqLow           float64 `json:"sequential_ci_low"`
-	SeqHigh          float64 `json:"sequential_ci_high"`
-	SRMChi2          float64 `json:"srm_chi2"`
-	SRMP             float64 `json:"srm_p_value"`
+	// ControlReporting and TreatmentReporting are the DP-released counts
+	// of phones in each arm that reported labelled predictions in the
+	// window (the units of the means).
+	ControlReporting   float64 `json:"control_reporting_phones"`
+	TreatmentReporting float64 `json:"treatment_reporting_phones"`
+	ControlMean        float64 `json:"control_mean"`
+	TreatmentMean      float64 `json:"treatment_mean"`
+	Effect             float64 `json:"effect"`
+	Low                float64 `json:"ci_low"`
+	High               float64 `json:"ci_high"`
+	P                  float64 `json:"p_value"`
+	SeqLow             float64 `json:"sequential_ci_low"`
+	SeqHigh            float64 `json:"sequential_ci_high"`
+	SRMChi2            float64 `json:"srm_chi2"`
+	SRMP               float64 `json:"srm_p_value"`
 }
 
 // writeJSON writes the report as DIR/report.json.
@@ -217,6 +229,22 @@ func (r *demoReport) summary(w io.Writer, dir string) {
 			fmt.Fprintf(w, ", server p50/p95 %.2f/%.2f ms", f.ServerP50, f.ServerP95)
 		}
 		fmt.Fprintln(w)
+	}
+	if n := len(r.FL); n > 0 {
+		last := r.FL[n-1]
+		fmt.Fprintf(w, "  federated: %d rounds committed (reports per round:", n)
+		for _, f := range r.FL {
+			fmt.Fprintf(w, " %d", f.Reports)
+		}
+		fmt.Fprintf(w, "), ε %.2f (δ %g) after the last\n", last.Epsilon, last.Delta)
+	}
+	for _, ro := range r.Rollouts {
+		fmt.Fprintf(w, "  rollout %s: v%s over v%s — %s after %d days; phones then %s\n", ro.ID, ro.Candidate, ro.Current, ro.Final,
+			len(ro.Days), mixText(ro.EndMix))
+		if ab := ro.AB; ab != nil {
+			fmt.Fprintf(w, "    A/B at %.0f%% (day %d): %s %+.3f [%.3f, %.3f], p %.3f; SRM p %.3f (%.0f vs %.0f phones)\n", ab.Share, ab.Day,
+				ab.Metric, ab.Effect, ab.Low, ab.High, ab.P, ab.SRMP, ab.ControlDevices, ab.TreatmentDevices)
+		}
 	}
 	fmt.Fprintf(w, "  peak Go heap %.0f MiB; device state on disk %.1f MiB (%.0f KiB per device)\n",
 		float64(r.PeakHeapBytes)/(1<<20), float64(r.DiskBytes)/(1<<20), float64(r.DiskBytes)/1024/float64(max(r.Devices, 1)))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,17 +57,68 @@ func (s *story) path(parts ...string) string {
 }
 
 // cli runs a sextant command line in process, as a user would type it; its
-// output goes to demo.log and its standard output is returned.
+// output goes to demo.log and its standard output is returned. The
+// display's "command" line names the command while it runs, with a
+// training's steps (and epochs) as a bar.
 func (s *story) cli(ctx context.Context, args ...string) ([]byte, error) {
-	var out, errb bytes.Buffer
+	var out bytes.Buffer
+	errb := &cmdOutput{disp: s.disp, label: commandLabel(args)}
+	if e, err := strconv.Atoi(flagValue(args, "--epochs")); err == nil {
+		errb.epochs = e
+	}
 	fmt.Fprintf(s.log, "$ sextant %s\n", quoteArgs(args))
-	err := runCommand(ctx, args, &out, &errb)
+	s.disp.show("command", errb.label)
+	err := runCommand(ctx, args, &out, errb)
+	s.disp.show("command", "")
 	s.log.Write(out.Bytes())
 	s.log.Write(errb.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("sextant %s: %w", args[0], err)
 	}
 	return out.Bytes(), nil
+}
+
+// cmdOutput is an in-process command's standard error: its text goes to
+// demo.log; a progress bar it draws shows in the display instead.
+type cmdOutput struct {
+	bytes.Buffer
+	disp   *display
+	label  string
+	epochs int
+}
+
+func (c *cmdOutput) progress(done, total int, detail string) {
+	ep := ""
+	if c.epochs > 0 && total > 0 {
+		ep = fmt.Sprintf(", epoch %d/%d", min(done*c.epochs/total+1, c.epochs), c.epochs)
+	}
+	c.disp.show("command", fmt.Sprintf("%s %s steps%s  %s", c.label, bar(done, total), ep, detail))
+}
+
+// commandLabel names a command line for the display: "sextant train
+// next-destination", "sextant eval next-destination-1.1.0.sxm".
+func commandLabel(args []string) string {
+	n := 1 // the command, with its subcommand for data
+	if len(args) > 1 && args[0] == "data" {
+		n = 2
+	}
+	l := "sextant " + strings.Join(args[:min(len(args), n)], " ")
+	for _, f := range []string{"--arch", "--kind", "--model"} {
+		if v := flagValue(args, f); v != "" {
+			return l + " " + filepath.Base(v)
+		}
+	}
+	return l
+}
+
+// flagValue is the value following flag in args ("" when absent).
+func flagValue(args []string, flag string) string {
+	for i, a := range args[:max(len(args)-1, 0)] {
+		if a == flag {
+			return args[i+1]
+		}
+	}
+	return ""
 }
 
 func quoteArgs(args []string) string {
@@ -135,13 +187,13 @@ func (s *story) train(ctx context.Context) (string, error) {
 	runs := [][]string{
 		{"train", "--arch", "next-destination", "--data", s.path("data", "nd-donors", "train.parquet"), "--optimizer", "adam",
 			"--lr", "0.01", "--batch", strconv.Itoa(users), "--epochs", dpEpochs, "--dp-noise", "2.5", "--dp-clip", "1.0", "--delta", "1e-5",
-			"--dp-user-column", "user_id", "--dp-max-per-user", "16", "--name", "next-destination", "--version", "1.0.0", "--seed", seed, "-o", s.path("models", "nd-trained.sxm"), "--no-progress"},
+			"--dp-user-column", "user_id", "--dp-max-per-user", "16", "--name", "next-destination", "--version", "1.0.0", "--seed", seed, "-o", s.path("models", "nd-trained.sxm")},
 		{"train", "--arch", "eta-small", "--data", s.path("data", "eta", "train.parquet"), "--labels", "log_ratio", "--loss", "mse",
 			"--optimizer", "adam", "--lr", "0.003", "--batch", "256", "--epochs", "1", "--name", "eta", "--version", "1.0.0",
-			"--seed", seed, "-o", s.path("models", "eta-trained.sxm"), "--no-progress"},
+			"--seed", seed, "-o", s.path("models", "eta-trained.sxm")},
 		{"train", "--arch", "eta-server", "--data", s.path("data", "eta", "train.parquet"), "--labels", "log_ratio", "--loss", "mse",
 			"--optimizer", "adam", "--lr", "0.001", "--batch", "256", "--epochs", "2", "--name", "eta-server", "--version", "1.0.0",
-			"--seed", seed, "-o", s.path("models", "eta-server.sxm"), "--no-progress"},
+			"--seed", seed, "-o", s.path("models", "eta-server.sxm")},
 	}
 	for _, args := range runs {
 		if _, err := s.cli(ctx, args...); err != nil {

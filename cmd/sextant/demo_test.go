@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,15 +13,43 @@ import (
 
 // TestDemoFast: `demo --fast` runs every phase of the story on a small
 // fleet and leaves a report whose numbers agree with what the phases
-// printed and with one another.
+// printed and with one another. With --serve it then keeps the server
+// running: the console subtest drives chromium through the web console of
+// this very run, before the test stops the server as Ctrl-C would.
 func TestDemoFast(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates a population, trains three models and runs a fleet")
 	}
 	dir := filepath.Join(t.TempDir(), "demo")
-	out, err := sextant(t, "demo", "--fast", "--out", dir, "--progress=false", "--city", filepath.Join("..", "..", defaultCity))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type consoleAt struct{ url, token string }
+	up := make(chan consoleAt, 1)
+	ctx = withServed(ctx, func(url, token string) { up <- consoleAt{url, token} })
+	var stdout, stderr bytes.Buffer // the demo's goroutine writes them until done
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--fast", "--serve", "--out", dir, "--progress=false",
+			"--city", filepath.Join("..", "..", defaultCity)}, &stdout, &stderr)
+	}()
+	var err error
+	select {
+	case c := <-up:
+		t.Run("console", func(t *testing.T) { checkDemoConsole(t, dir, c.url, c.token) })
+		cancel()
+		err = <-done
+	case err = <-done:
+		if err == nil {
+			err = errors.New("demo --serve returned before serving its console")
+		}
+	}
+	out := stdout.String()
 	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
+		t.Fatalf("%v\n%s\nstderr: %s", err, out, stderr.String())
+	}
+	t.Log(out)
+	if !strings.Contains(out, "console: http://") {
+		t.Errorf("demo --serve printed no console URL:\n%s", out)
 	}
 	for _, phase := range []string{"population", "train", "evaluate v1", "package v1", "fleet", "publish v1", "install v1", "serve v1", "federated v2", "v2 rollout", "bad v3 rollout"} {
 		if !strings.Contains(out, "✓ "+phase) {
@@ -91,6 +122,12 @@ func TestDemoFast(t *testing.T) {
 		if v2.AB == nil || v2.AB.ControlDevices+v2.AB.TreatmentDevices != float64(rep.Devices) || v2.EndMix[v2.Candidate] != rep.Devices {
 			t.Errorf("completed v2 rollout: A/B %+v, end mix %v", v2.AB, v2.EndMix)
 		}
+		// The A/B test's units are the phones that reported in its window
+		// (a DP count: within noise of the fleet), with a rate each.
+		if ab := v2.AB; ab != nil && (ab.ControlReporting+ab.TreatmentReporting > float64(rep.Devices+30) ||
+			ab.ControlReporting < 50 || ab.TreatmentReporting < 50 || ab.ControlMean < 0 || ab.ControlMean > 1 || ab.TreatmentMean < 0 || ab.TreatmentMean > 1) {
+			t.Errorf("A/B arms: %+v", ab)
+		}
 	}
 	// The broken v3 was rolled back by the controller on a failed gate,
 	// and every phone went back to the version it ran.
@@ -105,11 +142,20 @@ func TestDemoFast(t *testing.T) {
 	if q := rep.Quality[len(rep.Quality)-1]; q.Acc1 >= rep.Quality[0].Acc1-0.2 {
 		t.Errorf("the corrupted v3 scores Acc@1 %.3f, v1 %.3f: the bug does not bite", q.Acc1, rep.Quality[0].Acc1)
 	}
+	// The commands' output is in demo.log; their progress bars are not.
+	log, err := os.ReadFile(filepath.Join(dir, "demo.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "$ sextant train --arch next-destination") || strings.ContainsAny(string(log), "\r\x1b") {
+		t.Errorf("demo.log (%d bytes) lacks the commands or holds terminal control characters", len(log))
+	}
 	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<svg", "Next destination", "Serving on the fleet", "Fleet version mix"} {
+	for _, want := range []string{"<svg", "Next destination", "Serving on the fleet", "Fleet version mix", "Federated rounds",
+		"candidate share by day", "Rollout " + ro.ID} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("report.html lacks %q", want)
 		}
