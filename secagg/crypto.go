@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/cloudflare/circl/dh/x25519"
 )
 
 // KeySize is the size of an X25519 public key.
@@ -41,18 +43,24 @@ func NewKey(r io.Reader) (*ecdh.PrivateKey, error) {
 	return ecdh.X25519().NewPrivateKey(b[:])
 }
 
-// agree runs X25519 with a peer's public key; a malformed key or a
-// low-order point (all-zero output) is ErrBadKey.
+// agree runs X25519 (RFC 7748) with a peer's public key; a malformed key or
+// a low-order point (all-zero output) is ErrBadKey. The ladder is circl's
+// (github.com/cloudflare/circl/dh/x25519, BMI2/ADX assembly on amd64), about
+// a third cheaper than crypto/ecdh's and the same function
+// (TestAgreeMatchesECDH): a client runs 2k of them a round.
 func agree(priv *ecdh.PrivateKey, peer []byte) ([]byte, error) {
-	pub, err := ecdh.X25519().NewPublicKey(peer)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+	if len(peer) != KeySize {
+		return nil, fmt.Errorf("%w: X25519 public key of %d bytes", ErrBadKey, len(peer))
 	}
-	s, err := priv.ECDH(pub)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+	var sk, pk, out x25519.Key
+	copy(sk[:], priv.Bytes())
+	copy(pk[:], peer)
+	ok := x25519.Shared(&out, &sk, &pk)
+	clear(sk[:])
+	if !ok || out == (x25519.Key{}) {
+		return nil, fmt.Errorf("%w: low-order X25519 public key", ErrBadKey)
 	}
-	return s, nil
+	return out[:], nil
 }
 
 // derive is HKDF-SHA256 (RFC 5869) of the agreed secret with info

@@ -3,6 +3,7 @@ package secagg
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -92,5 +93,40 @@ func TestGraph(t *testing.T) {
 	}
 	if DefaultDegree(1000) != 30 || DefaultDegree(5000) != 38 || DefaultDegree(10) != 0 {
 		t.Errorf("DefaultDegree: %d %d %d", DefaultDegree(1000), DefaultDegree(5000), DefaultDegree(10))
+	}
+}
+
+// TestEncodingMatchesDefinition: the encoder equals clip-then-round-then-
+// clamp, value by value, on random values around the clip range and at its
+// edges, appending after existing words.
+func TestEncodingMatchesDefinition(t *testing.T) {
+	e := Encoding{Clip: 1.5, Scale: 1 << 20}
+	r := rand.New(rand.NewPCG(3, 4))
+	x := []float32{1.5, -1.5, math.Nextafter32(1.5, 2), math.Nextafter32(-1.5, -2), 0, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1.4999999, -0.5 / (1 << 20)}
+	for range 10_000 {
+		x = append(x, float32(r.NormFloat64()))
+	}
+	got, clipped := e.AppendEncode([]uint32{7}, x)
+	if len(got) != len(x)+1 || got[0] != 7 {
+		t.Fatalf("appended %d words after %v", len(got), got[:1])
+	}
+	want := 0
+	m := float64(e.MaxUnits())
+	for i, v := range x {
+		f := float64(v)
+		if math.IsNaN(f) || math.Abs(f) > e.Clip {
+			want++
+		}
+		if math.IsNaN(f) {
+			f = 0
+		}
+		f = math.Max(-e.Clip, math.Min(e.Clip, f))
+		q := math.Max(-m, math.Min(m, math.Round(f*e.Scale)))
+		if w := uint32(int32(q)); got[i+1] != w {
+			t.Fatalf("x=%v: %#x, want %#x", v, got[i+1], w)
+		}
+	}
+	if clipped != want {
+		t.Fatalf("clipped %d, want %d", clipped, want)
 	}
 }

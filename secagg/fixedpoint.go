@@ -3,6 +3,7 @@ package secagg
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Encoding maps real-valued updates to Z_{2^32} and back: a value is clipped
@@ -60,24 +61,28 @@ func (e Encoding) Bound(n, dim int) Overflow {
 // AppendEncode appends the encoding of x to dst and returns it with the
 // number of coordinates clipped (including NaNs).
 func (e Encoding) AppendEncode(dst []uint32, x []float32) ([]uint32, int) {
-	m := float64(e.MaxUnits())
+	clip, scale := e.Clip, e.Scale
 	clipped := 0
-	for _, v := range x {
+	n := len(dst)
+	dst = slices.Grow(dst, len(x))[:n+len(x)]
+	out := dst[n:]
+	for i, v := range x {
 		f := float64(v)
-		switch {
-		case f != f:
-			f = 0
-			clipped++
-		case f > e.Clip:
-			f = e.Clip
-			clipped++
-		case f < -e.Clip:
-			f = -e.Clip
+		if !(f >= -clip && f <= clip) {
+			switch {
+			case f != f:
+				f = 0
+			case f > clip:
+				f = clip
+			default:
+				f = -clip
+			}
 			clipped++
 		}
-		q := math.Round(f * e.Scale)
-		q = math.Max(-m, math.Min(m, q))
-		dst = append(dst, uint32(int32(q)))
+		// |f| ≤ Clip, and rounded multiplication and math.Round are
+		// monotonic, so |q| ≤ Round(Clip·Scale) = MaxUnits ≤ 2^31−1
+		// (Validate): no further clamp is needed.
+		out[i] = uint32(int32(math.Round(f * scale)))
 	}
 	return dst, clipped
 }

@@ -18,25 +18,35 @@ func benchSpec() Spec {
 	}
 }
 
-// oneRound runs a single round of spec and returns its report.
-func oneRound(b *testing.B, spec Spec, devices int, seed uint64) RoundReport {
+// oneRound runs two rounds of spec and returns the second's report and the
+// CPU seconds this process spent on it (clients and server together; user
+// plus system, from the end of the first round to the end of the second, so
+// no setup). CPU time, unlike wall time, hardly moves with the load other
+// processes put on a shared machine.
+func oneRound(b *testing.B, spec Spec, devices int, seed uint64) (RoundReport, float64) {
 	b.Helper()
-	rep, err := Run(context.Background(), Config{Spec: spec, Devices: devices, Rounds: 1, Dropout: 0.05, Seed: seed, Dir: b.TempDir(), NoEval: true})
+	var cpu []float64
+	progress := func(RoundReport) { cpu = append(cpu, processCPU()) }
+	rep, err := Run(context.Background(), Config{Spec: spec, Devices: devices, Rounds: 2, Dropout: 0.05, Seed: seed, Dir: b.TempDir(), NoEval: true, Progress: progress})
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := rep.PerRound[0]
+	if len(rep.PerRound) != 2 || len(cpu) != 2 {
+		b.Fatalf("%d rounds ran", len(rep.PerRound))
+	}
+	r := rep.PerRound[1]
 	if !r.Committed {
 		b.Fatalf("round failed: %s", r.Failure)
 	}
-	return r
+	return r, cpu[1] - cpu[0]
 }
 
 // BenchmarkRoundCost runs, in each iteration, the same round (same devices,
-// data, seeds, 5% dropout) five ways and reports each one's wall time per
-// round (clients and server in this process) and the ratios: SecAgg (complete
-// graph) and SecAgg+ against plain aggregation, and central and distributed
-// DP against SecAgg+ without DP.
+// data, seeds, 5% dropout; the second of a run) five ways and reports each
+// one's wall time and CPU time per round (clients and server in this
+// process) and the ratios of both: SecAgg (complete graph) and SecAgg+
+// against plain aggregation, and central and distributed DP against SecAgg+
+// without DP. On a machine others load, read the cpu ratios.
 func BenchmarkRoundCost(b *testing.B) {
 	on, off := true, false
 	modes := []struct {
@@ -52,6 +62,7 @@ func BenchmarkRoundCost(b *testing.B) {
 		}},
 	}
 	secs := make([]float64, len(modes))
+	cpus := make([]float64, len(modes))
 	server := make([]float64, len(modes))
 	bytes := make([]float64, len(modes))
 	device := make([]float64, len(modes)) // a device's own work: training + secagg
@@ -62,8 +73,9 @@ func BenchmarkRoundCost(b *testing.B) {
 		for i, m := range modes {
 			s := benchSpec()
 			m.set(&s)
-			r := oneRound(b, s, 200, seed)
+			r, cpu := oneRound(b, s, 200, seed)
 			secs[i] += r.Seconds
+			cpus[i] += cpu
 			server[i] += r.ServerSeconds
 			bytes[i] += r.BytesPerClient
 			device[i] += r.TrainingMs + r.SecAggMs
@@ -75,6 +87,7 @@ func BenchmarkRoundCost(b *testing.B) {
 	n := float64(b.N)
 	for i, m := range modes {
 		b.ReportMetric(secs[i]/n, m.name+"-s/round")
+		b.ReportMetric(cpus[i]/n, m.name+"-cpu-s/round")
 		b.ReportMetric(1000*server[i]/n, m.name+"-server-ms/round")
 		b.ReportMetric(bytes[i]/n, m.name+"-B/client")
 		b.ReportMetric(device[i]/n, m.name+"-device-ms")
@@ -88,6 +101,10 @@ func BenchmarkRoundCost(b *testing.B) {
 	b.ReportMetric(secs[2]/secs[0], "secagg+/plain")
 	b.ReportMetric(secs[3]/secs[2], "central-dp/secagg+")
 	b.ReportMetric(secs[4]/secs[2], "distributed-dp/secagg+")
+	b.ReportMetric(cpus[1]/cpus[0], "cpu:secagg/plain")
+	b.ReportMetric(cpus[2]/cpus[0], "cpu:secagg+/plain")
+	b.ReportMetric(cpus[3]/cpus[2], "cpu:central-dp/secagg+")
+	b.ReportMetric(cpus[4]/cpus[2], "cpu:distributed-dp/secagg+")
 }
 
 // BenchmarkCIFAR10Shaped is pfl-research's CIFAR-10 setting in shape: 50
@@ -104,17 +121,19 @@ func BenchmarkCIFAR10Shaped(b *testing.B) {
 				// Every one of the 50 devices joins (q = 1).
 				Target: 50, OverSelection: 1, MinReports: 40, SecureAggregation: &secure,
 			}
-			var secs, server, bytes float64
+			var secs, cpus, server, bytes float64
 			seed := uint64(0)
 			for b.Loop() {
 				seed++
-				r := oneRound(b, spec, 50, seed)
+				r, cpu := oneRound(b, spec, 50, seed)
 				secs += r.Seconds
+				cpus += cpu
 				server += r.ServerSeconds
 				bytes += r.BytesPerClient
 			}
 			n := float64(b.N)
 			b.ReportMetric(n/secs, "rounds/s")
+			b.ReportMetric(cpus/n, "cpu-s/round")
 			b.ReportMetric(1000*server/n, "server-ms/round")
 			b.ReportMetric(bytes/n, "B/client")
 		})

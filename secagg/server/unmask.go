@@ -64,7 +64,7 @@ func (r *Round) finish() (*Result, error) {
 	}
 	var cb secagg.Combiner
 	var jobs []maskJob
-	var dropped []uint32
+	var dropped, nb []uint32
 	survivors := r.sortedU3()
 	for _, u := range r.u2 {
 		if r.u3[u] {
@@ -95,8 +95,11 @@ func (r *Round) finish() (*Result, error) {
 		if !bytes.Equal(key.PublicKey().Bytes(), r.keys[u].SPub[:]) {
 			return nil, fmt.Errorf("%w: client %d's rebuilt key does not match its public key", secagg.ErrReconstruct, u)
 		}
-		for _, v := range survivors {
-			if r.graph.Adjacent(u, v) {
+		// u's neighbours (ascending) that survived: O(k), not O(n), per
+		// dropped client.
+		nb = r.graph.AppendNeighbours(nb[:0], u)
+		for _, v := range nb {
+			if r.u3[v] {
 				// v added +PRG(s_uv) if v < u, −PRG(s_uv) if v > u.
 				jobs = append(jobs, maskJob{key: key, peer: r.keys[v].SPub[:], u: u, v: v, neg: v < u})
 			}
