@@ -132,13 +132,20 @@ func (b *Bus) shutdown() {
 	}
 }
 
-// Stream is a work-queue stream of one kind of message.
+// Stream is a stream of one kind of message: a work queue by default, or
+// a log.
 type Stream struct {
 	// Name is unique within the bus (letters, digits, _ and -).
 	Name string
 	// MaxAge removes a message this long after it was stored even when no
-	// consumer has taken it; zero keeps it until acknowledged.
+	// consumer has taken it; zero keeps it until acknowledged (a log:
+	// forever).
 	MaxAge time.Duration
+	// Log keeps every message until MaxAge instead of removing it once a
+	// consumer acknowledged it, so any number of readers can Replay the
+	// stream from its start (a state rebuilt in memory after a crash).
+	// A log stream cannot be Consumed.
+	Log bool
 }
 
 func (b *Bus) streamName(s string) string { return strings.ToUpper(b.prefix) + "_" + s }
@@ -153,10 +160,14 @@ func (b *Bus) Declare(ctx context.Context, s Stream) error {
 	if s.MaxAge > 0 && s.MaxAge < dup {
 		dup = s.MaxAge
 	}
+	retention := jetstream.WorkQueuePolicy
+	if s.Log {
+		retention = jetstream.LimitsPolicy
+	}
 	_, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       b.streamName(s.Name),
 		Subjects:   []string{b.subject(s.Name)},
-		Retention:  jetstream.WorkQueuePolicy,
+		Retention:  retention,
 		Storage:    jetstream.FileStorage,
 		MaxAge:     s.MaxAge,
 		Duplicates: dup,
@@ -197,6 +208,8 @@ type Msg struct {
 	Data []byte
 	// Redelivered says JetStream delivered it before without an ack.
 	Redelivered bool
+	// Time is when the stream stored it (the server's clock).
+	Time time.Time
 }
 
 // ConsumeOptions tune Consume.
@@ -257,7 +270,7 @@ func (b *Bus) Consume(ctx context.Context, stream, durable string, o ConsumeOpti
 			}
 			raw = append(raw, m)
 			msgs = append(msgs, Msg{Seq: md.Sequence.Stream, ID: m.Headers().Get(jetstream.MsgIDHeader),
-				Data: m.Data(), Redelivered: md.NumDelivered > 1})
+				Data: m.Data(), Redelivered: md.NumDelivered > 1, Time: md.Timestamp})
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
 			b.log.Warn("messaging: fetch", "stream", stream, "err", err)

@@ -43,8 +43,9 @@ const seatHeader = "Sextant-FL-Seat"
 
 // flTasks holds the federated tasks the server runs.
 type flTasks struct {
-	mu    sync.RWMutex
-	tasks map[string]*fl.Service
+	mu      sync.RWMutex
+	tasks   map[string]*fl.Service
+	uploads *flUploadQueue // nil: uploads go to the local task (fl_uploads.go)
 }
 
 func (s *Server) flTasks() *flTasks {
@@ -59,6 +60,18 @@ func (s *Server) ServeFL(svc *fl.Service) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.tasks[svc.Coordinator().Task().Name] = svc
+}
+
+// StopFL stops answering devices for svc's task (a replica that no longer
+// leads); another service registered for the task since is left alone.
+func (s *Server) StopFL(svc *fl.Service) {
+	t := s.flTasks()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	name := svc.Coordinator().Task().Name
+	if t.tasks[name] == svc {
+		delete(t.tasks, name)
+	}
 }
 
 func (s *Server) flService(r *http.Request) (*fl.Service, error) {

@@ -275,7 +275,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /v1/devices/{id}/fl/{task}", s.flDevice(s.flStatus))
 	mux.Handle("POST /v1/devices/{id}/fl/{task}/checkin", s.flDevice(s.flCheckIn))
 	mux.Handle("POST /v1/devices/{id}/fl/{task}/configure", s.flDevice(s.flConfigure))
-	mux.Handle("POST /v1/devices/{id}/fl/{task}/messages", s.flDevice(s.flSend))
+	mux.Handle("POST /v1/devices/{id}/fl/{task}/messages", s.flSendRoute()) // fl_uploads.go
 	mux.Handle("GET /v1/devices/{id}/fl/{task}/messages/{step}", s.flDevice(s.flNext))
 	mux.Handle("POST /v1/devices/{id}/fl/{task}/leave", s.flDevice(s.flLeave))
 

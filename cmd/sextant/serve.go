@@ -29,6 +29,8 @@ func defaultDSN(data string) string { return "sqlite:" + filepath.Join(data, "se
 func newServeCmd(e *env) *cobra.Command {
 	var data, dsn, blobsDir, metaDir, keys, listen, logFormat, telemetryFile string
 	var natsURL string
+	var flTaskFiles []string
+	var flPopulation int
 	cmd := &cobra.Command{
 		Use:   "serve --keys KEYDIR [--db sqlite:PATH|postgres://…] [--blobs DIR] [--listen ADDR]",
 		Short: "Run the delivery server: device API, admin API, signed metadata",
@@ -81,6 +83,10 @@ signed metadata the server has served.`,
 			if err != nil {
 				return err
 			}
+			flTasks, err := loadFLTasks(flTaskFiles, flPopulation, data) // serve_fl.go
+			if err != nil {
+				return err
+			}
 			rollouts, healthAgg, err := newHealthGates(ctx, data, db, log) // serve_health.go
 			if err != nil {
 				return err
@@ -90,10 +96,15 @@ signed metadata the server has served.`,
 				return err
 			}
 			defer bus.Close()
+			healthQueue, err := newHealthQueue(ctx, bus, healthAgg, log)
+			if err != nil {
+				return err
+			}
+			driver := &rolloutDriver{ctl: rollouts, interval: 10 * time.Second, log: log, health: healthQueue}
 			srv, err := server.New(server.Config{Store: db, Blobs: blobs, Signing: sign, Clock: clock.Real,
 				Logger: log, Registry: prometheus.NewRegistry(), Telemetry: server.TelemetryConfig{Registry: streams,
 					Queue: server.NewTelemetryQueue(bus, messaging.ConsumeOptions{}), Aggregates: db},
-				Rollouts: rollouts, Health: healthAgg, Drift: healthAgg,
+				Rollouts: rollouts, Health: healthQueue, Drift: leaderDrift{agg: healthAgg, leading: &driver.leading},
 				StampBatch: 100 * time.Millisecond})
 			if err != nil {
 				return err
@@ -102,9 +113,16 @@ signed metadata the server has served.`,
 			if err := srv.DeclareTelemetry(ctx); err != nil {
 				return err
 			}
-			// Only the leader replica evaluates rollouts and aggregates
-			// telemetry (serve_rollouts.go).
-			driver := &rolloutDriver{ctl: rollouts, interval: 10 * time.Second, log: log, srv: srv}
+			// Only the leader replica evaluates rollouts, aggregates
+			// telemetry and health reports, and runs federated tasks
+			// (serve_rollouts.go).
+			driver.srv = srv
+			if len(flTasks) > 0 {
+				driver.fl = (&flLeader{srv: srv, states: db, tasks: flTasks, retry: 10 * time.Second, log: log}).lead
+				if err := useFLUploads(ctx, srv, bus, flTasks, db.Dialect()); err != nil { // serve_fl.go
+					return err
+				}
+			}
 			go driver.run(ctx, dsn, db.Dialect(), replicaName())
 			go db.ListenChanges(ctx, store.ChangeCurrent, func(string) { srv.InvalidateCurrents() })
 			ln, err := net.Listen("tcp", listen)
@@ -124,7 +142,9 @@ signed metadata the server has served.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "request log format: json or text")
 	cmd.Flags().StringVar(&telemetryFile, "telemetry", "", "JSON file declaring the telemetry streams POST /v1/telemetry accepts (default: none)")
-	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS JetStream server(s) for telemetry, nats://… (default: an embedded server under DATA/nats; replicas must share one)")
+	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS JetStream server(s) for telemetry, health reports and federated uploads, nats://… (default: an embedded server under DATA/nats; replicas must share one)")
+	cmd.Flags().StringArrayVar(&flTaskFiles, "fl-task", nil, "federated task file (YAML, as 'sextant fl simulate' reads; repeatable): the leader runs its rounds on the registry's current version of the task's model")
+	cmd.Flags().IntVar(&flPopulation, "fl-population", 1000, "eligible devices the federated tasks' DP sampling rate assumes")
 	cmd.MarkFlagRequired("keys")
 	return cmd
 }

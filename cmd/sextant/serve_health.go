@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/sextant-ml/sextant/clock"
 	"github.com/sextant-ml/sextant/delivery/health"
 	"github.com/sextant-ml/sextant/delivery/rollout"
+	"github.com/sextant-ml/sextant/messaging"
 	"github.com/sextant-ml/sextant/privacy/telemetry"
+	"github.com/sextant-ml/sextant/server"
 )
 
 // healthStore is what the health gates read training histograms from and
@@ -25,9 +28,9 @@ type healthStore interface {
 // drift to the admin API, through central DP with the declared streams'
 // budgets (device/health.Schemas), the ε spent per day kept in
 // DATA/health-ledger.json so a restart does not reset it. The totals
-// themselves live in this process only: after a restart the gates wait
-// for fresh check-ins, and with several replicas each aggregates the
-// check-ins it serves (the leader's gates see its own share).
+// themselves live in the leader's memory only, fed by the reports' stream
+// (newHealthQueue): every replica publishes the reports it receives, and
+// the leader rebuilds the totals from the stream when it takes over.
 // A drift alarm (PSI past 0.2) is logged as a warning.
 func newHealthGates(ctx context.Context, data string, db healthStore, log *slog.Logger) (*rollout.Controller, *health.Aggregator, error) {
 	ledger, err := telemetry.OpenLedger(filepath.Join(data, "health-ledger.json"))
@@ -52,4 +55,30 @@ func newHealthGates(ctx context.Context, data string, db healthStore, log *slog.
 	}
 	agg.Bind(ctl)
 	return ctl, agg, nil
+}
+
+// newHealthQueue routes the check-ins' health reports through JetStream
+// (server.HealthQueue): this replica publishes the reports it receives,
+// and while it leads it folds every replica's into agg.
+func newHealthQueue(ctx context.Context, bus *messaging.Bus, agg *health.Aggregator, log *slog.Logger) (*server.HealthQueue, error) {
+	q := server.NewHealthQueue(bus, agg, nil, log)
+	if err := q.Declare(ctx); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	return q, nil
+}
+
+// leaderDrift answers rollout drift from the aggregate on the leader
+// only: a follower's aggregate is not fed (and a release there would
+// spend its own privacy budget), so it reports drift as not measured.
+type leaderDrift struct {
+	agg     *health.Aggregator
+	leading *atomic.Bool
+}
+
+func (l leaderDrift) Drift(ctx context.Context, id string) (*health.DriftReport, error) {
+	if !l.leading.Load() {
+		return nil, nil
+	}
+	return l.agg.Drift(ctx, id)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -65,4 +66,52 @@ func TestServeHealthGates(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "health-ledger.json")); err != nil {
 		t.Fatalf("no ledger of the releases: %v", err)
 	}
+}
+
+// TestServeHealthQueue: in `sextant serve` the check-ins' health reports
+// go through JetStream (embedded here) and the leader's driver folds them
+// into the gates' aggregate; a follower reports drift as not measured.
+func TestServeHealthQueue(t *testing.T) {
+	ctx := t.Context()
+	data := t.TempDir()
+	db, err := store.Open(ctx, defaultDSN(data), store.WithClock(clock.Real))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	log := slog.New(slog.DiscardHandler)
+	ctl, agg, err := newHealthGates(ctx, data, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, err := openBus(ctx, "", data, db.Dialect(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	q, err := newHealthQueue(ctx, bus, agg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := range 30 {
+		rec := dhealth.NewRecorder()
+		rec.Inference("eta", "1.0.0", time.Millisecond, false)
+		if err := q.Ingest(ctx, fmt.Sprint("d", d), rec.Take()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := agg.Devices("eta", "1.0.0"); n != 0 {
+		t.Fatalf("reports reached the aggregate before anyone led: %d devices", n)
+	}
+	driver := &rolloutDriver{ctl: ctl, interval: 50 * time.Millisecond, log: log, health: q}
+	drift := leaderDrift{agg: agg, leading: &driver.leading}
+	if r, err := drift.Drift(ctx, "r1"); r != nil || err != nil {
+		t.Fatalf("a follower's drift: %+v, %v", r, err)
+	}
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- driver.run(lctx, defaultDSN(data), db.Dialect(), "test") }()
+	waitFor(t, 10*time.Second, "the leader to fold the reports in", func() bool { return agg.Devices("eta", "1.0.0") == 30 })
+	stop()
+	<-done
 }

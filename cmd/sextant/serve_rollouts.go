@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,8 +66,21 @@ type rolloutDriver struct {
 	log      *slog.Logger
 	// srv, when set, has its telemetry aggregated by the leader and
 	// reloaded by followers.
-	srv     telemetryRunner
+	srv telemetryRunner
+	// health, when set, is the queue of the check-ins' health reports the
+	// leader folds into the gates' aggregate (serve_health.go); its gates
+	// wait for it to catch up before the first evaluation.
+	health healthRunner
+	// fl, when set, runs the federated tasks while this replica leads
+	// (serve_fl.go).
+	fl      func(ctx context.Context)
 	leading atomic.Bool
+}
+
+// healthRunner is the part of *server.HealthQueue the leader runs.
+type healthRunner interface {
+	Run(ctx context.Context) error
+	CatchUp(ctx context.Context) error
 }
 
 // telemetryRunner is the part of *server.Server the driver runs.
@@ -92,21 +106,38 @@ func (d *rolloutDriver) run(ctx context.Context, dsn, dialect, holder string) er
 		})
 }
 
-// lead evaluates every interval, and aggregates telemetry, until ctx
-// ends; ctx carries the fence.
+// lead evaluates every interval, aggregates telemetry and health reports
+// and runs the federated tasks, until ctx ends; ctx carries the fence.
 func (d *rolloutDriver) lead(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	if d.srv != nil {
-		done := make(chan struct{})
-		defer func() { <-done }()
-		go func() {
-			defer close(done)
+		wg.Go(func() {
 			for ctx.Err() == nil {
 				if err := d.srv.RunTelemetry(ctx); err != nil && ctx.Err() == nil {
 					d.log.Error("telemetry: aggregator stopped; restarting", "err", err)
 				}
 				sleepCtx(ctx, d.interval)
 			}
-		}()
+		})
+	}
+	if d.fl != nil {
+		wg.Go(func() { d.fl(ctx) })
+	}
+	if d.health != nil {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if err := d.health.Run(ctx); err != nil && ctx.Err() == nil {
+					d.log.Error("health: aggregator stopped; restarting", "err", err)
+				}
+				sleepCtx(ctx, d.interval)
+			}
+		})
+		// The gates judge a rollout on all its reports, not on the part
+		// replayed so far.
+		if err := d.health.CatchUp(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("health: catching up with the reports' stream", "err", err)
+		}
 	}
 	for {
 		if err := d.ctl.Reload(ctx); err != nil && ctx.Err() == nil {
