@@ -38,6 +38,12 @@ func (r MemoryReport) String() string {
 	if r.Noise > 0 {
 		noise = fmt.Sprintf(", DP noise %d", r.Noise)
 	}
+	if r.Arena < 0 {
+		// The batch dimension was not bound, so the arena (and the total)
+		// is known only once the first batch arrives.
+		return fmt.Sprintf("arena not planned ahead (unbound input dimensions; gradients %d), params %d, optimizer state %d%s bytes (frozen weights %d)",
+			r.Gradients, r.Params, r.OptimizerState, noise, r.Frozen)
+	}
 	return fmt.Sprintf("arena %d (gradients %d), params %d, optimizer state %d%s, total %d bytes (frozen weights %d)",
 		r.Arena, r.Gradients, r.Params, r.OptimizerState, noise, r.Total, r.Frozen)
 }
