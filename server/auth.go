@@ -118,7 +118,10 @@ func (s *Server) enroll(h func(http.ResponseWriter, *http.Request, delivery.Toke
 }
 
 // credentialDevice authenticates the request's device credential: the
-// enrolled device it belongs to, from the cache or else the store.
+// enrolled device it belongs to, from the cache, else from the
+// credential's own MAC (signing.DeviceCredentials: no database round
+// trip; the device's row is written, or re-created, by its check-in's
+// batched stamp), else from the store.
 func (s *Server) credentialDevice(r *http.Request) (*cachedDevice, error) {
 	secret, err := bearer(r)
 	if err != nil {
@@ -127,6 +130,9 @@ func (s *Server) credentialDevice(r *http.Request) (*cachedDevice, error) {
 	hash := delivery.HashSecret(secret)
 	if d := s.devices.get(hash); d != nil {
 		return d, nil
+	}
+	if id, ok := s.sign.Director().Credentials().Verify(secret); ok {
+		return s.devices.putVerified(hash, id), nil
 	}
 	dev, err := s.loadDevice(r.Context(), hash) // devload.go
 	if errors.Is(err, delivery.ErrNotFound) {
@@ -185,6 +191,12 @@ type deviceCache struct {
 // after it.
 type cachedDevice struct {
 	id string
+	// hash is the credential's hash, which a batched stamp needs to
+	// re-create a missing row.
+	hash string
+	// verified: authenticated by the credential's MAC, without reading
+	// the device's row (which may not exist yet).
+	verified bool
 
 	mu      sync.Mutex
 	attrs   string    // the attributes' canonical JSON, as stored
@@ -209,7 +221,17 @@ func (c *deviceCache) get(hash string) *cachedDevice {
 
 func (c *deviceCache) put(hash string, d delivery.Device) *cachedDevice {
 	attrs, _ := json.Marshal(d.Attributes)
-	cd := &cachedDevice{id: d.ID, attrs: string(attrs), stamped: d.LastCheckIn}
+	return c.insert(hash, &cachedDevice{id: d.ID, hash: hash, attrs: string(attrs), stamped: d.LastCheckIn})
+}
+
+// putVerified caches a device authenticated by its credential's MAC: what
+// it last reported is unknown, so its first check-in stamps it.
+func (c *deviceCache) putVerified(hash, id string) *cachedDevice {
+	return c.insert(hash, &cachedDevice{id: id, hash: hash, verified: true})
+}
+
+// insert caches cd under hash unless another is there, which it returns.
+func (c *deviceCache) insert(hash string, cd *cachedDevice) *cachedDevice {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cur := c.m[hash]; cur != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -97,11 +98,21 @@ func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request, _ delive
 	if err := info.check(); err != nil {
 		return err
 	}
-	var idb [16]byte
+	var idb, nonce [16]byte
 	rand.Read(idb[:])
-	cred := randomString(32)
+	rand.Read(nonce[:])
+	id := "d" + hex.EncodeToString(idb[:])
+	// The credential proves itself (signing.DeviceCredentials), so the
+	// device's first check-in on any replica needs no database lookup.
+	// Its row is still written before the answer: a registration the
+	// device was told of is never lost, and a server without this
+	// director key finds the device by the credential's hash.
+	cred, err := s.sign.Director().Credentials().Mint(id, nonce)
+	if err != nil {
+		return err
+	}
 	d, err := s.store.RegisterDevice(r.Context(), delivery.Device{
-		ID: "d" + hex.EncodeToString(idb[:]), CredentialHash: delivery.HashSecret(cred), Attributes: info.attributes(),
+		ID: id, CredentialHash: delivery.HashSecret(cred), Attributes: info.attributes(),
 	})
 	if err != nil {
 		return err
@@ -254,6 +265,13 @@ func (s *Server) stamp(ctx context.Context, d *cachedDevice, attrs delivery.Attr
 		return nil
 	}
 	dev, err := s.store.CheckIn(ctx, d.id, attrs)
+	if errors.Is(err, delivery.ErrNotFound) && d.verified {
+		// A device whose credential proves it but whose row is missing
+		// (a lost write, an enrolment by credential alone): register it.
+		if _, err = s.store.RegisterDevice(ctx, delivery.Device{ID: d.id, CredentialHash: d.hash, Attributes: attrs}); err == nil || errors.Is(err, delivery.ErrConflict) {
+			dev, err = s.store.CheckIn(ctx, d.id, attrs)
+		}
+	}
 	if err != nil {
 		return err
 	}

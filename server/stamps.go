@@ -14,6 +14,12 @@ type batchStamper interface {
 	CheckInBatch(ctx context.Context, stamps map[string]delivery.Attributes) error
 }
 
+// checkInUpserter is a store that records many check-ins in multi-row
+// upserts, registering devices that have no row; store.DB implements it.
+type checkInUpserter interface {
+	UpsertCheckIns(ctx context.Context, cs []delivery.Device) error
+}
+
 // stamps collects the check-ins stamp would write and flushes them every
 // Config.StampBatch in one transaction, so a burst of first check-ins
 // (after a restart, or devices new to this replica) costs one commit per
@@ -57,7 +63,11 @@ func (s *Server) flushStamps() {
 			cancel()
 			return
 		case <-t.C:
-			s.flushOnce(s.bgCtx)
+			// Not bgCtx: a flush under way when the server closes must
+			// finish, or its stamps would be lost on a clean shutdown.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.bgCtx), 10*time.Second)
+			s.flushOnce(ctx)
+			cancel()
 		}
 	}
 }
@@ -71,11 +81,23 @@ func (s *Server) flushOnce(ctx context.Context) {
 	if len(batch) == 0 {
 		return
 	}
-	byID := make(map[string]delivery.Attributes, len(batch))
-	for d, a := range batch {
-		byID[d.id] = a
+	var err error
+	if u, ok := s.store.(checkInUpserter); ok {
+		// One multi-row upsert per thousand devices; it re-creates the
+		// row of a device authenticated by its credential alone.
+		rows := make([]delivery.Device, 0, len(batch))
+		for d, a := range batch {
+			rows = append(rows, delivery.Device{ID: d.id, CredentialHash: d.hash, Attributes: a})
+		}
+		err = u.UpsertCheckIns(ctx, rows)
+	} else {
+		byID := make(map[string]delivery.Attributes, len(batch))
+		for d, a := range batch {
+			byID[d.id] = a
+		}
+		err = s.store.(batchStamper).CheckInBatch(ctx, byID)
 	}
-	if err := s.store.(batchStamper).CheckInBatch(ctx, byID); err != nil {
+	if err != nil {
 		s.log.Warn("check-in stamps not recorded; retried at the devices' next check-in", "devices", len(batch), "err", err)
 		for d := range batch {
 			d.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,5 +102,83 @@ func testFencedPublish(t *testing.T, e *env) {
 	}
 	if _, err := e.db.PublishVersion(ctx, version("eta", "1.1.0", "1.0.0")); err != nil {
 		t.Fatalf("unfenced publish after the refusal: %v", err)
+	}
+}
+
+// testDeviceUpserts covers the server's batched check-in writes: existing
+// devices updated (credential and registration kept), missing ones
+// registered, duplicates collapsed to the last, a foreign credential
+// skipped without losing the rest, batches beyond one statement.
+func testDeviceUpserts(t *testing.T, e *env) {
+	ctx := t.Context()
+	if _, err := e.db.RegisterDevice(ctx, delivery.Device{ID: "dev-a", CredentialHash: sum("cred-a")}); err != nil {
+		t.Fatal(err)
+	}
+	regA, err := e.db.GetDevice(ctx, "dev-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	if err := e.db.UpsertCheckIns(ctx, []delivery.Device{
+		{ID: "dev-a", CredentialHash: sum("cred-a"), Attributes: delivery.Attributes{Class: "high"}},
+		{ID: "dev-new", CredentialHash: sum("cred-new"), Attributes: delivery.Attributes{Class: "low", Region: "NL"}},
+		{ID: "dev-a", CredentialHash: sum("cred-a"), Attributes: delivery.Attributes{Class: "mid"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.db.GetDevice(ctx, "dev-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Attributes.Class != "mid" || a.CredentialHash != sum("cred-a") || !a.RegisteredAt.Equal(regA.RegisteredAt) ||
+		!a.LastCheckIn.Equal(e.clock.Now().UTC().Truncate(time.Microsecond)) {
+		t.Fatalf("dev-a after upsert: %+v (registered %v)", a, regA.RegisteredAt)
+	}
+	n, err := e.db.DeviceByCredential(ctx, sum("cred-new"))
+	if err != nil {
+		t.Fatalf("a device without a row was not registered: %v", err)
+	}
+	if n.ID != "dev-new" || n.Attributes.Region != "NL" || n.RegisteredAt.IsZero() || !n.LastCheckIn.Equal(n.RegisteredAt) {
+		t.Fatalf("dev-new: %+v", n)
+	}
+
+	// dev-x claims dev-a's credential hash: skipped, dev-y still written.
+	err = e.db.UpsertCheckIns(ctx, []delivery.Device{
+		{ID: "dev-x", CredentialHash: sum("cred-a")},
+		{ID: "dev-y", CredentialHash: sum("cred-y")},
+	})
+	if !errors.Is(err, delivery.ErrConflict) {
+		t.Fatalf("foreign credential: %v, want ErrConflict", err)
+	}
+	if _, err := e.db.GetDevice(ctx, "dev-x"); !errors.Is(err, delivery.ErrNotFound) {
+		t.Fatalf("dev-x was written: %v", err)
+	}
+	if _, err := e.db.GetDevice(ctx, "dev-y"); err != nil {
+		t.Fatalf("dev-y lost with dev-x's conflict: %v", err)
+	}
+	if err := e.db.UpsertCheckIns(ctx, []delivery.Device{{ID: "dev-z", CredentialHash: "not-a-hash"}}); !errors.Is(err, delivery.ErrInvalid) {
+		t.Fatalf("bad hash: %v, want ErrInvalid", err)
+	}
+
+	// More rows than one statement takes.
+	many := make([]delivery.Device, upsertRows*2+17)
+	for i := range many {
+		many[i] = delivery.Device{ID: fmt.Sprintf("bulk-%05d", i), CredentialHash: sum(fmt.Sprintf("bulk-%d", i)),
+			Attributes: delivery.Attributes{Class: "c"}}
+	}
+	if err := e.db.UpsertCheckIns(ctx, many); err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	if err := e.db.RecentDevices(ctx, 10*upsertRows, func(d delivery.Device) bool {
+		if strings.HasPrefix(d.ID, "bulk-") && d.Attributes.Class == "c" {
+			found++
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if found != len(many) {
+		t.Fatalf("%d of %d bulk check-ins recorded", found, len(many))
 	}
 }

@@ -60,6 +60,7 @@ func runSuite(t *testing.T, fresh func(t *testing.T) string) {
 		{"Tokens", testTokens},
 		{"Devices", testDevices},
 		{"DeviceLookups", testDeviceLookups}, // devices_batch_test.go
+		{"DeviceUpserts", testDeviceUpserts}, // devices_batch_test.go
 		{"FencedPublish", testFencedPublish}, // devices_batch_test.go
 		{"Audit", testAudit},
 		{"RestartLosesNothing", testRestartLosesNothing},

@@ -19,6 +19,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"math"
@@ -31,6 +32,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sextant-ml/sextant/delivery"
+	"github.com/sextant-ml/sextant/delivery/signing"
 )
 
 // Config is one load run.
@@ -48,6 +52,9 @@ type Config struct {
 	// ServerPID, when positive, is the server's process (on this
 	// machine): its CPU time over the run is reported.
 	ServerPID int
+	// Secret returns device n's credential (default DeviceSecret;
+	// MintedSecrets for credentials that prove themselves).
+	Secret func(n int) string
 }
 
 // Result is what a run measured.
@@ -84,6 +91,66 @@ func (r *Result) Quantile(q float64) time.Duration {
 func DeviceID(n int) string     { return fmt.Sprintf("load-%09d", n) }
 func DeviceSecret(n int) string { return fmt.Sprintf("load-secret-%d", n) }
 
+// MintedSecrets returns device n's credential as the server's
+// registration would issue it: minted by the director key's credential
+// authority (signing.DeviceCredentials), with a nonce derived from n so
+// that every run, and the seeded hash, agree. Credentials of devices
+// first…first+count-1 are made up front, so the generator spends no CPU
+// on them during the run.
+func MintedSecrets(c *signing.DeviceCredentials, first, count int) (func(n int) string, error) {
+	mint := func(n int) (string, error) {
+		nonce := sha256.Sum256([]byte("load-nonce-" + strconv.Itoa(n)))
+		return c.Mint(DeviceID(n), [16]byte(nonce[:16]))
+	}
+	pre := make([]string, max(0, min(count, 2_000_000)))
+	for i := range pre {
+		var err error
+		if pre[i], err = mint(first + i); err != nil {
+			return nil, err
+		}
+	}
+	return func(n int) string {
+		if i := n - first; i >= 0 && i < len(pre) {
+			return pre[i]
+		}
+		s, _ := mint(n) // DeviceID(n) is always a valid device id
+		return s
+	}, nil
+}
+
+// SeedSecrets inserts devices 1…n with the credentials secret gives into
+// the PostgreSQL database at dsn (COPY into a temporary table, then one
+// INSERT … ON CONFLICT DO NOTHING); existing ones are kept.
+func SeedSecrets(ctx context.Context, dsn string, n int, secret func(int) string) (int64, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, fmt.Errorf("seed: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE TEMP TABLE load_seed (id TEXT, credential_hash TEXT) ON COMMIT PRESERVE ROWS`); err != nil {
+		return 0, fmt.Errorf("seed: %w", err)
+	}
+	i := 0
+	row := make([]any, 2)
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"load_seed"}, []string{"id", "credential_hash"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == n {
+				return nil, nil
+			}
+			i++
+			row[0], row[1] = DeviceID(i), delivery.HashSecret(secret(i))
+			return row, nil
+		})); err != nil {
+		return 0, fmt.Errorf("seed: copy: %w", err)
+	}
+	tag, err := conn.Exec(ctx, `INSERT INTO devices (id, credential_hash, attributes, registered_us, last_checkin_us)
+		SELECT id, credential_hash, '{}', $1, 0 FROM load_seed ON CONFLICT DO NOTHING`, time.Now().UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("seed: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Seed inserts devices 1…n into the PostgreSQL database at dsn (the
 // server's, after its migrations ran); existing ones are kept.
 func Seed(ctx context.Context, dsn string, n int) (int64, error) {
@@ -113,6 +180,9 @@ const CheckInRoute = "POST /v1/devices/{id}/checkin"
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Devices <= 0 || cfg.Concurrency <= 0 || cfg.Requests <= 0 || cfg.Duration <= 0 {
 		return nil, fmt.Errorf("load: devices, concurrency, requests and duration must be positive")
+	}
+	if cfg.Secret == nil {
+		cfg.Secret = DeviceSecret
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: cfg.Concurrency, MaxIdleConnsPerHost: cfg.Concurrency, IdleConnTimeout: time.Minute}}
@@ -189,6 +259,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for w := range cfg.Concurrency {
 		wg.Go(func() {
 			conn, _ := newRawConn(cfg.URL)
+			conn.secret = cfg.Secret
 			defer conn.close()
 			p := &parts[w]
 			p.status = map[int]int{}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sextant-ml/sextant/delivery"
+	"github.com/sextant-ml/sextant/delivery/signing"
 )
 
 // fakeServer answers check-ins of generated devices (checking the
@@ -140,6 +141,65 @@ func TestSeedCredentials(t *testing.T) {
 	admin.QueryRow(ctx, "SELECT credential_hash FROM "+schema+".devices WHERE id = $1", DeviceID(777)).Scan(&hash)
 	if n != 1000 || hash != delivery.HashSecret(DeviceSecret(777)) {
 		t.Fatalf("%d rows; device 777 hash %s, want %s", n, hash, delivery.HashSecret(DeviceSecret(777)))
+	}
+
+	// Minted credentials: 500 more devices, the first 1000 kept.
+	secret := testMinted(t)
+	if added, err := SeedSecrets(ctx, dsn, 1500, secret); err != nil || added != 500 {
+		t.Fatalf("seeded %d minted devices (%v), want 500", added, err)
+	}
+	admin.QueryRow(ctx, "SELECT credential_hash FROM "+schema+".devices WHERE id = $1", DeviceID(1234)).Scan(&hash)
+	if hash != delivery.HashSecret(secret(1234)) {
+		t.Fatalf("device 1234 hash %s, want the minted credential's", hash)
+	}
+}
+
+func testMinted(t *testing.T) func(int) string {
+	t.Helper()
+	k, err := signing.GenerateKey("director", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := signing.NewDeviceCredentials(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := MintedSecrets(c, 1001, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(n int) string {
+		s := secret(n)
+		if dev, ok := c.Verify(s); !ok || dev != DeviceID(n) {
+			t.Fatalf("device %d: credential %q does not verify as %s", n, s, DeviceID(n))
+		}
+		return s
+	}
+}
+
+// TestMintedSecretsStable: a minted credential is the same whether made up
+// front or on the fly, and verifies as its device.
+func TestMintedSecretsStable(t *testing.T) {
+	k, err := signing.GenerateKey("director", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := signing.NewDeviceCredentials(k)
+	pre, err := MintedSecrets(c, 10, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazy, _ := MintedSecrets(c, 1000, 0)
+	for n := 8; n < 17; n++ {
+		if pre(n) != lazy(n) {
+			t.Fatalf("device %d: %q up front, %q on the fly", n, pre(n), lazy(n))
+		}
+		if dev, ok := c.Verify(pre(n)); !ok || dev != DeviceID(n) {
+			t.Fatalf("device %d: does not verify", n)
+		}
+	}
+	if pre(10) == pre(11) {
+		t.Fatal("two devices share a credential")
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/sextant-ml/sextant/delivery/signing"
 )
 
 func main() {
@@ -24,12 +26,32 @@ func main() {
 	flag.StringVar(&seed, "seed", "", "PostgreSQL URL of the server's database: insert the generated devices first")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process id (same machine): report its CPU time per check-in")
 	flag.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	keys := flag.String("keys", "", "the server's key directory: devices use credentials minted by its director key, as registration issues them (and -seed stores their hashes)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *keys != "" {
+		k, err := signing.KeyDir{Dir: *keys}.Load("director")
+		if err == nil {
+			var c *signing.DeviceCredentials
+			if c, err = signing.NewDeviceCredentials(k); err == nil {
+				cfg.Secret, err = MintedSecrets(c, max(cfg.First, 1), cfg.Devices)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load:", err)
+			os.Exit(1)
+		}
+	}
 	if seed != "" {
 		t0 := time.Now()
-		n, err := Seed(ctx, seed, cfg.Devices)
+		var n int64
+		var err error
+		if cfg.Secret != nil {
+			n, err = SeedSecrets(ctx, seed, cfg.Devices, cfg.Secret)
+		} else {
+			n, err = Seed(ctx, seed, cfg.Devices)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "load:", err)
 			os.Exit(1)

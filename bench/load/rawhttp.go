@@ -22,6 +22,8 @@ type rawConn struct {
 	c          net.Conn
 	br         *bufio.Reader
 	buf        []byte
+	// secret returns device n's credential (DeviceSecret if nil).
+	secret func(n int) string
 }
 
 func newRawConn(base string) (*rawConn, error) {
@@ -64,7 +66,11 @@ func (r *rawConn) checkIn(ctx context.Context, n int) (int, error) {
 	b = append(b, "/checkin HTTP/1.1\r\nHost: "...)
 	b = append(b, r.host...)
 	b = append(b, "\r\nAuthorization: Bearer "...)
-	b = append(b, DeviceSecret(n)...)
+	if r.secret != nil {
+		b = append(b, r.secret(n)...)
+	} else {
+		b = append(b, DeviceSecret(n)...)
+	}
 	b = append(b, "\r\nContent-Type: application/json\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(checkInBody)), 10)
 	b = append(b, "\r\n\r\n"...)

@@ -1,12 +1,12 @@
 package signing
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sextant-ml/sextant/clock"
@@ -24,6 +24,12 @@ type DirectorConfig struct {
 	// RootExpiry is how long the director's root stays valid (default 365
 	// days).
 	RootExpiry time.Duration
+	// CacheBytes and CacheEntries bound the cache of signed documents
+	// (defaults DefaultDirectorCacheBytes and DefaultDirectorCacheEntries;
+	// doccache.go says how they were sized). CacheBytes counts each
+	// document's bytes plus a fixed per-entry overhead.
+	CacheBytes   int64
+	CacheEntries int
 }
 
 func (c DirectorConfig) withDefaults() DirectorConfig {
@@ -35,6 +41,12 @@ func (c DirectorConfig) withDefaults() DirectorConfig {
 	}
 	if c.RootExpiry <= 0 {
 		c.RootExpiry = 365 * 24 * time.Hour
+	}
+	if c.CacheBytes <= 0 {
+		c.CacheBytes = DefaultDirectorCacheBytes
+	}
+	if c.CacheEntries <= 0 {
+		c.CacheEntries = DefaultDirectorCacheEntries
 	}
 	return c
 }
@@ -48,22 +60,52 @@ type Assignment struct {
 	Bundles []Bundle
 }
 
-// fingerprint identifies an assignment's content.
+// fingerprint identifies an assignment's content, whatever the order of
+// its bundles: the SHA-256 of its bundles' digests in sorted order (the
+// digest itself for one bundle). It does
+// not allocate for assignments of up to maxStackBundles bundles with names
+// within the 128 bytes names may have.
 func (a Assignment) fingerprint() [32]byte {
-	bs := slices.Clone(a.Bundles)
-	slices.SortFunc(bs, func(x, y Bundle) int { return strings.Compare(x.Path(), y.Path()) })
-	h := sha256.New()
-	var n [8]byte
-	for _, b := range bs {
-		h.Write([]byte(b.Path()))
-		h.Write([]byte{0})
-		binary.LittleEndian.PutUint64(n[:], uint64(b.Length))
-		h.Write(n[:])
-		h.Write(b.SHA256[:])
+	if len(a.Bundles) == 1 {
+		// The common case: the bundle's digest is the fingerprint (a
+		// collision with a longer assignment's would be a SHA-256
+		// preimage).
+		return a.Bundles[0].digest()
 	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	var stack [maxStackBundles][32]byte
+	ds := stack[:0]
+	if len(a.Bundles) > maxStackBundles {
+		ds = make([][32]byte, 0, len(a.Bundles))
+	}
+	for i := range a.Bundles {
+		ds = append(ds, a.Bundles[i].digest())
+	}
+	slices.SortFunc(ds, func(x, y [32]byte) int { return bytes.Compare(x[:], y[:]) })
+	var buf [maxStackBundles * 32]byte
+	return sha256.Sum256(flatten(buf[:0], ds))
+}
+
+// maxStackBundles is how many bundles fingerprint handles on the stack.
+const maxStackBundles = 8
+
+func flatten(dst []byte, ds [][32]byte) []byte {
+	for i := range ds {
+		dst = append(dst, ds[i][:]...)
+	}
+	return dst
+}
+
+// digest is the SHA-256 of what the director signs about b: its model,
+// version (which name its target path), length and content hash.
+func (b *Bundle) digest() [32]byte {
+	var stack [2*128 + 2 + 8 + 32]byte
+	buf := append(stack[:0], b.Model...)
+	buf = append(buf, 0)
+	buf = append(buf, b.Version...)
+	buf = append(buf, 0)
+	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.Length))
+	buf = append(buf, b.SHA256[:]...)
+	return sha256.Sum256(buf)
 }
 
 // Document is a signed director targets document for one device.
@@ -77,21 +119,16 @@ type Document struct {
 }
 
 // Director signs per-device targets documents with its online key and
-// caches them per assignment. It is safe for concurrent use.
+// caches them per assignment, within DirectorConfig's bounds. It is safe
+// for concurrent use.
 type Director struct {
-	cfg  DirectorConfig
-	clk  clock.Clock
-	keys []*Key
-
-	// mu guards cache and signed.
-	mu     sync.Mutex
-	cache  map[string]*directorEntry // by device
-	signed int64                     // documents signed (for tests and metrics)
-}
-
-type directorEntry struct {
-	fp  [32]byte
-	doc Document
+	cfg   DirectorConfig
+	clk   clock.Clock
+	keys  []*Key
+	cache *docCache
+	creds *DeviceCredentials
+	// signed counts documents signed (for tests and metrics).
+	signed atomic.Int64
 }
 
 // NewDirector returns a director signing with keys (the "director" role's
@@ -105,67 +142,79 @@ func NewDirector(cfg DirectorConfig, clk clock.Clock, keys []*Key) (*Director, e
 			return nil, fmt.Errorf("signing: director key %s: %w", short(k.ID), ErrNoPrivateKey)
 		}
 	}
-	return &Director{cfg: cfg.withDefaults(), clk: clk, keys: keys, cache: map[string]*directorEntry{}}, nil
+	creds, err := NewDeviceCredentials(keys[0])
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Director{cfg: cfg, clk: clk, keys: keys, cache: newDocCache(cfg.CacheEntries, cfg.CacheBytes), creds: creds}, nil
 }
 
 // Document returns the device's signed document for its assignment: the
 // cached one while the assignment is unchanged and the document is not
 // within RenewBefore of expiry, a newly signed one otherwise. Versions are
-// the signing time in Unix milliseconds (or one more than the last, if
-// larger), so they keep increasing across server restarts that lose the
-// cache — unless the server restarts within the millisecond it last signed,
-// or its clock steps back.
+// the signing time in Unix milliseconds, or one more than the device's
+// last document (or than any document the cache evicted) if that is
+// larger, so they keep increasing across evictions, and across server
+// restarts that lose the cache — unless the server restarts within the
+// millisecond it last signed, or its clock steps back. A cached answer
+// does not allocate.
 func (d *Director) Document(a Assignment) (Document, error) {
+	fp := a.fingerprint()
+	now := d.clk.Now()
+	if cfp, doc, ok := d.cache.get(a.Device); ok && cfp == fp && now.Before(doc.Expires.Add(-d.cfg.RenewBefore)) {
+		return doc, nil
+	}
 	for _, b := range a.Bundles {
 		if err := b.check(); err != nil {
 			return Document{}, err
 		}
 	}
-	fp := a.fingerprint()
-	now := d.clk.Now()
-	d.mu.Lock()
-	e := d.cache[a.Device]
-	if e != nil && e.fp == fp && now.Before(e.doc.Expires.Add(-d.cfg.RenewBefore)) {
-		doc := e.doc
-		d.mu.Unlock()
-		return doc, nil
+	last := d.cache.lastVersion(a.Device)
+	for {
+		doc, err := d.sign(now, max(now.UnixMilli(), last+1), a)
+		if err != nil {
+			return Document{}, err
+		}
+		cur, done := d.store(a.Device, fp, doc)
+		if done {
+			return cur, nil
+		}
+		// A concurrent check-in cached another assignment's document with
+		// this version or a later one: sign after it.
+		last = cur.Version
 	}
-	version := now.UnixMilli()
-	if e != nil && e.doc.Version >= version {
-		version = e.doc.Version + 1
-	}
-	d.mu.Unlock()
+}
 
-	doc, err := d.sign(now, version, a)
-	if err != nil {
-		return Document{}, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if cur := d.cache[a.Device]; cur != nil && cur.doc.Version >= doc.Version {
-		// A concurrent check-in signed first; serve what it cached.
-		if cur.fp == fp {
-			return cur.doc, nil
+// store caches doc unless a concurrent call cached a document as new or
+// newer: it returns that one, done, if it is for the same assignment, and
+// not done otherwise.
+func (d *Director) store(device string, fp [32]byte, doc Document) (Document, bool) {
+	c := d.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i, ok := c.index[device]; ok {
+		if cur := &c.slots[i]; cur.doc.Version >= doc.Version {
+			return cur.doc, cur.fp == fp
 		}
 	}
-	d.cache[a.Device] = &directorEntry{fp: fp, doc: doc}
-	d.signed++
-	return doc, nil
+	c.putLocked(device, fp, doc)
+	d.signed.Add(1)
+	return doc, true
 }
 
 // Forget drops a device's cached document (a deregistered device).
-func (d *Director) Forget(device string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.cache, device)
-}
+func (d *Director) Forget(device string) { d.cache.forget(device) }
 
 // Signed returns how many documents the director has signed.
-func (d *Director) Signed() int64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.signed
-}
+func (d *Director) Signed() int64 { return d.signed.Load() }
+
+// Credentials returns the authority of the device credentials this
+// director's (first) key vouches for (credential.go).
+func (d *Director) Credentials() *DeviceCredentials { return d.creds }
+
+// CacheStats describes the document cache.
+func (d *Director) CacheStats() DirectorCacheStats { return d.cache.stats() }
 
 func (d *Director) sign(now time.Time, version int64, a Assignment) (Document, error) {
 	t := metadata.Targets(expiry(now, d.cfg.Expiry))

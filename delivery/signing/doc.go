@@ -19,8 +19,17 @@
 // naming the bundle each model on that device should run. Documents are
 // cached per assignment: a check-in whose assignment did not change is
 // served the cached bytes, and a document is re-signed only when the
-// assignment changes or the cached one nears expiry. The director's keys are
-// anchored in its own root metadata, signed by the offline root keys.
+// assignment changes or the cached one nears expiry. The cache is bounded
+// in bytes and entries (CLOCK eviction; a hit does not allocate), and a
+// device re-signed after eviction still gets a larger version. The
+// director's keys are anchored in its own root metadata, signed by the
+// offline root keys.
+//
+// # Device credentials
+//
+// [DeviceCredentials] mints the bearer credentials devices get at
+// registration and verifies them without a database: an HMAC under a key
+// derived from the director key names the device.
 //
 // # Files
 //
