@@ -87,7 +87,7 @@ signed metadata the server has served.`,
 			if err != nil {
 				return err
 			}
-			rollouts, healthAgg, err := newHealthGates(ctx, data, db, log) // serve_health.go
+			rollouts, healthAgg, healthLedger, err := newHealthGates(ctx, data, db, log) // serve_health.go
 			if err != nil {
 				return err
 			}
@@ -100,7 +100,7 @@ signed metadata the server has served.`,
 			if err != nil {
 				return err
 			}
-			driver := &rolloutDriver{ctl: rollouts, interval: 10 * time.Second, log: log, health: healthQueue}
+			driver := &rolloutDriver{ctl: rollouts, interval: 10 * time.Second, log: log, health: healthQueue, ledger: healthLedger}
 			srv, err := server.New(server.Config{Store: db, Blobs: blobs, Signing: sign, Clock: clock.Real,
 				Logger: log, Registry: prometheus.NewRegistry(), Telemetry: server.TelemetryConfig{Registry: streams,
 					Queue: server.NewTelemetryQueue(bus, messaging.ConsumeOptions{}), Aggregates: db},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/sextant-ml/sextant/delivery/health"
 	"github.com/sextant-ml/sextant/delivery/rollout"
 	dhealth "github.com/sextant-ml/sextant/device/health"
+	"github.com/sextant-ml/sextant/privacy/telemetry"
 	"github.com/sextant-ml/sextant/store"
 )
 
@@ -29,7 +31,7 @@ func TestServeHealthGates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ctl, agg, err := newHealthGates(ctx, data, db, slog.New(slog.DiscardHandler))
+	ctl, agg, _, err := newHealthGates(ctx, data, db, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestServeHealthQueue(t *testing.T) {
 	}
 	defer db.Close()
 	log := slog.New(slog.DiscardHandler)
-	ctl, agg, err := newHealthGates(ctx, data, db, log)
+	ctl, agg, _, err := newHealthGates(ctx, data, db, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,4 +116,65 @@ func TestServeHealthQueue(t *testing.T) {
 	waitFor(t, 10*time.Second, "the leader to fold the reports in", func() bool { return agg.Devices("eta", "1.0.0") == 30 })
 	stop()
 	<-done
+}
+
+// TestSharedHealthLedger: two replicas' health ledgers share the ε spent
+// through the store. The replica that takes the lead counts what the
+// earlier leader spent that day, so a failover cannot spend a day's budget
+// twice, and a deposed leader's later charge is refused.
+func TestSharedHealthLedger(t *testing.T) {
+	ctx := t.Context()
+	data := t.TempDir()
+	db, err := store.Open(ctx, defaultDSN(data), store.WithClock(clock.Real))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	replica := func(name string) *sharedLedger {
+		l, err := telemetry.OpenLedger(filepath.Join(data, name+"-ledger.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &sharedLedger{ledger: l, docs: db}
+	}
+	now := time.Now()
+	a, b := replica("a"), replica("b")
+	if err := a.lead(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := a.ledger.Spend("health", now, 1, 4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a is deposed (its process stalls); b takes the lead.
+	if err := b.lead(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.ledger.Spent("health", now); got != 3 {
+		t.Fatalf("the new leader counts %v spent today, want the 3 its predecessor spent", got)
+	}
+	var be *telemetry.BudgetExceededError
+	if err := b.ledger.Spend("health", now, 2, 4); !errors.As(err, &be) {
+		t.Fatalf("the new leader spent 2 more of a budget of 4 with 3 spent: %v", err)
+	}
+	if err := b.ledger.Spend("health", now, 1, 4); err != nil {
+		t.Fatal(err)
+	}
+	// The deposed leader wakes up and tries to charge: the store has moved
+	// on, so the charge (and the release it would pay for) fails.
+	if err := a.ledger.Spend("other", now, 0.5, 4); err == nil {
+		t.Fatal("a deposed leader's charge was accepted by the shared ledger")
+	}
+	a.follow()
+	if err := a.ledger.Spend("other", now, 0.5, 4); err != nil {
+		t.Fatalf("a follower's local charge (no mirror): %v", err)
+	}
+	// Leading again, a merges what b spent.
+	if err := a.lead(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.ledger.Spent("health", now); got != 4 {
+		t.Fatalf("a, leading again, counts %v spent, want 4", got)
+	}
 }

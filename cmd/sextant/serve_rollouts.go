@@ -71,6 +71,9 @@ type rolloutDriver struct {
 	// leader folds into the gates' aggregate (serve_health.go); its gates
 	// wait for it to catch up before the first evaluation.
 	health healthRunner
+	// ledger, when set, is the health budgets' ledger, shared through the
+	// store while this replica leads (serve_health.go).
+	ledger *sharedLedger
 	// fl, when set, runs the federated tasks while this replica leads
 	// (serve_fl.go).
 	fl      func(ctx context.Context)
@@ -123,6 +126,18 @@ func (d *rolloutDriver) lead(ctx context.Context) {
 	}
 	if d.fl != nil {
 		wg.Go(func() { d.fl(ctx) })
+	}
+	if d.ledger != nil {
+		// Before anything is released: what earlier leaders spent counts.
+		for ctx.Err() == nil {
+			err := d.ledger.lead(ctx)
+			if err == nil {
+				break
+			}
+			d.log.Warn("health: loading the shared privacy ledger", "err", err)
+			sleepCtx(ctx, d.interval)
+		}
+		defer d.ledger.follow()
 	}
 	if d.health != nil {
 		wg.Go(func() {

@@ -46,6 +46,10 @@ type Ledger struct {
 	mu   sync.Mutex
 	// spent[stream][day] is the ε spent.
 	spent map[string]map[string]float64
+	// mirror, when set, receives the ledger (as Snapshot encodes it) after
+	// each charge is saved to the file: a server's replicas share their
+	// spend through it (SetMirror).
+	mirror func(doc []byte) error
 }
 
 type ledgerFile struct {
@@ -64,22 +68,81 @@ func OpenLedger(path string) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: ledger: %w", err)
 	}
-	var f ledgerFile
-	if err := json.Unmarshal(raw, &f); err != nil {
+	spent, err := decodeLedger(raw)
+	if err != nil {
 		return nil, fmt.Errorf("telemetry: ledger %s: %w", path, err)
 	}
-	if f.Version != 1 {
-		return nil, fmt.Errorf("telemetry: ledger %s: unsupported version %d", path, f.Version)
+	l.spent = spent
+	return l, nil
+}
+
+// decodeLedger parses and checks a ledger document.
+func decodeLedger(raw []byte) (map[string]map[string]float64, error) {
+	var f ledgerFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, err
 	}
+	if f.Version != 1 {
+		return nil, fmt.Errorf("unsupported version %d", f.Version)
+	}
+	spent := map[string]map[string]float64{}
 	for s, days := range f.Spent {
 		for d, v := range days {
 			if _, err := time.Parse(dayFormat, d); err != nil || !(v >= 0) || math.IsInf(v, 1) {
-				return nil, fmt.Errorf("telemetry: ledger %s: bad entry %s/%s = %v", path, s, d, v)
+				return nil, fmt.Errorf("bad entry %s/%s = %v", s, d, v)
 			}
 		}
-		l.spent[s] = days
+		if len(days) > 0 {
+			spent[s] = days
+		}
 	}
-	return l, nil
+	return spent, nil
+}
+
+// Snapshot returns the ledger as its file holds it.
+func (l *Ledger) Snapshot() ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.encodeLocked()
+}
+
+// Merge folds in a ledger document another holder of the same budgets
+// wrote (a replica that spent before this one took over): each stream's
+// spend on each day becomes the larger of the two, which never claims less
+// than either spent, since both start from the shared document. The result
+// is saved to the file (the mirror is not called).
+func (l *Ledger) Merge(doc []byte) error {
+	other, err := decodeLedger(doc)
+	if err != nil {
+		return fmt.Errorf("telemetry: ledger: merge: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for s, days := range other {
+		mine := l.spent[s]
+		if mine == nil {
+			mine = map[string]float64{}
+			l.spent[s] = mine
+		}
+		for d, v := range days {
+			mine[d] = max(mine[d], v)
+		}
+	}
+	raw, err := l.encodeLocked()
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(l.path, raw)
+}
+
+// SetMirror makes every later charge also call mirror with the ledger's
+// document, after the file is saved and before Spend returns; an error
+// from mirror fails the Spend (the charge stays recorded, so no report is
+// produced on a charge the mirror may not hold). nil removes the mirror.
+func (l *Ledger) SetMirror(mirror func(doc []byte) error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.mirror = mirror
 }
 
 // Spent returns the ε spent on stream during the UTC day of t.
@@ -122,6 +185,15 @@ func (l *Ledger) Spend(stream string, now time.Time, cost, budget float64) error
 		// (conservative) and report the failure; no report is produced.
 		return err
 	}
+	if l.mirror != nil {
+		raw, err := l.encodeLocked()
+		if err == nil {
+			err = l.mirror(raw)
+		}
+		if err != nil {
+			return fmt.Errorf("telemetry: ledger: mirror: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -141,12 +213,20 @@ func (l *Ledger) pruneLocked(now time.Time) {
 }
 
 func (l *Ledger) saveLocked() error {
-	// encoding/json sorts map keys, so the file is deterministic.
-	raw, err := json.MarshalIndent(ledgerFile{Version: 1, Spent: l.spent}, "", " ")
+	raw, err := l.encodeLocked()
 	if err != nil {
-		return fmt.Errorf("telemetry: ledger: %w", err)
+		return err
 	}
 	return writeFileAtomic(l.path, raw)
+}
+
+func (l *Ledger) encodeLocked() ([]byte, error) {
+	// encoding/json sorts map keys, so the document is deterministic.
+	raw, err := json.MarshalIndent(ledgerFile{Version: 1, Spent: l.spent}, "", " ")
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: ledger: %w", err)
+	}
+	return raw, nil
 }
 
 // Streams lists the streams with spend on record, sorted.
