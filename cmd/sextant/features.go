@@ -59,5 +59,7 @@ users (a fixed hash of the id) in the training split.`,
 	fl.StringVarP(&out, "output", "o", "", "output directory")
 	fl.IntVar(&cfg.HoldoutWeeks, "holdout-weeks", 2, "final weeks held out as the test split")
 	fl.Float64Var(&cfg.Donors, "donors", 1, "fraction of users in the training split (next destination)")
+	fl.Float64Var(&cfg.NewUsers, "new-users", 0, "fraction of users who are new: their history starts --new-user-days before the test split, and features see nothing earlier (next destination)")
+	fl.IntVar(&cfg.NewUserDays, "new-user-days", 7, "days of history a new user has at the test split")
 	return cmd
 }

@@ -32,15 +32,24 @@ func NextDestination(dir, out string, cfg Config) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
+	if cfg.NewUsers < 0 || cfg.NewUsers > 1 || cfg.NewUserDays < 0 {
+		return st, fmt.Errorf("tables: --new-users %v must be in [0, 1] and --new-user-days %d ≥ 0", cfg.NewUsers, cfg.NewUserDays)
+	}
+	start := historyStart(st.Boundary, cfg.NewUserDays)
 	train, test := newTable(), newTable()
 	ex := features.NewNextDestination()
 	markov := make([]float32, features.K)
 	var u *features.User
 	cur := int64(-1)
+	isNew := false
 	err = readAll(visits, func(v *mdata.VisitRow) error {
 		if v.UserID != cur {
 			cur, u = v.UserID, features.NewUser()
+			isNew = newUser(v.UserID, cfg.NewUsers)
 			st.Users++
+		}
+		if isNew && v.Arrive < start {
+			return nil // before a new user's history begins
 		}
 		if u.Extract(mustCurrent(u).Depart, ex) {
 			held := v.Arrive >= st.Boundary
@@ -70,6 +79,7 @@ func NextDestination(dir, out string, cfg Config) (Stats, error) {
 				t.ints("next_place", int64(v.PlaceID))
 				t.ints("explorer", kinds[v.UserID])
 				t.ints("history_visits", int64(u.Visits()))
+				t.ints("new_user", boolInt(isNew))
 				t.floats("markov", markov...)
 				t.n++
 			}
@@ -98,4 +108,11 @@ func writeSplits(out string, train, test *table) error {
 		return err
 	}
 	return test.write(filepath.Join(out, "test.parquet"))
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

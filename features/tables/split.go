@@ -24,6 +24,32 @@ type Config struct {
 	// training split (a consented donor cohort); 0 or 1 means all. The test
 	// split always has every user.
 	Donors float64
+	// NewUsers is the fraction of users (chosen by a hash of user_id) who
+	// are new: their history starts NewUserDays days (default 7) before the
+	// test split, and every visit before that is dropped before features
+	// are extracted, so their candidates, visit counts and recency come
+	// from those days alone — the users a "≤ 7 days of history" benchmark
+	// is about (next destination only). Rows carry a new_user column.
+	NewUsers    float64
+	NewUserDays int
+}
+
+// newUser reports whether user id is among a fraction f of new users,
+// by a hash independent of donor's.
+func newUser(id int64, f float64) bool {
+	if f <= 0 {
+		return false
+	}
+	return f >= 1 || hashFraction(uint64(id)^0x6e657775736572) < f // "newuser"
+}
+
+// historyStart is the first Unix second of a new user's history: newDays
+// days before the test split at boundary.
+func historyStart(boundary int64, newDays int) int64 {
+	if newDays <= 0 {
+		newDays = 7
+	}
+	return boundary - int64(newDays)*24*3600
 }
 
 // Stats counts what a run wrote.
@@ -72,11 +98,17 @@ func donor(id int64, f float64) bool {
 	if f <= 0 || f >= 1 {
 		return true
 	}
-	h := uint64(id)*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019
+	return hashFraction(uint64(id)) < f
+}
+
+// hashFraction maps x to [0, 1) by a 64-bit mix (splitmix64-style
+// constants).
+func hashFraction(x uint64) float64 {
+	h := x*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019
 	h ^= h >> 29
 	h *= 0xBF58476D1CE4E5B9
 	h ^= h >> 32
-	return float64(h>>11)/float64(1<<53) < f
+	return float64(h>>11) / float64(1<<53)
 }
 
 // readAll streams every row of a Parquet table to fn.

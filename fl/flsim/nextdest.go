@@ -25,7 +25,11 @@ import (
 // A share of the users (data.new_users, chosen by a hash of user_id) are
 // new: they keep only the training rows of their last data.new_user_days
 // days (the hour of week unwrapped along the user's time-ordered rows),
-// both as federated devices and for the comparisons below.
+// both as federated devices and for the comparisons below. Those rows'
+// features still saw the earlier weeks; a table made with `sextant data
+// features --new-users` instead starts its new users' history late (their
+// features see only their last days) and marks them in a new_user column,
+// which then decides who is new.
 //
 // After the rounds, each of the first data.holdout users (in a shuffled
 // order fixed by data.seed) is scored on its held-out rows three ways:
@@ -76,13 +80,17 @@ func openNextDest(spec Spec, s uint64) (*nextDest, error) {
 	for _, in := range g.Inputs {
 		nd.names = append(nd.names, in.Name)
 	}
-	var trainIDs, testIDs []int64
-	if nd.train, trainIDs, err = nd.read(filepath.Join(spec.Data.Path, "train.parquet")); err != nil {
+	var trainIDs, testIDs, trainNew []int64
+	if nd.train, trainIDs, trainNew, err = nd.read(filepath.Join(spec.Data.Path, "train.parquet")); err != nil {
 		return nil, err
 	}
-	if nd.test, testIDs, err = nd.read(filepath.Join(spec.Data.Path, "test.parquet")); err != nil {
+	if nd.test, testIDs, _, err = nd.read(filepath.Join(spec.Data.Path, "test.parquet")); err != nil {
 		return nil, err
 	}
+	// A table made with `data features --new-users` marks its new users,
+	// whose features already see only their last days of visits: they are
+	// the new users, whatever data.new_users says.
+	marked := slices.Contains(trainNew, 1)
 	tests := map[int64][2]int{}
 	for _, r := range runs(testIDs) {
 		tests[testIDs[r[0]]] = r
@@ -93,7 +101,11 @@ func openNextDest(spec Spec, s uint64) (*nextDest, error) {
 		if t, ok := tests[u.id]; ok {
 			u.tlo, u.thi = t[0], t[1]
 		}
-		if u.isNew = isNewUser(u.id, spec.Data.Seed, spec.Data.NewUsers); u.isNew {
+		switch {
+		case marked:
+			u.isNew = trainNew[u.lo] == 1
+		case isNewUser(u.id, spec.Data.Seed, spec.Data.NewUsers):
+			u.isNew = true
 			u.lo = lastDays(how[u.lo:u.hi], spec.Data.NewUserDays) + u.lo
 		}
 		nd.users = append(nd.users, u)
@@ -134,16 +146,17 @@ func (nd *nextDest) limit(n int) {
 	}
 }
 
-// read loads a table's model inputs, then labels, and its user_id column.
-// Rows must be grouped by user (the tables are written in user order).
-func (nd *nextDest) read(path string) ([]*tensor.Tensor, []int64, error) {
+// read loads a table's model inputs, then labels, its user_id column and
+// its new_user column (nil when the table has none). Rows must be grouped
+// by user (the tables are written in user order).
+func (nd *nextDest) read(path string) ([]*tensor.Tensor, []int64, []int64, error) {
 	d, err := dataset.ReadParquet(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("flsim: %w", err)
+		return nil, nil, nil, fmt.Errorf("flsim: %w", err)
 	}
 	g, err := nd.scratch()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var cols []*tensor.Tensor
 	for _, in := range g.Inputs {
@@ -153,19 +166,27 @@ func (nd *nextDest) read(path string) ([]*tensor.Tensor, []int64, error) {
 		}
 		t, err := d.As(in.Name, in.Type.DType, shape)
 		if err != nil {
-			return nil, nil, fmt.Errorf("flsim: %w", err)
+			return nil, nil, nil, fmt.Errorf("flsim: %w", err)
 		}
 		cols = append(cols, t)
 	}
 	lab, err := d.As(labelColumn, tensor.Int64, []int{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("flsim: %w", err)
+		return nil, nil, nil, fmt.Errorf("flsim: %w", err)
 	}
 	ids, err := d.As("user_id", tensor.Int64, []int{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("flsim: %w", err)
+		return nil, nil, nil, fmt.Errorf("flsim: %w", err)
 	}
-	return append(cols, lab), tensor.Data[int64](ids), nil
+	var isNew []int64
+	if _, ok := d.Column("new_user"); ok {
+		t, err := d.As("new_user", tensor.Int64, []int{})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("flsim: %w", err)
+		}
+		isNew = tensor.Data[int64](t)
+	}
+	return append(cols, lab), tensor.Data[int64](ids), isNew, nil
 }
 
 // runs returns the [lo, hi) ranges of equal consecutive ids.

@@ -2,9 +2,11 @@ package flsim
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/features/tables"
 	"github.com/sextant-ml/sextant/internal/mobtest"
 	"github.com/sextant-ml/sextant/mobility"
@@ -121,5 +123,64 @@ local: {epochs: 5}
 		if !(a > 0.3 && a <= 1) {
 			t.Errorf("Acc@1 %.3f", a)
 		}
+	}
+}
+
+// A table made with `data features --new-users` marks its new users: they
+// are the new users (whatever data.new_users says), and their rows are not
+// cut again, since the table already starts their history late.
+func TestNextDestinationMarkedNewUsers(t *testing.T) {
+	in := mobtest.Population(t, "../../testdata/osm/wilmington-newark.city.gz", mobility.Config{Users: 16, Weeks: 4, Seed: 3, Workers: 1})
+	dir := t.TempDir()
+	if _, err := tables.NextDestination(in, dir, tables.Config{HoldoutWeeks: 1, NewUsers: 0.5, NewUserDays: 7}); err != nil {
+		t.Fatal(err)
+	}
+	spec := parse(t, `
+name: nd
+model: {arch: next-destination}
+data: {new_users: 0, holdout: 8, seed: 1}
+plan: {epochs: 1, batch_size: 10, lr: 0.05, clip_norm: 1}
+target: 4
+min_reports: 2
+`)
+	spec.Data.Path = dir
+	ds, err := spec.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd, err := openNextDest(ds, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := dataset.ReadParquet(filepath.Join(dir, "train.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := d.As("new_user", tensor.Int64, []int{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marks := tensor.Data[int64](col)
+	var fresh int
+	for _, u := range nd.users {
+		want := marks[u.lo] == 1
+		if u.isNew != want {
+			t.Errorf("user %d: isNew %v, the table says %v", u.id, u.isNew, want)
+		}
+		if u.isNew {
+			fresh++
+		}
+	}
+	if fresh == 0 || fresh == len(nd.users) {
+		t.Fatalf("%d of %d users new, want some of each", fresh, len(nd.users))
+	}
+	// Rows are contiguous per user and none are dropped: the users' ranges
+	// tile the table.
+	next := 0
+	for _, u := range nd.users {
+		if u.lo != next {
+			t.Fatalf("user %d starts at row %d, want %d (rows cut)", u.id, u.lo, next)
+		}
+		next = u.hi
 	}
 }
