@@ -171,13 +171,13 @@ func (p *Participant) run(ctx context.Context, seat *Seat, r *rand.Rand, out *Ou
 		return nil
 	}
 	t0 = time.Now()
-	var add []int64
+	var dg *noise.DiscreteGaussian
 	if a.NoiseUnits > 0 {
-		if add, err = p.noiseShare(a); err != nil {
+		if dg, err = p.noiseSampler(a); err != nil {
 			return err
 		}
 	}
-	sc, adv, _, err := SecureNoised(*a.SecAgg, seat.ID, u, p.Secure, add)
+	sc, adv, _, err := SecureNoised(*a.SecAgg, seat.ID, u, p.Secure, dg)
 	if err != nil {
 		return err
 	}
@@ -236,9 +236,10 @@ func (p *Participant) run(ctx context.Context, seat *Seat, r *rand.Rand, out *Ou
 	return nil
 }
 
-// noiseShare draws the device's share of the distributed-DP noise: one
-// discrete Gaussian N_Z(0, σ²) per coordinate, σ = a.NoiseUnits.
-func (p *Participant) noiseShare(a *Assignment) ([]int64, error) {
+// noiseSampler returns the sampler of the device's share of the
+// distributed-DP noise: one discrete Gaussian N_Z(0, σ²) per coordinate,
+// σ = a.NoiseUnits.
+func (p *Participant) noiseSampler(a *Assignment) (*noise.DiscreteGaussian, error) {
 	nr := p.Noise
 	if nr == nil {
 		nr = noise.CryptoRand()
@@ -247,15 +248,34 @@ func (p *Participant) noiseShare(a *Assignment) ([]int64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fl: %s: %w", p.Device, err)
 	}
-	add := make([]int64, a.SecAgg.Dim)
-	dg.AddTo(add)
-	return add, nil
+	return dg, nil
 }
 
-// SecureNoised is Secure with distributed-DP noise (fixed-point units) added
-// to the encoded update before masking; nil noise is Secure.
-func SecureNoised(p secagg.Params, id uint32, u *Update, r io.Reader, add []int64) (c *saclient.Client, adv *secagg.AdvertiseKeys, clipped int, err error) {
-	if add == nil {
+// noiseChunk is how many draws addNoise makes at a time (4 KiB on the stack).
+const noiseChunk = 512
+
+// addNoise adds one draw of dg to each word, mod 2^32, in order: the same
+// words, bit for bit, as adding dg.AddTo of a zero []int64 of len(words)
+// (the sampler's stream does not depend on how the draws are batched), with
+// no noise vector as long as the update.
+func addNoise(dg *noise.DiscreteGaussian, words []uint32) {
+	var buf [noiseChunk]int64
+	for len(words) > 0 {
+		n := min(len(words), noiseChunk)
+		z := buf[:n]
+		clear(z)
+		dg.AddTo(z)
+		for i, v := range z {
+			words[i] += uint32(v)
+		}
+		words = words[n:]
+	}
+}
+
+// SecureNoised is Secure with distributed-DP noise from dg (fixed-point
+// units) added to the encoded update before masking; nil dg is Secure.
+func SecureNoised(p secagg.Params, id uint32, u *Update, r io.Reader, dg *noise.DiscreteGaussian) (c *saclient.Client, adv *secagg.AdvertiseKeys, clipped int, err error) {
+	if dg == nil {
 		return Secure(p, id, u, r)
 	}
 	x := u.Vector()
@@ -265,7 +285,7 @@ func SecureNoised(p secagg.Params, id uint32, u *Update, r io.Reader, add []int6
 	if c, err = saclient.New(saclient.Config{Params: p, ID: id, Rand: r}); err != nil {
 		return nil, nil, 0, fmt.Errorf("fl: secure: %w", err)
 	}
-	if clipped, err = c.SetInputWithNoise(x, add); err != nil {
+	if clipped, err = c.SetInputNoised(x, func(words []uint32) { addNoise(dg, words) }); err != nil {
 		return nil, nil, 0, fmt.Errorf("fl: secure: %w", err)
 	}
 	if adv, err = c.Start(); err != nil {

@@ -107,6 +107,26 @@ func BenchmarkRoundCost(b *testing.B) {
 	b.ReportMetric(cpus[4]/cpus[2], "cpu:distributed-dp/secagg+")
 }
 
+// BenchmarkDistributedDPRound runs only RoundCost's SecAgg+ round with
+// distributed DP, so that -cpuprofile shows that mode alone (the profile
+// also holds each iteration's first round and setup).
+func BenchmarkDistributedDPRound(b *testing.B) {
+	on := true
+	var cpus, device float64
+	seed := uint64(0)
+	for b.Loop() {
+		seed++
+		s := benchSpec()
+		s.SecureAggregation, s.SecAggPlus, s.Plan.NoiseMultiplier, s.DistributedDP = &on, true, 1, true
+		r, cpu := oneRound(b, s, 200, seed)
+		cpus += cpu
+		device += r.TrainingMs + r.SecAggMs
+	}
+	n := float64(b.N)
+	b.ReportMetric(cpus/n, "cpu-s/round")
+	b.ReportMetric(device/n, "device-ms")
+}
+
 // BenchmarkCIFAR10Shaped is pfl-research's CIFAR-10 setting in shape: 50
 // clients per round, one local epoch of batch 10 on 50 examples each, 10
 // classes of 3,072 inputs, here an MLP 3072→128→10 (394,634 parameters),

@@ -111,12 +111,21 @@ func (c *Client) SetInputWithNoise(x []float32, noise []int64) (clipped int, err
 	if len(noise) != c.p.Dim {
 		return 0, fmt.Errorf("secagg client: %d noise values, want %d", len(noise), c.p.Dim)
 	}
+	return c.SetInputNoised(x, func(words []uint32) {
+		for i, z := range noise {
+			words[i] += uint32(z)
+		}
+	})
+}
+
+// SetInputNoised is SetInput followed by add on the Params.Dim encoded
+// words (not the clipped count), before masking: add puts distributed-DP
+// noise into them in place, mod 2^32, with no noise vector of its own.
+func (c *Client) SetInputNoised(x []float32, add func(words []uint32)) (clipped int, err error) {
 	if clipped, err = c.SetInput(x); err != nil {
 		return 0, err
 	}
-	for i, z := range noise {
-		c.input[i] += uint32(z)
-	}
+	add(c.input[:c.p.Dim])
 	return clipped, nil
 }
 

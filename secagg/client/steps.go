@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/sextant-ml/sextant/secagg"
 )
@@ -79,6 +80,10 @@ func (c *Client) shareKeys(m *secagg.KeyList) (*secagg.EncryptedShares, error) {
 	return out, nil
 }
 
+// maskScratch holds keystream buffers for secagg.Mask (*[]byte of
+// secagg.NewScratch's size), shared by the clients of a process.
+var maskScratch = sync.Pool{New: func() any { b := secagg.NewScratch(); return &b }}
+
 // maskInput is step 2 (MaskedInputCollection): keep the boxes of the
 // neighbours in U2 and send y_u = x_u + PRG(b_u) + Σ_{v∈U2, v>u} PRG(s_uv)
 // − Σ_{v∈U2, v<u} PRG(s_uv) mod 2^32.
@@ -95,7 +100,11 @@ func (c *Client) maskInput(m *secagg.ShareBundle) (*secagg.MaskedInput, error) {
 		}
 	}
 	y := slices.Clone(c.input)
-	scratch := secagg.NewScratch()
+	// The keystream buffer only the portable expansion uses: pooled, so a
+	// client on the vector path (which never touches it) allocates none.
+	sp := maskScratch.Get().(*[]byte)
+	defer maskScratch.Put(sp)
+	scratch := *sp
 	secagg.Mask(y, &c.bSeed, false, scratch)
 	for _, b := range m.Boxes {
 		seed, err := secagg.PairwiseSeed(c.sKey, c.peers[b.Peer].SPub[:], c.p.Round, c.id, b.Peer)
