@@ -11,6 +11,8 @@ import (
 
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
+
+	"github.com/sextant-ml/sextant/internal/cputime"
 )
 
 const (
@@ -55,7 +57,7 @@ func BenchmarkOpen50MB(b *testing.B) {
 	}
 	b.ReportMetric(float64(st.Size())/1e6, "MB/file")
 	b.ReportAllocs()
-	cpu0, haveCPU := processCPU()
+	cpu0, haveCPU := cputime.Process()
 	n := 0
 	for b.Loop() {
 		bd, err := Open(path)
@@ -67,7 +69,7 @@ func BenchmarkOpen50MB(b *testing.B) {
 	}
 	// On a shared machine wall time includes waiting for a core; CPU time
 	// per Open is the cost itself.
-	if cpu1, ok := processCPU(); ok && haveCPU {
+	if cpu1, ok := cputime.Process(); ok && haveCPU {
 		b.ReportMetric(float64(cpu1-cpu0)/float64(n), "cpu-ns/op")
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/sextant-ml/sextant/privacy/noise"
 	"github.com/sextant-ml/sextant/secagg"
 	"github.com/sextant-ml/sextant/secagg/server"
+
+	"github.com/sextant-ml/sextant/internal/cputime"
 )
 
 // chacha is a seeded io.Reader for keys and masks.
@@ -154,7 +156,7 @@ func BenchmarkDeviceNoise(b *testing.B) {
 	words := make([]uint32, dim)
 	b.Run("vector", func(b *testing.B) {
 		b.ReportAllocs()
-		c0 := processCPU()
+		c0 := cputime.Seconds()
 		for b.Loop() {
 			dg, err := noise.NewDiscreteGaussian(sigma, rand.New(rand.NewPCG(1, 2)))
 			if err != nil {
@@ -166,11 +168,11 @@ func BenchmarkDeviceNoise(b *testing.B) {
 				words[i] += uint32(z)
 			}
 		}
-		b.ReportMetric(1e6*(processCPU()-c0)/float64(b.N), "cpu-µs/op")
+		b.ReportMetric(1e6*(cputime.Seconds()-c0)/float64(b.N), "cpu-µs/op")
 	})
 	b.Run("in-place", func(b *testing.B) {
 		b.ReportAllocs()
-		c0 := processCPU()
+		c0 := cputime.Seconds()
 		for b.Loop() {
 			dg, err := noise.NewDiscreteGaussian(sigma, rand.New(rand.NewPCG(1, 2)))
 			if err != nil {
@@ -178,6 +180,6 @@ func BenchmarkDeviceNoise(b *testing.B) {
 			}
 			addNoise(dg, words)
 		}
-		b.ReportMetric(1e6*(processCPU()-c0)/float64(b.N), "cpu-µs/op")
+		b.ReportMetric(1e6*(cputime.Seconds()-c0)/float64(b.N), "cpu-µs/op")
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/sextant-ml/sextant/internal/cputime"
 )
 
 // benchSpec is a round of about 100 clients (200 devices, q = ½) training a
@@ -26,7 +28,7 @@ func benchSpec() Spec {
 func oneRound(b *testing.B, spec Spec, devices int, seed uint64) (RoundReport, float64) {
 	b.Helper()
 	var cpu []float64
-	progress := func(RoundReport) { cpu = append(cpu, processCPU()) }
+	progress := func(RoundReport) { cpu = append(cpu, cputime.Seconds()) }
 	rep, err := Run(context.Background(), Config{Spec: spec, Devices: devices, Rounds: 2, Dropout: 0.05, Seed: seed, Dir: b.TempDir(), NoEval: true, Progress: progress})
 	if err != nil {
 		b.Fatal(err)

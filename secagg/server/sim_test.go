@@ -11,6 +11,8 @@ import (
 
 	"github.com/sextant-ml/sextant/secagg"
 	"github.com/sextant-ml/sextant/secagg/client"
+
+	"github.com/sextant-ml/sextant/internal/cputime"
 )
 
 func seeded(s uint64) *rand.ChaCha8 {
@@ -42,10 +44,10 @@ type sim struct {
 
 // timed runs f and adds its duration to the server's time.
 func (s *sim) timed(f func() error) error {
-	t0, c0 := time.Now(), processCPU()
+	t0, c0 := time.Now(), cputime.Used()
 	err := f()
 	s.srvTime += time.Since(t0)
-	s.srvCPU += processCPU() - c0
+	s.srvCPU += cputime.Used() - c0
 	return err
 }
 

@@ -1,15 +1,15 @@
 //go:build unix
 
-package bundle
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the user+system CPU time the process has used, so
-// benchmarks can report cost independent of how busy the machine is.
-func processCPU() (time.Duration, bool) {
+// Process returns the user plus system CPU time of this process so far,
+// and whether it could be read.
+func Process() (time.Duration, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false

@@ -1,6 +1,0 @@
-//go:build !unix
-
-package flsim
-
-// processCPU is not measured here: the benchmarks' CPU figures read 0.
-func processCPU() float64 { return 0 }
