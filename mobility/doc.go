@@ -9,7 +9,7 @@
 // interest and home sites, each with a Category, a snapped road node and a
 // relevance). Package osmcity builds one from an OpenStreetMap PBF extract;
 // WriteCity/ReadCity store it in a small gzip'd binary format. The committed
-// fixture testdata/osm/wilmington-newark.city.gz (© OpenStreetMap
+// fixture mobility/wilmington/wilmington-newark.city.gz (© OpenStreetMap
 // contributors, ODbL 1.0) is what tests and `sextant data generate` use.
 //
 // # Routes and travel times

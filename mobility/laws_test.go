@@ -17,7 +17,7 @@ var (
 // testCity loads the committed OSM-derived fixture.
 func testCity(t testing.TB) *mobility.City {
 	t.Helper()
-	fixtureOnce.Do(func() { fixture, fixtureErr = mobility.LoadCity("../testdata/osm/wilmington-newark.city.gz") })
+	fixtureOnce.Do(func() { fixture, fixtureErr = mobility.LoadCity("../mobility/wilmington/wilmington-newark.city.gz") })
 	if fixtureErr != nil {
 		t.Fatal(fixtureErr)
 	}

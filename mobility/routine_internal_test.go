@@ -22,7 +22,7 @@ var (
 func returnStats(t *testing.T, p *Params) (sameSlot, mostRecent float64, n int) {
 	t.Helper()
 	routineOnce.Do(func() {
-		if routineCity, routineErr = LoadCity("../testdata/osm/wilmington-newark.city.gz"); routineErr == nil {
+		if routineCity, routineErr = LoadCity("../mobility/wilmington/wilmington-newark.city.gz"); routineErr == nil {
 			routineTable = NewRouteTable(routineCity)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/sextant-ml/sextant/mobility"
 	"github.com/sextant-ml/sextant/mobility/dataset"
 	"github.com/sextant-ml/sextant/mobility/osmcity"
+	"github.com/sextant-ml/sextant/mobility/wilmington"
 )
 
 // newDataCmd is `sextant data`: the city and population simulator's data
@@ -108,9 +109,19 @@ func parseBBox(s string) (osmcity.BBox, error) {
 	return b, nil
 }
 
-// defaultCity is the committed fixture, used when --city is not given and
-// the command runs from the repository root.
-const defaultCity = "testdata/osm/wilmington-newark.city.gz"
+// defaultCity is the committed fixture's path from the repository root
+// (tests pass it); without --city the commands use the copy embedded in
+// the binary (package wilmington), from any directory.
+const defaultCity = "mobility/wilmington/wilmington-newark.city.gz"
+
+// loadCity reads the city file at path, or the embedded default city
+// when path is empty.
+func loadCity(path string) (*mobility.City, error) {
+	if path == "" {
+		return wilmington.City()
+	}
+	return mobility.LoadCity(path)
+}
 
 func newDataGenerateCmd(e *env) *cobra.Command {
 	var (
@@ -127,7 +138,7 @@ func newDataGenerateCmd(e *env) *cobra.Command {
 			if out == "" {
 				return fmt.Errorf("data generate: -o is required")
 			}
-			city, err := mobility.LoadCity(cityPath)
+			city, err := loadCity(cityPath)
 			if err != nil {
 				return err
 			}
@@ -176,7 +187,7 @@ func newDataGenerateCmd(e *env) *cobra.Command {
 	cmd.Flags().IntVar(&weeks, "weeks", 8, "simulated weeks")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed (the output is a function of it)")
 	cmd.Flags().IntVar(&workers, "workers", 0, "simulating goroutines (default: all cores)")
-	cmd.Flags().StringVar(&cityPath, "city", defaultCity, "city file (from `sextant data city`)")
+	cmd.Flags().StringVar(&cityPath, "city", "", "city file (from `sextant data city`; default: the embedded Wilmington-Newark, Delaware)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output directory")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	return cmd

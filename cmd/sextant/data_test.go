@@ -10,7 +10,7 @@ import (
 func TestDataGenerate(t *testing.T) {
 	dir := t.TempDir()
 	out, err := sextant(t, "data", "generate", "-q", "--users", "20", "--weeks", "1", "--seed", "3",
-		"--city", "../../testdata/osm/wilmington-newark.city.gz", "-o", dir)
+		"--city", "../../mobility/wilmington/wilmington-newark.city.gz", "-o", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func TestDataGenerate(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 	}
-	if _, err := sextant(t, "data", "generate", "--users", "0", "-o", dir, "--city", "../../testdata/osm/wilmington-newark.city.gz"); err == nil {
+	if _, err := sextant(t, "data", "generate", "--users", "0", "-o", dir, "--city", "../../mobility/wilmington/wilmington-newark.city.gz"); err == nil {
 		t.Fatal("--users 0 accepted")
 	}
 	if _, err := sextant(t, "data", "city", "--pbf", "x.pbf", "--bbox", "1,2,3", "-o", "y"); err == nil {

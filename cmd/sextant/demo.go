@@ -50,7 +50,7 @@ The runtime-only tour is 'sextant demo runtime'.`,
 	fl.IntVar(&cfg.weeks, "weeks", 4, "weeks of mobility per user (the last is held out)")
 	fl.Uint64Var(&cfg.seed, "seed", 1, "seed: the same seed gives the same population, fleet and schedule")
 	fl.BoolVar(&cfg.fast, "fast", false, "a small, quick run that skips no phase (used by the tests)")
-	fl.StringVar(&cfg.city, "city", defaultCity, "city file (from `sextant data city`)")
+	fl.StringVar(&cfg.city, "city", "", "city file (from `sextant data city`; default: the embedded Wilmington-Newark, Delaware)")
 	fl.Float64Var(&cfg.donors, "donors", 0.2, "fraction of users in the consented donor cohort of the DP-SGD prior")
 	fl.BoolVar(&progress, "progress", true, "show live progress on a terminal")
 	fl.BoolVar(&cfg.serve, "serve", false, "afterwards keep the server and its web console running until Ctrl-C")

@@ -21,7 +21,7 @@ import (
 func TestFLFromDPPrior(t *testing.T) {
 	dir := t.TempDir()
 	mob, nd, donors := filepath.Join(dir, "mob"), filepath.Join(dir, "nd"), filepath.Join(dir, "donors")
-	runCLI(t, "data", "generate", "--users", "60", "--weeks", "4", "--seed", "5", "--city", "../../testdata/osm/wilmington-newark.city.gz", "-o", mob, "-q")
+	runCLI(t, "data", "generate", "--users", "60", "--weeks", "4", "--seed", "5", "--city", "../../mobility/wilmington/wilmington-newark.city.gz", "-o", mob, "-q")
 	runCLI(t, "data", "features", "--in", mob, "-o", nd, "--holdout-weeks", "1")
 	runCLI(t, "data", "features", "--in", mob, "-o", donors, "--holdout-weeks", "1", "--donors", "0.3")
 	prior := filepath.Join(dir, "prior.sxm")

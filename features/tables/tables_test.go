@@ -16,7 +16,7 @@ import (
 // generate writes a small simulated population to a temporary directory.
 func generate(t *testing.T, users, weeks int) string {
 	t.Helper()
-	return mobtest.Population(t, "../../testdata/osm/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: weeks, Seed: 3, Workers: 1})
+	return mobtest.Population(t, "../../mobility/wilmington/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: weeks, Seed: 3, Workers: 1})
 }
 
 func column[T float32 | int64](t *testing.T, d *dataset.Dataset, name string) ([]T, int) {

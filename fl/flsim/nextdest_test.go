@@ -42,7 +42,7 @@ func TestRunsGroupsUsers(t *testing.T) {
 // ndTable writes a next-destination table of a small simulated population.
 func ndTable(t *testing.T, users int) string {
 	t.Helper()
-	in := mobtest.Population(t, "../../testdata/osm/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: 4, Seed: 3, Workers: 1})
+	in := mobtest.Population(t, "../../mobility/wilmington/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: 4, Seed: 3, Workers: 1})
 	out := t.TempDir()
 	if _, err := tables.NextDestination(in, out, tables.Config{HoldoutWeeks: 1}); err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ local: {epochs: 5}
 // are the new users (whatever data.new_users says), and their rows are not
 // cut again, since the table already starts their history late.
 func TestNextDestinationMarkedNewUsers(t *testing.T) {
-	in := mobtest.Population(t, "../../testdata/osm/wilmington-newark.city.gz", mobility.Config{Users: 16, Weeks: 4, Seed: 3, Workers: 1})
+	in := mobtest.Population(t, "../../mobility/wilmington/wilmington-newark.city.gz", mobility.Config{Users: 16, Weeks: 4, Seed: 3, Workers: 1})
 	dir := t.TempDir()
 	if _, err := tables.NextDestination(in, dir, tables.Config{HoldoutWeeks: 1, NewUsers: 0.5, NewUserDays: 7}); err != nil {
 		t.Fatal(err)

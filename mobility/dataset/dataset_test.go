@@ -14,7 +14,7 @@ import (
 // TestWriteReadBack streams a small population to Parquet and reads every
 // table back, checking row counts and a few values against the simulation.
 func TestWriteReadBack(t *testing.T) {
-	city, err := mobility.LoadCity("../../testdata/osm/wilmington-newark.city.gz")
+	city, err := mobility.LoadCity("../../mobility/wilmington/wilmington-newark.city.gz")
 	if err != nil {
 		t.Fatal(err)
 	}

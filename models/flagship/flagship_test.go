@@ -52,7 +52,7 @@ func TestSizes(t *testing.T) {
 // userTables writes the next-destination tables of a small population.
 func userTables(t *testing.T, users, weeks int) string {
 	t.Helper()
-	raw := mobtest.Population(t, "../../testdata/osm/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: weeks, Seed: 5, Workers: 1})
+	raw := mobtest.Population(t, "../../mobility/wilmington/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: weeks, Seed: 5, Workers: 1})
 	out := t.TempDir()
 	if _, err := tables.NextDestination(raw, out, tables.Config{HoldoutWeeks: 1}); err != nil {
 		t.Fatal(err)

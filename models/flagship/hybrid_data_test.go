@@ -36,7 +36,7 @@ func (e *etaTrips) n() int { return len(e.travel) }
 // the last holdout weeks in the test split.
 func etaTables(t *testing.T, users, weeks, holdout int) (train, test *dataset.Dataset) {
 	t.Helper()
-	raw := mobtest.Population(t, "../../testdata/osm/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: weeks, Seed: 11, Workers: 2})
+	raw := mobtest.Population(t, "../../mobility/wilmington/wilmington-newark.city.gz", mobility.Config{Users: users, Weeks: weeks, Seed: 11, Workers: 2})
 	out := t.TempDir()
 	_, err := tables.ETA(raw, out, tables.Config{HoldoutWeeks: holdout})
 	if err != nil {
