@@ -36,3 +36,33 @@ func processCPU(pid int) (time.Duration, error) {
 	}
 	return time.Duration(u+s) * time.Second / clockTicks, nil
 }
+
+// processRunDelay returns how long process pid's live threads have been
+// runnable but waiting for a CPU (the second field of Linux's
+// /proc/PID/task/TID/schedstat, in nanoseconds, summed over threads).
+// On a shared machine it tells a server starved of its core from one
+// with nothing to do: both show low CPU use.
+func processRunDelay(pid int) (time.Duration, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("load: %w", err)
+	}
+	var sum int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			return 0, fmt.Errorf("load: %s/%s/schedstat: malformed", dir, t.Name())
+		}
+		ns, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("load: %s/%s/schedstat: malformed", dir, t.Name())
+		}
+		sum += ns
+	}
+	return time.Duration(sum), nil
+}

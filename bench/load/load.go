@@ -73,6 +73,16 @@ type Result struct {
 	// ServerCPU is the server process's CPU time over the run (0 if
 	// unknown).
 	ServerCPU time.Duration
+	// Dials is how many connections the run opened: Concurrency when
+	// the server kept every one alive, more when it closed some.
+	Dials int
+	// GeneratorCPU is the generator's own CPU time over the run (set by
+	// the command; 0 if unknown).
+	GeneratorCPU time.Duration
+	// ServerWait is how long the server's threads were runnable but
+	// waiting for a CPU over the run (0 if unknown): high when other
+	// processes share its core.
+	ServerWait time.Duration
 }
 
 // Throughput is answered check-ins per second.
@@ -187,12 +197,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: cfg.Concurrency, MaxIdleConnsPerHost: cfg.Concurrency, IdleConnTimeout: time.Minute}}
 	before, _ := ScrapeHistogram(ctx, client, cfg.URL, CheckInRoute)
-	var cpu0 time.Duration
+	var cpu0, wait0 time.Duration
+	var waitErr error
 	if cfg.ServerPID > 0 {
 		var err error
 		if cpu0, err = processCPU(cfg.ServerPID); err != nil {
 			return nil, err
 		}
+		wait0, waitErr = processRunDelay(cfg.ServerPID)
 	}
 	end := time.Now().Add(cfg.Duration)
 	ctx, cancel := context.WithDeadline(ctx, end)
@@ -249,6 +261,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		lat      []time.Duration
 		status   map[int]int
 		sent     int
+		dials    int
 		firstErr error
 	}
 	parts := make([]part, cfg.Concurrency)
@@ -260,8 +273,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		wg.Go(func() {
 			conn, _ := newRawConn(cfg.URL)
 			conn.secret = cfg.Secret
-			defer conn.close()
 			p := &parts[w]
+			defer func() { p.dials = conn.dials; conn.close() }()
 			p.status = map[int]int{}
 			p.lat = make([]time.Duration, 0, cfg.Requests/cfg.Concurrency+1)
 			for {
@@ -290,6 +303,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{Elapsed: time.Since(start), Status: map[int]int{}}
 	for _, p := range parts {
 		res.Sent += p.sent
+		res.Dials += p.dials
 		res.OK += len(p.lat)
 		res.Latencies = append(res.Latencies, p.lat...)
 		for c, n := range p.status {
@@ -302,6 +316,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.ServerPID > 0 {
 		if cpu1, err := processCPU(cfg.ServerPID); err == nil {
 			res.ServerCPU = cpu1 - cpu0
+		}
+		if wait1, err := processRunDelay(cfg.ServerPID); err == nil && waitErr == nil {
+			res.ServerWait = wait1 - wait0
 		}
 	}
 	slices.Sort(res.Latencies)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,6 +62,9 @@ func TestRunBoundedByCount(t *testing.T) {
 	}
 	if res.Server == nil || res.Server.Total() != 1000 {
 		t.Fatalf("server histogram %+v", res.Server)
+	}
+	if res.Dials != 4 {
+		t.Fatalf("%d connections opened for 4 workers on a keep-alive server", res.Dials)
 	}
 	if q := res.Server.Quantile(.5); math.Abs(q-0.001*500/900) > 1e-9 {
 		t.Fatalf("server p50 %v", q)
@@ -216,5 +220,40 @@ func TestProcessCPU(t *testing.T) {
 	b, err := processCPU(os.Getpid())
 	if err != nil || b <= a {
 		t.Fatalf("CPU %v then %v (%v) after busy work %d", a, b, err, x)
+	}
+}
+
+// TestRunCountsConnections: a server that closes the connection after
+// every answer makes the generator re-dial, and the result says so — the
+// sign of keep-alive lost on some path.
+func TestRunCountsConnections(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	res, err := Run(t.Context(), Config{URL: srv.URL, Devices: 5, Concurrency: 2, Requests: 50, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 50 || res.Dials != 50 {
+		t.Fatalf("%d answered over %d connections, want 50 over 50", res.OK, res.Dials)
+	}
+}
+
+// TestProcessRunDelay: this process's run-queue wait is readable and
+// never decreases.
+func TestProcessRunDelay(t *testing.T) {
+	a, err := processRunDelay(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc schedstat: %v", err)
+	}
+	runtime.Gosched()
+	b, err := processRunDelay(os.Getpid())
+	if err != nil || b < a {
+		t.Fatalf("run delay %v then %v (%v)", a, b, err)
+	}
+	if _, err := processRunDelay(-1); err == nil {
+		t.Fatal("no error for a process that does not exist")
 	}
 }

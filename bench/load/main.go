@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	"github.com/sextant-ml/sextant/delivery/signing"
@@ -26,6 +27,7 @@ func main() {
 	flag.StringVar(&seed, "seed", "", "PostgreSQL URL of the server's database: insert the generated devices first")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "the server's process id (same machine): report its CPU time per check-in")
 	flag.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cpuprofile := flag.String("cpuprofile", "", "write the generator's own CPU profile over the run to this file")
 	keys := flag.String("keys", "", "the server's key directory: devices use credentials minted by its director key, as registration issues them (and -seed stores their hashes)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -58,7 +60,25 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "load: seeded %d new devices (of %d) in %v\n", n, cfg.Devices, time.Since(t0).Round(time.Millisecond))
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load: -cpuprofile:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+	}
+	self0, _ := processCPU(os.Getpid())
 	res, err := Run(ctx, cfg)
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	if self1, cerr := processCPU(os.Getpid()); cerr == nil && res != nil {
+		res.GeneratorCPU = self1 - self0
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
@@ -84,6 +104,14 @@ type Summary struct {
 	ServerMS   map[string]any `json:"server_ms,omitempty"`
 	// ServerCPUMicros is the server's CPU time per answered check-in.
 	ServerCPUMicros float64 `json:"server_cpu_us_per_checkin,omitempty"`
+	// GeneratorCPUMicros is this generator's own CPU time per answered
+	// check-in.
+	GeneratorCPUMicros float64 `json:"generator_cpu_us_per_checkin,omitempty"`
+	// ServerWaitSeconds is how long the server's threads waited for a
+	// CPU while runnable.
+	ServerWaitSeconds float64 `json:"server_runqueue_wait_seconds,omitempty"`
+	// Connections is how many connections the run opened.
+	Connections int `json:"connections_opened"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -92,6 +120,11 @@ func summary(r *Result) Summary {
 	s := Summary{Sent: r.Sent, OK: r.OK, Status: r.Status, Seconds: r.Elapsed.Seconds(), Throughput: r.Throughput(),
 		ClientMS: map[string]any{"p50": ms(r.Quantile(.5)), "p90": ms(r.Quantile(.9)), "p99": ms(r.Quantile(.99)),
 			"p99.9": ms(r.Quantile(.999)), "max": ms(r.Quantile(1))}}
+	s.Connections = r.Dials
+	s.ServerWaitSeconds = r.ServerWait.Seconds()
+	if r.GeneratorCPU > 0 && r.OK > 0 {
+		s.GeneratorCPUMicros = float64(r.GeneratorCPU.Microseconds()) / float64(r.OK)
+	}
 	if r.ServerCPU > 0 && r.OK > 0 {
 		s.ServerCPUMicros = float64(r.ServerCPU.Microseconds()) / float64(r.OK)
 	}
@@ -124,4 +157,19 @@ func report(w *os.File, cfg Config, r *Result) {
 		fmt.Fprintf(w, "server CPU: %.2fs = %.0f%% of one core; %.1f µs per check-in (≈ %.0f check-ins/s per core)\n",
 			r.ServerCPU.Seconds(), 100*r.ServerCPU.Seconds()/r.Elapsed.Seconds(), per, 1e6/per)
 	}
+	if r.ServerWait > 0 {
+		// Runnable but not running: other processes on the server's
+		// core, not a lack of requests.
+		fmt.Fprintf(w, "server waited %.2fs for a CPU while runnable (%.0f%% of the run)\n",
+			r.ServerWait.Seconds(), 100*r.ServerWait.Seconds()/r.Elapsed.Seconds())
+	}
+	if r.GeneratorCPU > 0 && r.OK > 0 {
+		fmt.Fprintf(w, "generator CPU: %.2fs = %.0f%% of one core; %.1f µs per check-in\n",
+			r.GeneratorCPU.Seconds(), 100*r.GeneratorCPU.Seconds()/r.Elapsed.Seconds(), float64(r.GeneratorCPU.Microseconds())/float64(r.OK))
+	}
+	fmt.Fprintf(w, "connections opened: %d", r.Dials)
+	if r.Dials > cfg.Concurrency {
+		fmt.Fprintf(w, " (more than %d: the server closed some)", cfg.Concurrency)
+	}
+	fmt.Fprintln(w)
 }

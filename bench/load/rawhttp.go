@@ -24,6 +24,9 @@ type rawConn struct {
 	buf        []byte
 	// secret returns device n's credential (DeviceSecret if nil).
 	secret func(n int) string
+	// dials counts the connections opened: one per worker when the
+	// server keeps them alive.
+	dials int
 }
 
 func newRawConn(base string) (*rawConn, error) {
@@ -56,6 +59,7 @@ func (r *rawConn) checkIn(ctx context.Context, n int) (int, error) {
 			return 0, err
 		}
 		r.c, r.br = c, bufio.NewReaderSize(c, 16<<10)
+		r.dials++
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		r.c.SetDeadline(dl)
