@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/sextant-ml/sextant/device/health"
 	"github.com/sextant-ml/sextant/device/profile"
@@ -69,8 +68,7 @@ func StartFleet(ctx context.Context, cfg Config, configure FleetOption) (_ *Flee
 		}
 		f.cfg.Dir = f.tmp
 	}
-	f.hc = &http.Client{Transport: &http.Transport{MaxIdleConns: 2 * cfg.Concurrency, MaxIdleConnsPerHost: 2 * cfg.Concurrency,
-		IdleConnTimeout: time.Minute}, Timeout: time.Minute}
+	f.hc = newHTTPClient(cfg.Concurrency)
 	if f.b, err = startBackend(ctx, filepath.Join(f.cfg.Dir, "server"), cfg.Clock, f.hc, cfg.Logger, configure); err != nil {
 		return nil, err
 	}
@@ -121,6 +119,12 @@ func (f *Fleet) all() []int {
 
 // URL is the server's base URL on loopback.
 func (f *Fleet) URL() string { return f.b.url }
+
+// HTTPClient is the client every device of the fleet shares: one
+// transport, its idle pool bounded (a fleet of 10⁵ phones on loopback
+// does not hold a connection each). Callers driving devices through other
+// protocols (federated rounds) use it too.
+func (f *Fleet) HTTPClient() *http.Client { return f.hc }
 
 // Server is the in-process server.
 func (f *Fleet) Server() *server.Server { return f.b.srv }

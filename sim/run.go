@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,8 +54,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.BundleBytes = map[string]int{v1.version: len(v1.data), v2.version: len(v2.data)}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 2 * cfg.Concurrency, MaxIdleConnsPerHost: 2 * cfg.Concurrency,
-		IdleConnTimeout: time.Minute}, Timeout: time.Minute}
+	hc := newHTTPClient(cfg.Concurrency)
 	defer hc.CloseIdleConnections()
 	b, err := startBackend(ctx, filepath.Join(dir, "server"), cfg.Clock, hc, cfg.Logger, nil)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/sextant-ml/sextant/clock"
 	"github.com/sextant-ml/sextant/delivery"
@@ -19,6 +20,20 @@ import (
 	"github.com/sextant-ml/sextant/server"
 	"github.com/sextant-ml/sextant/store"
 )
+
+// idleConns is the least idle-connection pool of the fleet's shared
+// transport: enough for the devices working at once and a federated
+// round's few hundred participants polling, and bounded whatever the
+// fleet's size.
+const idleConns = 128
+
+// newHTTPClient is the one client a fleet's devices share, for
+// concurrency devices working at once.
+func newHTTPClient(concurrency int) *http.Client {
+	idle := max(idleConns, 2*concurrency)
+	return &http.Client{Transport: &http.Transport{MaxIdleConns: idle, MaxIdleConnsPerHost: idle, IdleConnTimeout: time.Minute},
+		Timeout: time.Minute}
+}
 
 // backend is the in-process server the fleet talks to, with the operator's
 // keys and admin tokens.
