@@ -30,7 +30,13 @@ type ServiceConfig struct {
 	// record and the new global weights (e.g. to register a candidate
 	// model version). An error is logged; the round stays committed.
 	OnCommit func(ctx context.Context, rec *RoundRecord, global []float32) error
-	Log      *slog.Logger
+	// OnBegin, when set, is called after the coordinator has begun (and
+	// saved) a round attempt and before any device can see it, e.g. to
+	// commit the attempt where another replica would read it, so an
+	// attempt devices took part in is never run again under the same id.
+	// An error fails the attempt before it opens and RunRound returns it.
+	OnBegin func(ctx context.Context) error
+	Log     *slog.Logger
 }
 
 // Service runs a coordinator's rounds for devices that reach it through a
@@ -311,6 +317,11 @@ func (s *Service) RunRound(ctx context.Context) (*RoundRecord, *RoundStats, erro
 	q, until, err := s.c.Begin()
 	if err != nil {
 		return nil, nil, err
+	}
+	if s.cfg.OnBegin != nil {
+		if err := s.cfg.OnBegin(ctx); err != nil {
+			return nil, nil, s.abort(fmt.Errorf("fl: on begin: %w", err))
+		}
 	}
 	endSel := make(chan struct{})
 	s.mu.Lock()

@@ -359,3 +359,47 @@ func TestServiceClosesStepsWithoutSilentDevices(t *testing.T) {
 		t.Errorf("record %+v", r.rec)
 	}
 }
+
+// OnBegin runs after the attempt is begun and before any device can see
+// it: while it runs the round is not open, and when it fails the attempt
+// fails on the record, devices never see it open, and the next attempt
+// gets a new id.
+func TestServiceOnBeginGatesTheRound(t *testing.T) {
+	devs := population(10, 10, 4)
+	task := simTask("svc-begin", ServerOptimizer{Kind: FedAvg}, 0)
+	task.Population, task.Target, task.OverSelection, task.MinReports = 10, 10, 1, 3
+	f := newServiceFixture(t, task, devs, 0)
+	var seen []*client.Status
+	fail := errors.New("store down")
+	f.svc.cfg.OnBegin = func(context.Context) error {
+		seen = append(seen, f.svc.Status("phone-x"))
+		return fail
+	}
+	rec, _, err := f.svc.RunRound(context.Background())
+	if rec != nil || !errors.Is(err, fail) {
+		t.Fatalf("RunRound with a failing OnBegin: %v, %v", rec, err)
+	}
+	if len(seen) != 1 || seen[0].Open {
+		t.Fatalf("OnBegin saw the round open to devices: %+v", seen)
+	}
+	if st := f.svc.Status("phone-x"); st.Open {
+		t.Fatalf("the attempt opened after OnBegin failed: %+v", st)
+	}
+	first := f.svc.c.attemptID()
+	f.svc.cfg.OnBegin = func(context.Context) error {
+		seen = append(seen, f.svc.Status("phone-x"))
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, stopped := f.svc.Changed(), make(chan struct{})
+	go func() { f.svc.RunRound(ctx); close(stopped) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	<-ch
+	st := f.svc.Status("phone-x")
+	if !st.Open || st.Attempt == first || f.svc.c.attemptID() == first {
+		t.Fatalf("the next attempt: %+v (failed attempt %d)", st, first)
+	}
+	if len(seen) != 2 || seen[1].Open {
+		t.Fatalf("OnBegin saw the second attempt open: %+v", seen)
+	}
+}

@@ -151,8 +151,15 @@ func (s *Server) LeadFL(ctx context.Context, states FLStates, t FLTask) error {
 	if err != nil {
 		return err
 	}
-	var commitErr error // OnCommit's, read after RunRound returns
+	var commitErr, beginErr error // OnCommit's and OnBegin's, read after RunRound returns
 	svc, err := fl.NewService(fl.ServiceConfig{Coordinator: coord, StepTimeout: t.StepTimeout, Log: s.log,
+		// Commit each attempt before devices can see it, so a replica that
+		// takes over while it is in flight fails it on the record and never
+		// reuses its attempt id (the secure-aggregation round id).
+		OnBegin: func(ctx context.Context) error {
+			beginErr = commit(ctx)
+			return beginErr
+		},
 		OnCommit: func(ctx context.Context, rec *fl.RoundRecord, global []float32) error {
 			if commitErr = commit(ctx); commitErr != nil {
 				return commitErr // not committed: no candidate either
@@ -180,10 +187,10 @@ func (s *Server) LeadFL(ctx context.Context, states FLStates, t FLTask) error {
 	}
 	s.log.InfoContext(ctx, "fl: leading task", "task", name, "rounds", coord.Rounds(), "model", t.Task.Model+"@"+doc.Model)
 	for ctx.Err() == nil {
-		commitErr = nil
-		rec, err, cerr := runFLRound(ctx, svc, commit)
-		if cerr != nil {
-			return cerr
+		commitErr, beginErr = nil, nil
+		rec, _, err := svc.RunRound(ctx)
+		if beginErr != nil {
+			return beginErr // deposed, or the store is down: the attempt never opened
 		}
 		switch {
 		case errors.Is(err, fl.ErrBudget):
@@ -211,37 +218,6 @@ func (s *Server) LeadFL(ctx context.Context, states FLStates, t FLTask) error {
 		}
 	}
 	return ctx.Err()
-}
-
-// runFLRound runs one round attempt, committing the shared state as soon
-// as the attempt has begun (the coordinator saved it), so a replica that
-// takes over while it is in flight fails it on the record and never
-// reuses its attempt id (the secure-aggregation round id).
-func runFLRound(ctx context.Context, svc *fl.Service, commit func(context.Context) error) (rec *fl.RoundRecord, err, commitErr error) {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type result struct {
-		rec *fl.RoundRecord
-		err error
-	}
-	began := svc.Changed()
-	done := make(chan result, 1)
-	go func() {
-		rec, _, err := svc.RunRound(rctx)
-		done <- result{rec, err}
-	}()
-	select {
-	case r := <-done:
-		return r.rec, r.err, nil
-	case <-began:
-	}
-	if err := commit(rctx); err != nil {
-		cancel() // deposed, or the store is down: abandon the attempt
-		<-done
-		return nil, nil, err
-	}
-	r := <-done
-	return r.rec, r.err, nil
 }
 
 // startFLDoc picks the model version a new task trains: the model's
