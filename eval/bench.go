@@ -14,6 +14,8 @@ import (
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
+
+	"github.com/sextant-ml/sextant/internal/cputime"
 )
 
 // BenchConfig says how to measure the candidate's cost.
@@ -139,7 +141,7 @@ func MeasureProfile(ctx context.Context, g *graph.Graph, d *dataset.Dataset, p *
 	for i := range prepared {
 		prepared[i] = inputs(i)
 	}
-	cpu0, cpuOK := processCPU()
+	cpu0, cpuOK := cputime.Process()
 	wall0 := time.Now()
 	for i := range cfg.Iterations {
 		t0 := time.Now()
@@ -149,7 +151,7 @@ func MeasureProfile(ctx context.Context, g *graph.Graph, d *dataset.Dataset, p *
 		lat[i] = float64(time.Since(t0).Nanoseconds()) / 1e3
 	}
 	cpu := time.Since(wall0)
-	if cpu1, ok := processCPU(); cpuOK && ok {
+	if cpu1, ok := cputime.Process(); cpuOK && ok {
 		cpu = cpu1 - cpu0
 	}
 	perInf := cpu / time.Duration(cfg.Iterations)
