@@ -157,26 +157,7 @@ func TestWireSensitivePlaceLeavesAsCellCentre(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	settled := func() int {
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		k := 0
-		for _, c := range rc.conns {
-			if bytes.Contains(c, []byte(`"installed":{"geo":"1.0.0","geo-device":"1.0.0"}`)) {
-				k++
-			}
-		}
-		return k
-	}
-	for settled() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the device never checked in with both models installed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	rc.mu.Lock()
-	setup := len(rc.conns)
-	rc.mu.Unlock()
+	setup := rc.settle(t, deadline, `"installed":{"geo":"1.0.0","geo-device":"1.0.0"}`)
 
 	// Eight level-12 cells around Wilmington, DE, and their centres.
 	rng := rand.New(rand.NewPCG(9, 12))

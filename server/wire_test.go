@@ -40,6 +40,31 @@ type wireRecorder struct {
 	open  sync.WaitGroup
 }
 
+// settle waits until two recorded connections carry installed (the
+// device's check-in with its models in place) and returns how many
+// connections the setup took; from then on only the varied values change
+// what the device sends.
+func (rc *wireRecorder) settle(t *testing.T, deadline time.Time, installed string) int {
+	t.Helper()
+	for {
+		rc.mu.Lock()
+		k, n := 0, len(rc.conns)
+		for _, c := range rc.conns {
+			if bytes.Contains(c, []byte(installed)) {
+				k++
+			}
+		}
+		rc.mu.Unlock()
+		if k >= 2 {
+			return n
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the device never checked in with %s", installed)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (rc *wireRecorder) serve(t *testing.T, upstream string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -284,26 +309,7 @@ func TestWirePrivateInputsNeverLeave(t *testing.T) {
 	// The setup phase ends once the device checks in with both models
 	// installed; from then on its state is fixed and only the private
 	// values vary.
-	settled := func() int {
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		k := 0
-		for _, c := range rc.conns {
-			if bytes.Contains(c, []byte(`"installed":{"eta":"1.0.0","eta-device":"1.0.0","nd-device":"1.0.0"}`)) {
-				k++
-			}
-		}
-		return k
-	}
-	for settled() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the device never checked in with all models installed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	rc.mu.Lock()
-	setup := len(rc.conns)
-	rc.mu.Unlock()
+	setup := rc.settle(t, deadline, `"installed":{"eta":"1.0.0","eta-device":"1.0.0","nd-device":"1.0.0"}`)
 	sender, err := devtelemetry.New(devtelemetry.Config{Poster: tr, URL: url + "/v1/telemetry",
 		Rand: rand.New(rand.NewPCG(3, 3)), MaxDelay: time.Millisecond, MaxBatch: 1})
 	if err != nil {
