@@ -68,9 +68,14 @@ func LoadedORTVersion() string { return ort.GetVersion() }
 func ORTSessionOptions(threads int) []string {
 	spin := "session.intra_op.allow_spinning=0 (moot with one thread)"
 	if threads > 1 {
-		// Sextant's workers poll for a while after each job before they
-		// park; ORT's spinning threads (its default) do the same.
-		spin = "session.intra_op.allow_spinning=1 (ORT's default: workers spin between ops, as Sextant's poll)"
+		// With ORT's default (spinning on), its pool threads keep spinning
+		// after each run and, in compare's alternating blocks, hold the
+		// second core while Sextant runs: Sextant's MatMul 256³ on two
+		// threads took 124.8 µs beside a spinning ORT against 71.3 µs
+		// beside a sleeping one (2026-11-26, idle machine), ORT 67.8 and
+		// 84.4 µs. Sextant's workers poll for at most ~200 µs after a
+		// product, then park.
+		spin = "session.intra_op.allow_spinning=0 (spinning ORT threads would hold the core Sextant's worker needs between blocks)"
 	}
 	return []string{
 		fmt.Sprintf("intra_op_num_threads=%d", threads),
@@ -86,12 +91,7 @@ func ORTSessionOptions(threads int) []string {
 
 // spinning is the allow_spinning entry for threads intra-op threads (see
 // ORTSessionOptions).
-func spinning(threads int) string {
-	if threads > 1 {
-		return "1"
-	}
-	return "0"
-}
+func spinning(int) string { return "0" }
 
 func newSessionOptions(threads int) (*ort.SessionOptions, error) {
 	o, err := ort.NewSessionOptions()
