@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -18,12 +18,15 @@ import (
 // int64, FLOAT as float32, DOUBLE as float64, byte arrays as strings. A null
 // is an error: training data has no missing values.
 func ReadParquet(path string) (*Dataset, error) {
-	f, err := os.Open(path)
+	// Opening the file first makes a corrupt one an error (NewReader
+	// panics on what it cannot open).
+	f, pf, err := openParquet(path)
 	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	r := parquet.NewReader(f)
+	limit := reserveLimit(pf.Size())
+	r := parquet.NewReader(pf)
 	defer r.Close()
 	schema := r.Schema()
 	paths := schema.Columns()
@@ -37,6 +40,7 @@ func ReadParquet(path string) (*Dataset, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dataset: %s: %w", path, err)
 		}
+		c.expect, c.limit = int(min(r.NumRows(), 1<<40)), limit
 		cols[leaf.ColumnIndex] = c
 	}
 	buf := make([]parquet.Row, 256)
@@ -88,6 +92,10 @@ type column struct {
 	rows     int
 	width    int // values per example, -1 until the first example ends
 	cur      int // values in the current example
+	// expect is the number of examples the column will hold (0 if not
+	// known): once the first example gives the width, the values' slice
+	// is allocated once rather than grown by doubling, up to limit values.
+	expect, limit int
 }
 
 func newColumn(path []string, leaf parquet.LeafColumn) (*column, error) {
@@ -139,11 +147,36 @@ func (c *column) endRow() error {
 	}
 	if c.width < 0 {
 		c.width = c.cur
+		c.reserve()
 	} else if c.cur != c.width {
 		return fmt.Errorf("column %q: example %d has %d values, earlier ones %d (lists must have a fixed size)", c.name, c.rows, c.cur, c.width)
 	}
 	c.rows++
 	return nil
+}
+
+// reserve gives the values' slice room for expect examples of width
+// values, at most limit values (more grows as appended).
+func (c *column) reserve() {
+	n := min(c.expect, c.limit) * c.width
+	n = min(n, c.limit) - c.width // room beyond the first example's values
+	switch {
+	case n <= 0:
+	case c.f64 != nil:
+		c.f64 = slices.Grow(c.f64, n)
+	case c.i64 != nil:
+		c.i64 = slices.Grow(c.i64, n)
+	case c.str != nil:
+		c.str = slices.Grow(c.str, n)
+	}
+}
+
+// reserveLimit bounds the values reserve allocates up front for a file of
+// size bytes: its row count comes from the file's footer, so a file may
+// not make the reader allocate more than a few times its own size before
+// its values are actually decoded.
+func reserveLimit(size int64) int {
+	return int(min(max(size, 1<<17), 1<<31))
 }
 
 func (c *column) tensor() *tensor.Tensor {

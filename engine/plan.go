@@ -82,10 +82,18 @@ func (m *Model) planFor(ins []*tensor.Tensor) (*plan, error) {
 		return nil, err
 	}
 	old := *m.plans.Load()
+	if len(old) >= maxPlans {
+		old = old[1:] // the oldest plan; sessions still using it keep it
+	}
 	next := append(append(make([]*plan, 0, len(old)+1), old...), p)
 	m.plans.Store(&next)
 	return p, nil
 }
+
+// maxPlans bounds the plans a Model caches, one per input signature, so a
+// model fed ever-changing shapes does not grow without limit; past it the
+// oldest is dropped and rebuilt if its shape comes back.
+const maxPlans = 64
 
 // buildPlan runs the graph once on heap tensors to learn every shape, then
 // lays out the arena.

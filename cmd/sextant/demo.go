@@ -227,6 +227,7 @@ func (s *story) fleet(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer sd.close()
 	per := 20
 	if s.cfg.fast {
 		per = 8

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sextant-ml/sextant/bundle"
-	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/device/transport/httptransport"
 	"github.com/sextant-ml/sextant/fl"
 	"github.com/sextant-ml/sextant/fl/client"
@@ -22,56 +21,56 @@ import (
 	"github.com/sextant-ml/sextant/tensor"
 )
 
-// flData is every device's own training examples of next destination (its
-// user's weeks before the held-out one), in the order client.Train wants:
-// the model's inputs, then the labels.
+// flData gives each device its own training examples of next destination
+// (its user's weeks before the held-out one), read from the table only
+// when the device trains, in the order client.Train wants: the model's
+// inputs, then the labels.
 type flData struct {
-	cols []*tensor.Tensor
-	rows userRows
+	table *userTable
+	specs []flColumn
+}
+
+// flColumn is one column client.Train takes: its dtype and per-example
+// shape.
+type flColumn struct {
+	name  string
+	dtype tensor.DType
+	shape []int
 }
 
 func (s *story) loadFLData(g *graph.Graph) (*flData, error) {
-	d, err := dataset.Read(s.path("data", "nd", "train.parquet"))
-	if err != nil {
-		return nil, err
-	}
 	var fd flData
+	var names []string
 	for _, v := range g.Inputs {
 		shape := make([]int, 0, len(v.Type.Shape))
 		for _, dim := range v.Type.Shape[1:] {
 			shape = append(shape, int(dim.Size))
 		}
-		t, err := d.As(v.Name, v.Type.DType, shape)
-		if err != nil {
-			return nil, err
-		}
-		fd.cols = append(fd.cols, t)
+		fd.specs = append(fd.specs, flColumn{v.Name, v.Type.DType, shape})
+		names = append(names, v.Name)
 	}
-	labels, err := d.As("label", tensor.Int64, []int{})
-	if err != nil {
-		return nil, err
-	}
-	fd.cols = append(fd.cols, labels)
-	if fd.rows, err = groupByUser(d, s.cfg.devices); err != nil {
+	fd.specs = append(fd.specs, flColumn{"label", tensor.Int64, []int{}})
+	var err error
+	if fd.table, err = openUserTable(s.path("data", "nd", "train.parquet"), append(names, "label"), s.cfg.devices); err != nil {
 		return nil, err
 	}
 	return &fd, nil
 }
 
-// device returns device i's examples (a user's rows are contiguous: the
-// table is in user order).
+// device reads device i's examples.
 func (fd *flData) device(i int) ([]*tensor.Tensor, error) {
-	rows := fd.rows[i]
-	if len(rows) == 0 {
+	d, err := fd.table.read(i, -1)
+	if err != nil {
+		return nil, fmt.Errorf("device %d: %w", i, err)
+	}
+	if d == nil {
 		return nil, errors.New("no training examples on this device")
 	}
-	lo, hi := rows[0], rows[len(rows)-1]+1
-	if hi-lo != len(rows) {
-		return nil, fmt.Errorf("device %d: rows not contiguous", i)
-	}
-	out := make([]*tensor.Tensor, len(fd.cols))
-	for j, c := range fd.cols {
-		out[j] = dataset.Rows(c, lo, hi)
+	out := make([]*tensor.Tensor, len(fd.specs))
+	for j, c := range fd.specs {
+		if out[j], err = d.As(c.name, c.dtype, c.shape); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -93,6 +92,7 @@ func (s *story) federated(ctx context.Context, f *sim.Fleet, c *control, v1 stri
 	if err != nil {
 		return "", err
 	}
+	defer fd.table.close()
 	rounds, target := 6, 150
 	if s.cfg.fast {
 		rounds, target = 3, 80

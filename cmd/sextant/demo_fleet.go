@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -23,31 +24,71 @@ const (
 	etaServerModel = "eta-server"
 )
 
-// userRows holds, for each device, the row indices of its own user in a
-// table (device i is the i-th user id in ascending order).
-type userRows [][]int
+// userTable reads one device's own rows of a feature table when the
+// device needs them, not the whole table up front: the table is in user
+// order, so an index built in one pass over user_id gives each user's row
+// range, and only that range of the needed columns is decoded. Device i
+// is the i-th user id in ascending order.
+type userTable struct {
+	file   *dataset.ParquetFile
+	cols   []string
+	groups *dataset.Groups
+	byDev  []int // device index → group index, -1 for a device without rows
+}
 
-// groupByUser splits d's rows by user_id into devices groups.
-func groupByUser(d *dataset.Dataset, devices int) (userRows, error) {
-	col, ok := d.Column("user_id")
-	if !ok {
-		return nil, fmt.Errorf("table has no user_id column")
+// openUserTable indexes the table at path by user_id for devices devices;
+// reads return columns cols.
+func openUserTable(path string, cols []string, devices int) (*userTable, error) {
+	file, err := dataset.OpenParquet(path)
+	if err != nil {
+		return nil, err
 	}
-	byID := map[int64][]int{}
-	for i := 0; i < col.Shape[0]; i++ {
-		id := int64(col.Float64At(i))
-		byID[id] = append(byID[id], i)
+	g, err := file.Index("user_id")
+	if err != nil {
+		file.Close()
+		return nil, err
 	}
-	ids := make([]int64, 0, len(byID))
-	for id := range byID {
-		ids = append(ids, id)
+	order := make([]int, len(g.Keys))
+	for i := range order {
+		order[i] = i
 	}
-	slices.Sort(ids)
-	rows := make(userRows, devices)
-	for i := 0; i < devices && i < len(ids); i++ {
-		rows[i] = byID[ids[i]]
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(g.Keys[a], g.Keys[b]) })
+	byDev := make([]int, devices)
+	for i := range byDev {
+		byDev[i] = -1
+		if i < len(order) {
+			byDev[i] = order[i]
+		}
 	}
-	return rows, nil
+	return &userTable{file: file, cols: cols, groups: g, byDev: byDev}, nil
+}
+
+// close closes the table's file.
+func (u *userTable) close() error { return u.file.Close() }
+
+// rows returns device i's number of rows in the table.
+func (u *userTable) rows(i int) int {
+	if u.byDev[i] < 0 {
+		return 0
+	}
+	lo, hi := u.groups.Range(u.byDev[i])
+	return int(hi - lo)
+}
+
+// read reads device i's first (at most) limit rows, or all of them when
+// limit < 0; nil when the device has none.
+func (u *userTable) read(i, limit int) (*dataset.Dataset, error) {
+	if u.byDev[i] < 0 {
+		return nil, nil
+	}
+	lo, hi := u.groups.Range(u.byDev[i])
+	if limit >= 0 {
+		hi = min(hi, lo+int64(limit))
+	}
+	if hi == lo {
+		return nil, nil
+	}
+	return u.file.ReadRows(u.cols, lo, hi)
 }
 
 // feedsFor returns example row of d as batch-1 inputs for the model's

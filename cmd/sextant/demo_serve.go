@@ -8,34 +8,36 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/device/router"
 	"github.com/sextant-ml/sextant/sim"
 )
 
 // servingData is the held-out week of every device's own user: the
-// next-destination examples it predicts and the trips it asks ETAs for.
+// next-destination examples it predicts and the trips it asks ETAs for,
+// read from the tables only while the device serves.
 type servingData struct {
-	nd, eta         *dataset.Dataset
-	ndRows, etaRows userRows
+	nd, eta *userTable
 }
 
 func (s *story) loadServingData(devices int) (*servingData, error) {
 	var sd servingData
 	var err error
-	if sd.nd, err = dataset.Read(s.path("data", "nd", "test.parquet")); err != nil {
+	// A device reads the columns its installed version's signature
+	// names, so every column of the table (nil) may be needed.
+	if sd.nd, err = openUserTable(s.path("data", "nd", "test.parquet"), nil, devices); err != nil {
 		return nil, err
 	}
-	if sd.eta, err = dataset.Read(s.path("data", "eta", "test.parquet")); err != nil {
-		return nil, err
-	}
-	if sd.ndRows, err = groupByUser(sd.nd, devices); err != nil {
-		return nil, err
-	}
-	if sd.etaRows, err = groupByUser(sd.eta, devices); err != nil {
+	if sd.eta, err = openUserTable(s.path("data", "eta", "test.parquet"), nil, devices); err != nil {
+		sd.nd.close()
 		return nil, err
 	}
 	return &sd, nil
+}
+
+// close closes the tables.
+func (sd *servingData) close() {
+	sd.nd.close()
+	sd.eta.close()
 }
 
 // serve has every device in idx answer up to per requests of each model
@@ -57,7 +59,7 @@ func (s *story) serve(ctx context.Context, f *sim.Fleet, sd *servingData, idx []
 	err := f.Each(ctx, "serve "+label, idx, func(d *sim.Device) error {
 		speed := d.Profile().SpeedFactor
 		rec := d.Health()
-		if rows := sd.ndRows[d.Index()]; len(rows) > 0 && d.Version(ndModel) != "" {
+		if sd.nd.rows(d.Index()) > 0 && per > 0 && d.Version(ndModel) != "" {
 			v := d.Version(ndModel)
 			st := get(ndModel, v)
 			inst, err := d.Load(ndModel, router.OnDevice)
@@ -72,9 +74,13 @@ func (s *story) serve(ctx context.Context, f *sim.Fleet, sd *servingData, idx []
 			if err := r.Register(ndModel, inst.Model); err != nil {
 				return err
 			}
-			labels, _ := sd.nd.Column("label")
-			for _, row := range rows[:min(per, len(rows))] {
-				in, err := feedsFor(sd.nd, inst.Model.Manifest.Signature.Inputs, row)
+			nd, err := sd.nd.read(d.Index(), per)
+			if err != nil {
+				return err
+			}
+			labels, _ := nd.Column("label")
+			for row := range nd.N {
+				in, err := feedsFor(nd, inst.Model.Manifest.Signature.Inputs, row)
 				if err != nil {
 					return err
 				}
@@ -94,7 +100,7 @@ func (s *story) serve(ctx context.Context, f *sim.Fleet, sd *servingData, idx []
 				st.add(res, lat, hit, 0, err)
 			}
 		}
-		if rows := sd.etaRows[d.Index()]; len(rows) > 0 && d.Version(etaModel) != "" {
+		if sd.eta.rows(d.Index()) > 0 && per > 0 && d.Version(etaModel) != "" {
 			v := d.Version(etaModel)
 			st := get(etaModel, v)
 			// The calibrated cascade: answer on device unless the deferral
@@ -111,9 +117,13 @@ func (s *story) serve(ctx context.Context, f *sim.Fleet, sd *servingData, idx []
 			if err := r.Register(etaModel, inst.Model); err != nil {
 				return err
 			}
-			travel, _ := sd.eta.Column("travel_s")
-			for _, row := range rows[:min(per, len(rows))] {
-				in, err := feedsFor(sd.eta, inst.Model.Manifest.Signature.Inputs, row)
+			eta, err := sd.eta.read(d.Index(), per)
+			if err != nil {
+				return err
+			}
+			travel, _ := eta.Column("travel_s")
+			for row := range eta.N {
+				in, err := feedsFor(eta, inst.Model.Manifest.Signature.Inputs, row)
 				if err != nil {
 					return err
 				}
