@@ -346,7 +346,7 @@ func (s *story) badRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 		return "", err
 	}
 	if r.Final != rollout.RolledBack.String() {
-		return "", fmt.Errorf("the broken %s was not rolled back: rollout ended %s after %d days", bad, r.Final, len(r.Days))
+		return "", fmt.Errorf("the broken %s was not rolled back: rollout ended %s after %d days; %s", bad, r.Final, len(r.Days), gateDays(r, bad))
 	}
 	var failed []string
 	for _, g := range r.Days[len(r.Days)-1].Gates {
@@ -356,4 +356,25 @@ func (s *story) badRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 	}
 	return fmt.Sprintf("v%s (a quantization bug) installed and self-tested fine on %d phones; the failed %s gate rolled it back on day %d; now %v",
 		bad, r.Days[0].Mix[bad], strings.Join(failed, " and "), len(r.Days), r.EndMix), nil
+}
+
+// gateDays says, day by day, how many phones ran version and what each
+// gate saw: the evidence behind a rollout that did not end as expected.
+func gateDays(r *demoRollout, version string) string {
+	var b strings.Builder
+	for _, d := range r.Days {
+		fmt.Fprintf(&b, "\nday %d: %d phones on %s, %s at %.0f%%;", d.Day, d.Mix[version], version, d.State, d.Share)
+		for _, g := range d.Gates {
+			fmt.Fprintf(&b, " %s %s (regression %.3f [%.3f, %.3f] of %.2f; n %.0f vs %.0f%s)", g.Metric, g.Verdict,
+				g.Regression, g.Low, g.High, g.MaxRegression, g.CandidateN, g.CurrentN, reasonText(g.Reason))
+		}
+	}
+	return b.String()
+}
+
+func reasonText(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return "; " + reason
 }
