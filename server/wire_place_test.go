@@ -20,10 +20,7 @@ import (
 
 	"github.com/golang/geo/s2"
 	"github.com/sextant-ml/sextant/bundle"
-	"github.com/sextant-ml/sextant/delivery"
 	"github.com/sextant-ml/sextant/device/router"
-	"github.com/sextant-ml/sextant/device/sdk"
-	"github.com/sextant-ml/sextant/device/transport/httptransport"
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
 )
@@ -121,43 +118,11 @@ func wirePlaceBundles(t *testing.T) (server, device string) {
 // vary, and that no encoding of any raw coordinate appears in the traffic
 // — while the centres, searched for the same way, do.
 func TestWireSensitivePlaceLeavesAsCellCentre(t *testing.T) {
-	kd, tk := keyDir(t)
-	r := start(t, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), t.TempDir(), kd, func(c *Config) {
-		c.InferRate = Rate{PerSecond: 10000, Burst: 10000}
-		c.DeviceRate = Rate{PerSecond: 10000, Burst: 10000}
-	})
-	_, pub := r.token(t, delivery.ScopePublish)
-	_, roll := r.token(t, delivery.ScopeRollout)
-	_, enroll := r.token(t, delivery.ScopeEnroll)
 	srvPath, devPath := wirePlaceBundles(t)
-	publish(t, r.client(pub), kd, tk, srvPath, "geo")
-	publish(t, r.client(pub), kd, tk, devPath, "geo-device")
-	for _, m := range []string{"geo", "geo-device"} {
-		if _, err := r.client(roll).SetCurrent(context.Background(), m, "1.0.0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dev := enrol(t, r, kd, enroll)
-	imgRoot, dirRoot := roots(t, kd)
-
-	rc := &wireRecorder{}
-	url := rc.serve(t, strings.TrimPrefix(r.url, "http://"))
-	tr := httptransport.Getter{Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+	w := newWireDevice(t, nil, [][2]string{{"geo", srvPath}, {"geo-device", devPath}},
+		map[string]router.Policy{"geo-device": router.PreferServer})
+	s, rc, setup := w.sdk, w.rc, w.setup
 	ctx := context.Background()
-	s, err := sdk.Open(ctx, sdk.Config{Dir: t.TempDir(), ServerURL: url, DeviceID: dev.reg.ID, Credential: dev.reg.Credential,
-		ImageRoot: imgRoot, DirectorRoot: dirRoot, Transport: tr, CheckInterval: 20 * time.Millisecond,
-		Policies: map[string]router.Policy{"geo-device": router.PreferServer}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for s.Availability("geo-device") != sdk.Available {
-		if time.Now().After(deadline) {
-			t.Fatal("geo-device never installed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	setup := rc.settle(t, deadline, `"installed":{"geo":"1.0.0","geo-device":"1.0.0"}`)
 
 	// Eight level-12 cells around Wilmington, DE, and their centres.
 	rng := rand.New(rand.NewPCG(9, 12))
@@ -228,7 +193,7 @@ func TestWireSensitivePlaceLeavesAsCellCentre(t *testing.T) {
 		if err != nil {
 			t.Fatalf("recorded bytes are not an HTTP request: %v\n%q", err, c[:min(len(c), 200)])
 		}
-		key := req.Method + " " + strings.ReplaceAll(req.URL.Path, dev.reg.ID, "{device}")
+		key := req.Method + " " + strings.ReplaceAll(req.URL.Path, w.id, "{device}")
 		if key == "POST /v1/infer/geo" {
 			// Only the coarsened place, and it is one of the centres.
 			var body router.InferRequest

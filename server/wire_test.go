@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -266,50 +267,12 @@ var healthReport = regexp.MustCompile(`,"health":\{"entries":\[(\{"model":"[a-z0
 // report's usage counters), and no encoding of any private or raw sensitive
 // value may appear anywhere in the traffic.
 func TestWirePrivateInputsNeverLeave(t *testing.T) {
-	kd, tk := keyDir(t)
 	reg := telemetryRegistry(t)
-	r := start(t, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), t.TempDir(), kd, func(c *Config) {
-		c.InferRate = Rate{PerSecond: 10000, Burst: 10000}
-		c.DeviceRate = Rate{PerSecond: 10000, Burst: 10000}
-		c.Telemetry = TelemetryConfig{Registry: reg}
-	})
-	_, pub := r.token(t, delivery.ScopePublish)
-	_, roll := r.token(t, delivery.ScopeRollout)
-	_, enroll := r.token(t, delivery.ScopeEnroll)
-	publish(t, r.client(pub), kd, tk, wireServerBundle(t), "eta")
-	publish(t, r.client(pub), kd, tk, wireDeviceBundle(t), "eta-device")
-	publish(t, r.client(pub), kd, tk, wirePrivateBundle(t), "nd-device")
-	for _, m := range []string{"eta", "eta-device", "nd-device"} {
-		if _, err := r.client(roll).SetCurrent(context.Background(), m, "1.0.0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dev := enrol(t, r, kd, enroll)
-	imgRoot, dirRoot := roots(t, kd)
-
-	rc := &wireRecorder{}
-	url := rc.serve(t, strings.TrimPrefix(r.url, "http://"))
-	// One request per connection, so each recorded connection is one
-	// request.
-	tr := httptransport.Getter{Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+	w := newWireDevice(t, func(c *Config) { c.Telemetry = TelemetryConfig{Registry: reg} },
+		[][2]string{{"eta", wireServerBundle(t)}, {"eta-device", wireDeviceBundle(t)}, {"nd-device", wirePrivateBundle(t)}},
+		map[string]router.Policy{"eta-device": router.PreferServer, "nd-device": router.OnDevice})
+	s, rc, url, tr, setup := w.sdk, w.rc, w.url, w.tr, w.setup
 	ctx := context.Background()
-	s, err := sdk.Open(ctx, sdk.Config{Dir: t.TempDir(), ServerURL: url, DeviceID: dev.reg.ID, Credential: dev.reg.Credential,
-		ImageRoot: imgRoot, DirectorRoot: dirRoot, Transport: tr, CheckInterval: 20 * time.Millisecond,
-		Policies: map[string]router.Policy{"eta-device": router.PreferServer, "nd-device": router.OnDevice}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for s.Availability("eta-device") != sdk.Available || s.Availability("nd-device") != sdk.Available {
-		if time.Now().After(deadline) {
-			t.Fatal("eta-device never installed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// The setup phase ends once the device checks in with both models
-	// installed; from then on its state is fixed and only the private
-	// values vary.
-	setup := rc.settle(t, deadline, `"installed":{"eta":"1.0.0","eta-device":"1.0.0","nd-device":"1.0.0"}`)
 	sender, err := devtelemetry.New(devtelemetry.Config{Poster: tr, URL: url + "/v1/telemetry",
 		Rand: rand.New(rand.NewPCG(3, 3)), MaxDelay: time.Millisecond, MaxBatch: 1})
 	if err != nil {
@@ -358,7 +321,7 @@ func TestWirePrivateInputsNeverLeave(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for sender.Stats().Sent < n && time.Now().Before(deadline.Add(30*time.Second)) {
+	for sendBy := time.Now().Add(30 * time.Second); sender.Stats().Sent < n && time.Now().Before(sendBy); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	stop()
@@ -397,7 +360,7 @@ func TestWirePrivateInputsNeverLeave(t *testing.T) {
 		if err != nil {
 			t.Fatalf("recorded bytes are not an HTTP request: %v\n%q", err, c[:min(len(c), 200)])
 		}
-		key := req.Method + " " + strings.ReplaceAll(req.URL.Path, dev.reg.ID, "{device}")
+		key := req.Method + " " + strings.ReplaceAll(req.URL.Path, w.id, "{device}")
 		if i < setup {
 			continue // before the first prediction: canaries only
 		}
@@ -467,4 +430,72 @@ func decodeBase64Strings(b []byte) []byte {
 		}
 	}
 	return out
+}
+
+// wireDevice is a server on loopback with models published and made
+// current at 1.0.0, and one enrolled device SDK whose every byte goes
+// through a recorder, one request per connection.
+type wireDevice struct {
+	sdk   *sdk.SDK
+	rc    *wireRecorder
+	url   string // the recorder's address: the device's server URL
+	id    string // the device's ID
+	tr    httptransport.Getter
+	setup int // connections the setup took (see wireRecorder.settle)
+}
+
+// newWireDevice starts the server (tune adjusts its config after the
+// wire tests' generous rate limits), publishes models (name, bundle path)
+// and opens the device with policies. It returns once every model with a
+// policy is installed and the device has checked in with all of them.
+func newWireDevice(t *testing.T, tune func(*Config), models [][2]string, policies map[string]router.Policy) *wireDevice {
+	t.Helper()
+	kd, tk := keyDir(t)
+	r := start(t, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), t.TempDir(), kd, func(c *Config) {
+		c.InferRate = Rate{PerSecond: 10000, Burst: 10000}
+		c.DeviceRate = Rate{PerSecond: 10000, Burst: 10000}
+		if tune != nil {
+			tune(c)
+		}
+	})
+	_, pub := r.token(t, delivery.ScopePublish)
+	_, roll := r.token(t, delivery.ScopeRollout)
+	_, enroll := r.token(t, delivery.ScopeEnroll)
+	installed := map[string]string{}
+	for _, m := range models {
+		publish(t, r.client(pub), kd, tk, m[1], m[0])
+		if _, err := r.client(roll).SetCurrent(context.Background(), m[0], "1.0.0"); err != nil {
+			t.Fatal(err)
+		}
+		installed[m[0]] = "1.0.0"
+	}
+	dev := enrol(t, r, kd, enroll)
+	imgRoot, dirRoot := roots(t, kd)
+	w := &wireDevice{rc: &wireRecorder{}, id: dev.reg.ID,
+		tr: httptransport.Getter{Client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}}
+	w.url = w.rc.serve(t, strings.TrimPrefix(r.url, "http://"))
+	var err error
+	w.sdk, err = sdk.Open(context.Background(), sdk.Config{Dir: t.TempDir(), ServerURL: w.url, DeviceID: dev.reg.ID, Credential: dev.reg.Credential,
+		ImageRoot: imgRoot, DirectorRoot: dirRoot, Transport: w.tr, CheckInterval: 20 * time.Millisecond, Policies: policies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for m := range policies {
+		for w.sdk.Availability(m) != sdk.Available {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never installed", m)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// The setup phase ends once the device checks in with every model
+	// installed; from then on its state is fixed and only the values the
+	// test varies change what it sends.
+	want, err := json.Marshal(installed) // sorted keys, as the check-in's
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.setup = w.rc.settle(t, deadline, `"installed":`+string(want))
+	return w
 }

@@ -26,11 +26,7 @@ import (
 func TestServeHealthGates(t *testing.T) {
 	ctx := t.Context()
 	data := t.TempDir()
-	db, err := store.Open(ctx, defaultDSN(data), store.WithClock(clock.Real))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDataStore(t, data)
 	ctl, agg, _, err := newHealthGates(ctx, data, db, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -76,11 +72,7 @@ func TestServeHealthGates(t *testing.T) {
 func TestServeHealthQueue(t *testing.T) {
 	ctx := t.Context()
 	data := t.TempDir()
-	db, err := store.Open(ctx, defaultDSN(data), store.WithClock(clock.Real))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDataStore(t, data)
 	log := slog.New(slog.DiscardHandler)
 	ctl, agg, _, err := newHealthGates(ctx, data, db, log)
 	if err != nil {
@@ -125,11 +117,7 @@ func TestServeHealthQueue(t *testing.T) {
 func TestSharedHealthLedger(t *testing.T) {
 	ctx := t.Context()
 	data := t.TempDir()
-	db, err := store.Open(ctx, defaultDSN(data), store.WithClock(clock.Real))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDataStore(t, data)
 	replica := func(name string) *sharedLedger {
 		l, err := telemetry.OpenLedger(filepath.Join(data, name+"-ledger.json"))
 		if err != nil {
@@ -177,4 +165,16 @@ func TestSharedHealthLedger(t *testing.T) {
 	if got := a.ledger.Spent("health", now); got != 4 {
 		t.Fatalf("a, leading again, counts %v spent, want 4", got)
 	}
+}
+
+// openDataStore opens the store `sextant serve --data data` would, closed
+// when the test ends.
+func openDataStore(t *testing.T, data string) *store.DB {
+	t.Helper()
+	db, err := store.Open(t.Context(), defaultDSN(data), store.WithClock(clock.Real))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
