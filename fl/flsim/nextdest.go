@@ -305,19 +305,7 @@ func setWeights(g *graph.Graph, w []float32, params []string) error {
 	if err != nil {
 		return err
 	}
-	if lay.Dim() != len(w) {
-		return fmt.Errorf("flsim: %d weights for %d parameters", len(w), lay.Dim())
-	}
-	byName := map[string]*graph.Value{}
-	for _, v := range g.Initializers {
-		byName[v.Name] = v
-	}
-	off := 0
-	for i, n := range lay.Names {
-		copy(tensor.Data[float32](byName[n].Const), w[off:off+lay.Sizes[i]])
-		off += lay.Sizes[i]
-	}
-	return nil
+	return lay.Unflatten(g, w)
 }
 
 // acc1 runs g on data (inputs, then labels) and counts the rows whose top

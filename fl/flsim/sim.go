@@ -464,14 +464,8 @@ func (e *evaluator) accuracy(ctx context.Context, global []float32) (float64, er
 	if err != nil {
 		return 0, err
 	}
-	byName := map[string]*graph.Value{}
-	for _, v := range g.Initializers {
-		byName[v.Name] = v
-	}
-	off := 0
-	for i, n := range lay.Names {
-		copy(tensor.Data[float32](byName[n].Const), global[off:off+lay.Sizes[i]])
-		off += lay.Sizes[i]
+	if err := lay.Unflatten(g, global); err != nil {
+		return 0, err
 	}
 	m, err := engine.Compile(g, engine.Options{Dims: map[string]int{"batch": len(e.y)}})
 	if err != nil {
