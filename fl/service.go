@@ -5,9 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -36,7 +36,11 @@ type ServiceConfig struct {
 	// attempt devices took part in is never run again under the same id.
 	// An error fails the attempt before it opens and RunRound returns it.
 	OnBegin func(ctx context.Context) error
-	Log     *slog.Logger
+	// Board, when set, shares the rounds with server replicas that answer
+	// the devices from it (see Board): devices check in and leave through
+	// the board, and the service's own CheckIn refuses them.
+	Board Board
+	Log   *slog.Logger
 }
 
 // Service runs a coordinator's rounds for devices that reach it through a
@@ -75,9 +79,9 @@ type Service struct {
 }
 
 type seatState struct {
-	device string
-	token  string
-	gone   bool
+	device    string
+	tokenHash string // SeatTokenHash of the seat's token
+	gone      bool
 }
 
 // NewService returns a service for cfg.Coordinator.
@@ -123,36 +127,38 @@ func (s *Service) Status(device string) *client.Status {
 	st := &client.Status{Task: t.Name, Round: s.round, Attempt: s.attempt, Q: s.q, Done: s.c.Phase() == PhaseDone}
 	now := s.clk.Now()
 	st.Open = s.open && now.Before(s.selEnd)
-	st.RetryAt = s.retryAtLocked(device, now)
+	st.RetryAt = retryAt(device, now, s.attempt != 0 && !s.over, s.selEnd, t.SelectionWindow, s.lastRound)
 	return st
 }
 
-// retryAtLocked is pace steering: a device not in the current round comes
-// back during the next round's expected selection window, at an offset
-// fixed by its name so the population spreads evenly over the window
-// instead of arriving at once (Bonawitz et al. 2019, §2.3).
-func (s *Service) retryAtLocked(device string, now time.Time) time.Time {
+// viewLocked is the round as a board shows it.
+func (s *Service) viewLocked() *View {
 	t := s.c.Task()
-	next := now
-	if s.attempt != 0 && !s.over {
-		// The round in flight ends about when the last one took.
-		elapsed := time.Duration(0)
-		if !s.selEnd.IsZero() {
-			elapsed = now.Sub(s.selEnd.Add(-t.SelectionWindow))
-		}
-		next = now.Add(max(s.lastRound-elapsed, t.SelectionWindow-elapsed, 0))
+	return &View{Task: t.Name, Round: s.round, Attempt: s.attempt, Q: s.q, Open: s.open, SelectionEnd: s.selEnd,
+		SelectionWindow: t.SelectionWindow, LastRound: s.lastRound, Configured: s.configured, Step: s.step,
+		Over: s.over, Done: s.c.Phase() == PhaseDone}
+}
+
+// publish puts the round's current view on the board, if any.
+func (s *Service) publish(ctx context.Context) error {
+	if s.cfg.Board == nil {
+		return nil
 	}
-	h := fnv.New64a()
-	h.Write([]byte(device))
-	return next.Add(time.Duration(h.Sum64() % uint64(max(t.SelectionWindow, time.Millisecond))))
+	s.mu.Lock()
+	v := s.viewLocked()
+	s.mu.Unlock()
+	if err := s.cfg.Board.Publish(ctx, v); err != nil {
+		return fmt.Errorf("fl: publish round: %w", err)
+	}
+	return nil
 }
 
 // CheckIn admits a device whose coin came up (client.Conn.CheckIn).
 func (s *Service) CheckIn(attempt uint64, device string) (*client.Seat, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if attempt != s.attempt || !s.open {
-		return nil, fmt.Errorf("%w: attempt %d is not selecting", client.ErrNotSelected, attempt)
+	if attempt != s.attempt || !s.open || s.cfg.Board != nil {
+		return nil, fmt.Errorf("%w: attempt %d is not selecting here", client.ErrNotSelected, attempt)
 	}
 	id, err := s.c.CheckIn(device)
 	if errors.Is(err, ErrPhase) {
@@ -164,7 +170,7 @@ func (s *Service) CheckIn(attempt uint64, device string) (*client.Seat, error) {
 	var tok [16]byte
 	rand.Read(tok[:])
 	seat := &client.Seat{Attempt: attempt, ID: id, Token: hex.EncodeToString(tok[:])}
-	s.seats[id] = &seatState{device: device, token: seat.Token}
+	s.seats[id] = &seatState{device: device, tokenHash: SeatTokenHash(seat.Token)}
 	s.byDev[device] = id
 	return seat, nil
 }
@@ -175,7 +181,7 @@ func (s *Service) authLocked(seat *client.Seat) (*seatState, error) {
 		return nil, client.ErrRoundOver
 	}
 	st := s.seats[seat.ID]
-	if st == nil || subtle.ConstantTimeCompare([]byte(st.token), []byte(seat.Token)) != 1 {
+	if st == nil || subtle.ConstantTimeCompare([]byte(st.tokenHash), []byte(SeatTokenHash(seat.Token))) != 1 {
 		return nil, fmt.Errorf("%w: bad seat", ErrDevice)
 	}
 	if s.over {
@@ -315,6 +321,12 @@ type RoundStats struct {
 func (s *Service) RunRound(ctx context.Context) (*RoundRecord, *RoundStats, error) {
 	start := s.clk.Now()
 	q, until, err := s.c.Begin()
+	if errors.Is(err, ErrBudget) {
+		// Devices asking through other replicas learn the task is done.
+		if perr := s.publish(ctx); perr != nil {
+			s.cfg.Log.Warn("fl: publishing the task's end", "task", s.c.Task().Name, "err", perr)
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -331,7 +343,12 @@ func (s *Service) RunRound(ctx context.Context) (*RoundRecord, *RoundStats, erro
 	s.notifyLocked()
 	s.mu.Unlock()
 
-	rec, err := s.drive(ctx, until, endSel)
+	var rec *RoundRecord
+	if err = s.publish(ctx); err != nil {
+		err = s.abort(err)
+	} else {
+		rec, err = s.drive(ctx, until, endSel)
+	}
 
 	s.mu.Lock()
 	stats := &RoundStats{ServerTime: s.serverTime, Duration: s.clk.Now().Sub(start)}
@@ -339,6 +356,10 @@ func (s *Service) RunRound(ctx context.Context) (*RoundRecord, *RoundStats, erro
 	s.open, s.over, s.outbox, s.waiting = false, true, nil, nil
 	s.notifyLocked()
 	s.mu.Unlock()
+	if perr := s.publish(ctx); perr != nil && ctx.Err() == nil {
+		// Replicas' devices see the attempt end with the next one.
+		s.cfg.Log.Warn("fl: publishing the round's end", "task", s.c.Task().Name, "err", perr)
+	}
 	if rec != nil && s.cfg.OnCommit != nil {
 		if cerr := s.cfg.OnCommit(ctx, rec, s.c.Global()); cerr != nil {
 			s.cfg.Log.Error("fl: on commit", "task", s.c.Task().Name, "round", rec.Round, "err", cerr)
@@ -358,8 +379,16 @@ func (s *Service) drive(ctx context.Context, until time.Time, endSel chan struct
 	s.mu.Lock()
 	s.open = false
 	s.mu.Unlock()
+	if s.cfg.Board != nil {
+		if err := s.seatFromBoard(ctx); err != nil {
+			return nil, s.abort(err)
+		}
+	}
 	if err := s.timed(s.c.CloseSelection); err != nil {
 		return nil, err
+	}
+	if err := s.putAssignment(ctx); err != nil {
+		return nil, s.abort(err)
 	}
 	s.mu.Lock()
 	s.configured = true
@@ -371,6 +400,9 @@ func (s *Service) drive(ctx context.Context, until time.Time, endSel chan struct
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
+	if err := s.publish(ctx); err != nil {
+		return nil, s.abort(err)
+	}
 	for {
 		if err := s.waitStep(ctx); err != nil {
 			return nil, s.abort(err)
@@ -384,7 +416,7 @@ func (s *Service) drive(ctx context.Context, until time.Time, endSel chan struct
 		if err != nil || rec != nil {
 			return rec, err
 		}
-		if err := s.timed(s.prepareStep); err != nil {
+		if err := s.timed(func() error { return s.prepareStep(ctx) }); err != nil {
 			return nil, s.abort(err)
 		}
 	}
@@ -400,8 +432,9 @@ func (s *Service) timed(f func() error) error {
 	return err
 }
 
-// prepareStep marshals the current step's messages to its recipients.
-func (s *Service) prepareStep() error {
+// prepareStep marshals the current step's messages to its recipients
+// and, with a board, puts them there before the step's view.
+func (s *Service) prepareStep(ctx context.Context) error {
 	out := map[uint32][]byte{}
 	for _, id := range s.c.Recipients() {
 		b, err := s.c.MessageFor(id)
@@ -411,8 +444,12 @@ func (s *Service) prepareStep() error {
 		out[id] = b
 	}
 	step := s.c.secaggStep()
+	if s.cfg.Board != nil {
+		if err := s.cfg.Board.PutMessages(ctx, s.c.attemptID(), int(step), out); err != nil {
+			return fmt.Errorf("fl: publish step %d: %w", step, err)
+		}
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.step, s.outbox = step, out
 	s.waiting = map[uint32]bool{}
 	for id := range out {
@@ -421,13 +458,20 @@ func (s *Service) prepareStep() error {
 		}
 	}
 	s.notifyLocked()
-	return nil
+	s.mu.Unlock()
+	return s.publish(ctx)
 }
 
 // waitStep waits until every expected device answered the step or it
 // times out.
 func (s *Service) waitStep(ctx context.Context) error {
 	timeout := s.clk.After(s.cfg.StepTimeout)
+	var poll <-chan time.Time // devices leaving through the board
+	if s.cfg.Board != nil {
+		t := time.NewTicker(boardPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		s.mu.Lock()
 		done, ch := len(s.waiting) == 0, s.changed
@@ -437,6 +481,8 @@ func (s *Service) waitStep(ctx context.Context) error {
 		}
 		select {
 		case <-ch:
+		case <-poll:
+			s.leftOnBoard(ctx)
 		case <-timeout:
 			return nil
 		case <-ctx.Done():
@@ -453,4 +499,89 @@ func (s *Service) abort(cause error) error {
 		return cause
 	}
 	return errors.Join(cause, s.c.failLocked("service stopped: "+cause.Error()))
+}
+
+// boardPoll is how often a step waiting for devices looks for the ones
+// that left through the board.
+const boardPoll = 200 * time.Millisecond
+
+// seatFromBoard closes the attempt's selection on the board and seats the
+// devices checked in there, in the order the board numbered them (their
+// ids in the round).
+func (s *Service) seatFromBoard(ctx context.Context) error {
+	attempt := s.c.attemptID()
+	seats, err := s.cfg.Board.CloseSelection(ctx, attempt)
+	if err != nil {
+		return fmt.Errorf("fl: close selection: %w", err)
+	}
+	// s.mu before c.mu, as the device calls take them.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	if s.c.st.Phase != PhaseSelection || s.c.st.Attempts != attempt {
+		return fmt.Errorf("%w: seating attempt %d in %s", ErrPhase, attempt, s.c.st.Phase)
+	}
+	for _, st := range seats {
+		if _, dup := s.c.devices[st.Device]; dup || st.ID != uint32(len(s.c.ids)+1) {
+			return fmt.Errorf("fl: the board's seat %d (%s) is out of order or repeated", st.ID, st.Device)
+		}
+		s.c.devices[st.Device] = st.ID
+		s.c.ids = append(s.c.ids, st.ID)
+		s.seats[st.ID] = &seatState{device: st.Device, tokenHash: st.TokenHash, gone: st.Gone}
+		s.byDev[st.Device] = st.ID
+	}
+	return nil
+}
+
+// putAssignment puts the attempt's assignment on the board (with ID 0:
+// the replicas set each seat's).
+func (s *Service) putAssignment(ctx context.Context) error {
+	if s.cfg.Board == nil {
+		return nil
+	}
+	s.c.mu.Lock()
+	var first uint32
+	if len(s.c.ids) > 0 {
+		first = s.c.ids[0]
+	}
+	s.c.mu.Unlock()
+	a, err := s.c.Configure(first)
+	if err != nil {
+		return err
+	}
+	a.ID = 0
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("fl: assignment: %w", err)
+	}
+	if err := s.cfg.Board.PutMessages(ctx, a.Attempt, AssignmentStep, map[uint32][]byte{0: b}); err != nil {
+		return fmt.Errorf("fl: publish assignment: %w", err)
+	}
+	return nil
+}
+
+// leftOnBoard stops waiting for the seats whose devices left through the
+// board.
+func (s *Service) leftOnBoard(ctx context.Context) {
+	gone, err := s.cfg.Board.Gone(ctx, s.c.attemptID())
+	if err != nil {
+		s.cfg.Log.Warn("fl: reading devices that left", "task", s.c.Task().Name, "err", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := false
+	for _, id := range gone {
+		if st := s.seats[id]; st != nil && !st.gone {
+			st.gone = true
+		}
+		if s.waiting[id] {
+			delete(s.waiting, id)
+			changed = true
+		}
+	}
+	if changed && len(s.waiting) == 0 {
+		s.notifyLocked()
+	}
 }

@@ -46,6 +46,10 @@ type flTasks struct {
 	mu      sync.RWMutex
 	tasks   map[string]*fl.Service
 	uploads *flUploadQueue // nil: uploads go to the local task (fl_uploads.go)
+	// board, when set, shares the tasks in shared between replicas
+	// (fl_board.go): every replica answers their devices from it.
+	board  FLBoard
+	shared map[string]*sharedTask
 }
 
 func (s *Server) flTasks() *flTasks {

@@ -19,16 +19,14 @@ import (
 )
 
 // FLStates keeps each federated task's state where every replica reads
-// it: one document per key under a version that must increase by commit,
-// a commit whose context carries a stale lease fence being refused
-// (lease.ErrStale). store.DB implements it with its versioned, fenced
-// document table — the one telemetry aggregates use (TelemetryAggregates)
-// — and task states live there under "fl-task/NAME", a key no telemetry
-// stream can have (stream names hold no "/").
-type FLStates = TelemetryAggregates
-
-// flStateKey is where a task's state lives in FLStates.
-func flStateKey(task string) string { return "fl-task/" + task }
+// it: one document per task under a version that must increase by
+// commit, a commit whose context carries a stale lease fence — or an
+// epoch behind the last commit's — being refused (lease.ErrStale).
+// store.DB implements it with its fl_tasks table.
+type FLStates interface {
+	LoadFLTask(ctx context.Context, name string) (uint64, []byte, error)
+	SaveFLTask(ctx context.Context, name string, version uint64, doc []byte) error
+}
 
 // FLTask is a federated task the leader replica runs (LeadFL).
 type FLTask struct {
@@ -70,9 +68,12 @@ const maxFLModel = 1 << 30
 // candidate is registered, and both writes carry the lease fence, so a
 // deposed leader's late commit or candidate is refused and it stops. A
 // replica that takes over resumes after the last committed round; a round
-// in flight on the old leader is lost (its devices see the task vanish
-// and check in with the new leader's next round). It returns
-// lease.ErrStale (wrapped) when it was deposed.
+// in flight on the old leader is lost: it is failed on the record and its
+// devices are told the round is over (410) once the new leader publishes
+// its next attempt, which they join. With ShareFL the rounds are
+// published on the board, so every replica answers the task's devices;
+// otherwise only this one does (ServeFL). It returns lease.ErrStale
+// (wrapped) when it was deposed.
 func (s *Server) LeadFL(ctx context.Context, states FLStates, t FLTask) error {
 	name := t.Task.Name
 	if name == "" || t.Dir == "" {
@@ -82,7 +83,7 @@ func (s *Server) LeadFL(ctx context.Context, states FLStates, t FLTask) error {
 		return fmt.Errorf("server: lead fl %s: %w", name, err)
 	}
 	statePath, ledgerPath := filepath.Join(t.Dir, "state.json"), filepath.Join(t.Dir, "ledger.json")
-	version, raw, err := states.LoadTelemetryAggregate(ctx, flStateKey(name))
+	version, raw, err := states.LoadFLTask(ctx, name)
 	if err != nil {
 		return fmt.Errorf("server: lead fl %s: load state: %w", name, err)
 	}
@@ -135,7 +136,7 @@ func (s *Server) LeadFL(ctx context.Context, states FLStates, t FLTask) error {
 		if err != nil {
 			return fmt.Errorf("server: fl %s: %w", name, err)
 		}
-		if err := states.SaveTelemetryAggregate(ctx, flStateKey(name), version+1, b); err != nil {
+		if err := states.SaveFLTask(ctx, name, version+1, b); err != nil {
 			return fmt.Errorf("server: fl %s: commit state: %w", name, err)
 		}
 		version++
@@ -152,7 +153,12 @@ func (s *Server) LeadFL(ctx context.Context, states FLStates, t FLTask) error {
 		return err
 	}
 	var commitErr, beginErr error // OnCommit's and OnBegin's, read after RunRound returns
-	svc, err := fl.NewService(fl.ServiceConfig{Coordinator: coord, StepTimeout: t.StepTimeout, Log: s.log,
+	var board fl.Board
+	if b := s.flTasks().flBoard(); b != nil && s.flTasks().sharedTask(name) != nil {
+		// Every replica answers the devices from the round published there.
+		board = taskBoard{b: b, task: name}
+	}
+	svc, err := fl.NewService(fl.ServiceConfig{Coordinator: coord, StepTimeout: t.StepTimeout, Log: s.log, Board: board,
 		// Commit each attempt before devices can see it, so a replica that
 		// takes over while it is in flight fails it on the record and never
 		// reuses its attempt id (the secure-aggregation round id).

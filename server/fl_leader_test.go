@@ -203,7 +203,7 @@ func TestFLLeaderFailover(t *testing.T) {
 	}
 	// The shared state: three committed rounds at least, none twice, the
 	// attempt a lost recorded as failed, no attempt id used twice.
-	_, raw, err := b.db.LoadTelemetryAggregate(ctx, flStateKey(task.Name))
+	_, raw, err := b.db.LoadFLTask(ctx, task.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestFLLeaderFailover(t *testing.T) {
 	}
 	t.Logf("%d rounds committed, %d attempts failed; ε %.3f → %.3f → %.3f", doc.State.Rounds, failed, e1, e2, e3)
 	// a's late commit, with the epoch it was granted, is refused.
-	err = b.db.SaveTelemetryAggregate(lease.WithFence(ctx, oldFence), flStateKey(task.Name), 1<<40, raw)
+	err = b.db.SaveFLTask(lease.WithFence(ctx, oldFence), task.Name, 1<<40, raw)
 	if !errors.Is(err, lease.ErrStale) {
 		t.Fatalf("deposed leader's commit: %v", err)
 	}

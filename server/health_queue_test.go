@@ -30,6 +30,8 @@ type countingFeed struct {
 	agg        *health.Aggregator
 	mu         sync.Mutex
 	inferences map[string]int64
+	// received holds the receipt times fed, by device (UnixNano).
+	received   map[string]map[int64]bool
 	reports    int
 	crashAfter int
 	crashed    bool
@@ -44,7 +46,7 @@ func newCountingFeed(t *testing.T, crashAfter int) *countingFeed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &countingFeed{agg: agg, inferences: map[string]int64{}, crashAfter: crashAfter}
+	return &countingFeed{agg: agg, inferences: map[string]int64{}, received: map[string]map[int64]bool{}, crashAfter: crashAfter}
 }
 
 func (f *countingFeed) IngestAt(ctx context.Context, device string, rep *dhealth.Report, at time.Time) error {
@@ -61,6 +63,10 @@ func (f *countingFeed) IngestAt(ctx context.Context, device string, rep *dhealth
 		return err
 	}
 	f.reports++
+	if f.received[device] == nil {
+		f.received[device] = map[int64]bool{}
+	}
+	f.received[device][at.UnixNano()] = true
 	for _, e := range rep.Entries {
 		f.inferences[device] += e.Inferences
 	}
@@ -207,6 +213,21 @@ func testHealthQueueReplicas(t *testing.T, embedded bool) {
 	}
 	time.Sleep(300 * time.Millisecond) // room for a wrong refold
 	assertExact(t, "leader b leading again", feedB, reports, truth)
+	// Each report is folded at the time it entered the stream, the same on
+	// every replica and every redelivery (the day it counts on,
+	// delivery/health.Aggregator.IngestAt): b replayed a's reports at the
+	// times a folded them.
+	feedA.mu.Lock()
+	defer feedA.mu.Unlock()
+	feedB.mu.Lock()
+	defer feedB.mu.Unlock()
+	for dev, ats := range feedA.received {
+		for at := range ats {
+			if !feedB.received[dev][at] {
+				t.Fatalf("device %s: a folded a report received at %v, b never at that time", dev, time.Unix(0, at).UTC())
+			}
+		}
+	}
 }
 
 // waitFolded waits until feed has folded n reports (or 30 s pass).

@@ -272,12 +272,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/blobs/sha256/{hex}", s.blob)
 	mux.Handle("POST /v1/infer/{model}", newInferer(s))
 	mux.HandleFunc("POST /v1/telemetry", s.report)
-	mux.Handle("GET /v1/devices/{id}/fl/{task}", s.flDevice(s.flStatus))
-	mux.Handle("POST /v1/devices/{id}/fl/{task}/checkin", s.flDevice(s.flCheckIn))
-	mux.Handle("POST /v1/devices/{id}/fl/{task}/configure", s.flDevice(s.flConfigure))
+	mux.Handle("GET /v1/devices/{id}/fl/{task}", s.flRoute(s.flStatus, s.flBoardStatus))
+	mux.Handle("POST /v1/devices/{id}/fl/{task}/checkin", s.flRoute(s.flCheckIn, s.flBoardCheckIn))
+	mux.Handle("POST /v1/devices/{id}/fl/{task}/configure", s.flRoute(s.flConfigure, s.flBoardConfigure))
 	mux.Handle("POST /v1/devices/{id}/fl/{task}/messages", s.flSendRoute()) // fl_uploads.go
-	mux.Handle("GET /v1/devices/{id}/fl/{task}/messages/{step}", s.flDevice(s.flNext))
-	mux.Handle("POST /v1/devices/{id}/fl/{task}/leave", s.flDevice(s.flLeave))
+	mux.Handle("GET /v1/devices/{id}/fl/{task}/messages/{step}", s.flRoute(s.flNext, s.flBoardNext))
+	mux.Handle("POST /v1/devices/{id}/fl/{task}/leave", s.flRoute(s.flLeave, s.flBoardLeave))
 
 	// Admin API.
 	mux.Handle("GET /v1/admin/models", s.admin(delivery.ScopeRead, "models.list", s.listModels))

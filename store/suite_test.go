@@ -66,6 +66,9 @@ func runSuite(t *testing.T, fresh func(t *testing.T) string) {
 		{"RestartLosesNothing", testRestartLosesNothing},
 		{"Rollouts", testRollouts},
 		{"TelemetryAggregates", testTelemetryAggregates},
+		{"FLTasks", testFLTasks},                           // fl_test.go
+		{"FLBoard", testFLBoard},                           // fl_test.go
+		{"FLConcurrentCheckIns", testFLConcurrentCheckIns}, // fl_test.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

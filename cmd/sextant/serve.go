@@ -28,7 +28,7 @@ func defaultDSN(data string) string { return "sqlite:" + filepath.Join(data, "se
 // newServeCmd is `sextant serve`: the device and admin API.
 func newServeCmd(e *env) *cobra.Command {
 	var data, dsn, blobsDir, metaDir, keys, listen, logFormat, telemetryFile string
-	var natsURL string
+	var natsURL, natsPrefix string
 	var flTaskFiles []string
 	var flPopulation int
 	cmd := &cobra.Command{
@@ -91,7 +91,7 @@ signed metadata the server has served.`,
 			if err != nil {
 				return err
 			}
-			bus, err := openBus(ctx, natsURL, data, db.Dialect(), log) // serve_messaging.go
+			bus, err := openBus(ctx, natsURL, natsPrefix, data, db.Dialect(), log) // serve_messaging.go
 			if err != nil {
 				return err
 			}
@@ -122,6 +122,7 @@ signed metadata the server has served.`,
 				if err := useFLUploads(ctx, srv, bus, flTasks, db.Dialect()); err != nil { // serve_fl.go
 					return err
 				}
+				shareFL(srv, db, flTasks)
 			}
 			go driver.run(ctx, dsn, db.Dialect(), replicaName())
 			go db.ListenChanges(ctx, store.ChangeCurrent, func(string) { srv.InvalidateCurrents() })
@@ -143,6 +144,7 @@ signed metadata the server has served.`,
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "request log format: json or text")
 	cmd.Flags().StringVar(&telemetryFile, "telemetry", "", "JSON file declaring the telemetry streams POST /v1/telemetry accepts (default: none)")
 	cmd.Flags().StringVar(&natsURL, "nats", "", "NATS JetStream server(s) for telemetry, health reports and federated uploads, nats://… (default: an embedded server under DATA/nats; replicas must share one)")
+	cmd.Flags().StringVar(&natsPrefix, "nats-prefix", "sextant", "namespace of this deployment's streams on the NATS server (replicas of one deployment share it)")
 	cmd.Flags().StringArrayVar(&flTaskFiles, "fl-task", nil, "federated task file (YAML, as 'sextant fl simulate' reads; repeatable): the leader runs its rounds on the registry's current version of the task's model")
 	cmd.Flags().IntVar(&flPopulation, "fl-population", 1000, "eligible devices the federated tasks' DP sampling rate assumes")
 	cmd.MarkFlagRequired("keys")

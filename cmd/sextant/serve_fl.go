@@ -58,7 +58,8 @@ func loadFLTasks(paths []string, population int, data string) ([]server.FLTask, 
 // leader's coordinator consumes them. Replicas on PostgreSQL with each an
 // embedded NATS server share no stream: there a follower would take
 // uploads the leader never sees, so uploads stay with the replica that
-// runs the task (which alone answers its devices).
+// runs the task (a follower answers them 404; run replicas with a shared
+// --nats).
 func useFLUploads(ctx context.Context, srv *server.Server, bus *messaging.Bus, tasks []server.FLTask, dialect string) error {
 	if bus.Embedded() && dialect == "postgres" {
 		return nil
@@ -68,6 +69,18 @@ func useFLUploads(ctx context.Context, srv *server.Server, bus *messaging.Bus, t
 		names = append(names, t.Task.Name)
 	}
 	return srv.UseFLUploads(ctx, server.FLUploads{Bus: bus, Tasks: names})
+}
+
+// shareFL makes every replica answer the tasks' devices from the rounds
+// the leader publishes in the database (server.ShareFL), so a device
+// behind a load balancer may reach any replica for any call; uploads
+// reach the leader through JetStream (useFLUploads).
+func shareFL(srv *server.Server, board server.FLBoard, tasks []server.FLTask) {
+	var names []string
+	for _, t := range tasks {
+		names = append(names, t.Task.Name)
+	}
+	srv.ShareFL(board, names)
 }
 
 // flLeader runs the federated tasks while this replica leads: each task's

@@ -78,7 +78,7 @@ func TestServeHealthQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus, err := openBus(ctx, "", data, db.Dialect(), log)
+	bus, err := openBus(ctx, "", "", data, db.Dialect(), log)
 	if err != nil {
 		t.Fatal(err)
 	}

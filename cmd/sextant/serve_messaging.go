@@ -10,11 +10,12 @@ import (
 
 // openBus connects `sextant serve` to NATS JetStream: the server at url,
 // or, when url is "", one embedded in the process with its store under
-// data/nats. Replicas on PostgreSQL must share an external server: each
-// embedded one would hold only its own replica's reports.
-func openBus(ctx context.Context, url, data, dialect string, log *slog.Logger) (*messaging.Bus, error) {
+// data/nats, its streams named under prefix. Replicas on PostgreSQL must
+// share an external server: each embedded one would hold only its own
+// replica's reports.
+func openBus(ctx context.Context, url, prefix, data, dialect string, log *slog.Logger) (*messaging.Bus, error) {
 	if url == "" && dialect == "postgres" {
 		log.Warn("serve: telemetry queue on an embedded NATS server; run replicas with a shared --nats nats://…")
 	}
-	return messaging.Open(ctx, messaging.Config{URL: url, Dir: filepath.Join(data, "nats"), Logger: log})
+	return messaging.Open(ctx, messaging.Config{URL: url, Dir: filepath.Join(data, "nats"), Prefix: prefix, Logger: log})
 }

@@ -217,12 +217,18 @@ func (a *Aggregator) IngestAt(_ context.Context, device string, rep *dhealth.Rep
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.pruneLocked(now)
-	// Counting days follow the aggregator's clock, not the receipt time:
-	// a replayed report counts on the day it is folded in.
-	a.flipLocked(a.cfg.Clock.Now())
+	// Counting days follow the receipt time: a report counts on the day it
+	// reached the server (server side: its JetStream timestamp, the same on
+	// every replica and every redelivery), not on the day it is folded in;
+	// one whose day has closed (made its closing release) stays in the
+	// totals but is not counted.
+	a.flipLocked(now)
+	counted := telemetry.Day(now) >= a.today
 	for i := range rep.Entries {
 		e := &rep.Entries[i]
-		a.countLocked(device, e)
+		if counted {
+			a.countLocked(device, e)
+		}
 		devs := a.parts[e.Model][e.Version]
 		if devs == nil {
 			if a.nversions >= a.cfg.MaxVersions {
