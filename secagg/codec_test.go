@@ -132,3 +132,22 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMaskedInputCodec marshals and parses one masked vector of
+// RoundCost's size (37,025 words).
+func BenchmarkMaskedInputCodec(b *testing.B) {
+	m := &MaskedInput{Header: Header{Round: 1, Sender: 2, Step: StepMaskedInput}, Vector: make([]uint32, 37025)}
+	for i := range m.Vector {
+		m.Vector[i] = uint32(i) * 2654435761
+	}
+	var buf []byte
+	for b.Loop() {
+		var err error
+		if buf, err = m.AppendBinary(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Unmarshal(buf, Limits{MaxVector: 37025}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,9 +1,9 @@
 package secagg
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
@@ -32,31 +32,54 @@ const (
 	labelMask = "sextant/secagg/v1 pairwise-mask"
 )
 
-// NewKey reads 32 bytes from r and makes an X25519 private key of them
-// (ecdh.X25519().NewPrivateKey clamps as RFC 7748 says). Taking the bytes
-// from the injected reader keeps seeded runs reproducible.
-func NewKey(r io.Reader) (*ecdh.PrivateKey, error) {
+// PrivateKey is a round's X25519 key pair (RFC 7748): the 32 private bytes
+// as drawn (the scalar is clamped when used) and the public key.
+type PrivateKey struct {
+	sk, pk x25519.Key
+}
+
+// NewKey reads 32 bytes from r and makes an X25519 key pair of them. The
+// public key is circl's fixed-base scalar multiplication (x25519.KeyGen),
+// half the CPU of crypto/ecdh's NewPrivateKey and the same key
+// (TestNewKeyMatchesECDH); taking the bytes from the injected reader keeps
+// seeded runs reproducible.
+func NewKey(r io.Reader) (*PrivateKey, error) {
 	var b [32]byte
 	if _, err := io.ReadFull(r, b[:]); err != nil {
 		return nil, fmt.Errorf("secagg: key randomness: %w", err)
 	}
-	return ecdh.X25519().NewPrivateKey(b[:])
+	return KeyFromBytes(b[:])
 }
+
+// KeyFromBytes is the key pair of 32 private bytes (a rebuilt s_sk).
+func KeyFromBytes(b []byte) (*PrivateKey, error) {
+	if len(b) != KeySize {
+		return nil, fmt.Errorf("%w: X25519 private key of %d bytes", ErrBadKey, len(b))
+	}
+	k := new(PrivateKey)
+	copy(k.sk[:], b)
+	x25519.KeyGen(&k.pk, &k.sk)
+	return k, nil
+}
+
+// Bytes returns a copy of the private bytes.
+func (k *PrivateKey) Bytes() []byte { return bytes.Clone(k.sk[:]) }
+
+// Public returns the public key.
+func (k *PrivateKey) Public() [KeySize]byte { return k.pk }
 
 // agree runs X25519 (RFC 7748) with a peer's public key; a malformed key or
 // a low-order point (all-zero output) is ErrBadKey. The ladder is circl's
 // (github.com/cloudflare/circl/dh/x25519, BMI2/ADX assembly on amd64), about
 // a third cheaper than crypto/ecdh's and the same function
 // (TestAgreeMatchesECDH): a client runs 2k of them a round.
-func agree(priv *ecdh.PrivateKey, peer []byte) ([]byte, error) {
+func agree(priv *PrivateKey, peer []byte) ([]byte, error) {
 	if len(peer) != KeySize {
 		return nil, fmt.Errorf("%w: X25519 public key of %d bytes", ErrBadKey, len(peer))
 	}
-	var sk, pk, out x25519.Key
-	copy(sk[:], priv.Bytes())
+	var pk, out x25519.Key
 	copy(pk[:], peer)
-	ok := x25519.Shared(&out, &sk, &pk)
-	clear(sk[:])
+	ok := x25519.Shared(&out, &priv.sk, &pk)
 	if !ok || out == (x25519.Key{}) {
 		return nil, fmt.Errorf("%w: low-order X25519 public key", ErrBadKey)
 	}
@@ -85,7 +108,7 @@ func derive(secret []byte, label string, round uint64, u, v uint32) [32]byte {
 
 // PairwiseSeed returns the seed of the pairwise mask between clients u and v
 // from u's s-key and v's s-key public half (symmetric in u, v).
-func PairwiseSeed(sPriv *ecdh.PrivateKey, peerSPub []byte, round uint64, u, v uint32) ([SecretSize]byte, error) {
+func PairwiseSeed(sPriv *PrivateKey, peerSPub []byte, round uint64, u, v uint32) ([SecretSize]byte, error) {
 	s, err := agree(sPriv, peerSPub)
 	if err != nil {
 		return [SecretSize]byte{}, err
@@ -93,7 +116,7 @@ func PairwiseSeed(sPriv *ecdh.PrivateKey, peerSPub []byte, round uint64, u, v ui
 	return derive(s, labelMask, round, u, v), nil
 }
 
-func shareAEAD(cPriv *ecdh.PrivateKey, peerCPub []byte, round uint64, from, to uint32) (cipher.AEAD, []byte, []byte, error) {
+func shareAEAD(cPriv *PrivateKey, peerCPub []byte, round uint64, from, to uint32) (cipher.AEAD, []byte, []byte, error) {
 	s, err := agree(cPriv, peerCPub)
 	if err != nil {
 		return nil, nil, nil, err
@@ -104,7 +127,7 @@ func shareAEAD(cPriv *ecdh.PrivateKey, peerCPub []byte, round uint64, from, to u
 // ShareSecret is the X25519 agreement of a client's c key with a peer's:
 // the same for both directions, so a client that keeps it from sealing its
 // shares (step 1) opens the peer's box (step 4) without a second agreement.
-func ShareSecret(cPriv *ecdh.PrivateKey, peerCPub []byte) ([]byte, error) {
+func ShareSecret(cPriv *PrivateKey, peerCPub []byte) ([]byte, error) {
 	return agree(cPriv, peerCPub)
 }
 
@@ -151,7 +174,7 @@ func shareAEADOf(s []byte, round uint64, from, to uint32) (cipher.AEAD, []byte, 
 // SealShares encrypts the shares of s_sk and b_u that client from gives
 // client to, under AES-256-GCM keyed by HKDF of their c-key agreement, with
 // the round and the pair as associated data.
-func SealShares(dst []byte, cPriv *ecdh.PrivateKey, peerCPub []byte, round uint64, from, to uint32, s, b *Share) ([]byte, error) {
+func SealShares(dst []byte, cPriv *PrivateKey, peerCPub []byte, round uint64, from, to uint32, s, b *Share) ([]byte, error) {
 	aead, nonce, ad, err := shareAEAD(cPriv, peerCPub, round, from, to)
 	if err != nil {
 		return dst, err
@@ -172,7 +195,7 @@ func sealShares(dst []byte, aead cipher.AEAD, nonce, ad []byte, from, to uint32,
 
 // OpenShares decrypts a box sealed by SealShares, checks that it names the
 // expected pair, and returns the two shares (evaluated at to).
-func OpenShares(cPriv *ecdh.PrivateKey, peerCPub []byte, round uint64, from, to uint32, box []byte) (s, b Share, err error) {
+func OpenShares(cPriv *PrivateKey, peerCPub []byte, round uint64, from, to uint32, box []byte) (s, b Share, err error) {
 	aead, nonce, ad, err := shareAEAD(cPriv, peerCPub, round, from, to)
 	if err != nil {
 		return s, b, err

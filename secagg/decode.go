@@ -213,10 +213,11 @@ func Unmarshal(b []byte, lim Limits) (Message, error) {
 	case KindMaskedInput:
 		v := &MaskedInput{Header: h}
 		if n := d.count(lim.MaxVector, 4); n > 0 {
-			v.Vector = make([]uint32, n)
-			p := d.take(4 * n)
-			for i := range v.Vector {
-				v.Vector[i] = binary.LittleEndian.Uint32(p[4*i:])
+			if p := d.take(4 * n); len(p) == 4*n {
+				v.Vector = make([]uint32, n)
+				for i := range v.Vector {
+					v.Vector[i] = binary.LittleEndian.Uint32(p[4*i : 4*i+4])
+				}
 			}
 		}
 		m = v

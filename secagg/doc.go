@@ -52,6 +52,6 @@
 // Every random draw (private keys, seeds, Shamir coefficients, the graph
 // labelling) reads an injected io.Reader: a seeded ChaCha8 in tests and
 // simulations, crypto/rand.Reader in production (the default when nil). Keys
-// are built from those bytes with ecdh.X25519().NewPrivateKey and
+// are built from those bytes (X25519 as RFC 7748 clamps them) and
 // ed25519.NewKeyFromSeed, so seeded runs are reproducible.
 package secagg

@@ -79,10 +79,10 @@ func (e Encoding) AppendEncode(dst []uint32, x []float32) ([]uint32, int) {
 			}
 			clipped++
 		}
-		// |f| ≤ Clip, and rounded multiplication and math.Round are
+		// |f| ≤ Clip, and rounded multiplication and rounding are
 		// monotonic, so |q| ≤ Round(Clip·Scale) = MaxUnits ≤ 2^31−1
 		// (Validate): no further clamp is needed.
-		out[i] = uint32(int32(math.Round(f * scale)))
+		out[i] = uint32(int32(round(f * scale)))
 	}
 	return dst, clipped
 }
@@ -94,4 +94,16 @@ func (e Encoding) AppendDecode(dst []float64, sum []uint32) []float64 {
 		dst = append(dst, float64(int32(u))/e.Scale)
 	}
 	return dst
+}
+
+// round is math.Round (half away from zero) as one truncation, which amd64
+// and arm64 compute with one instruction and no branch:
+// Trunc(y ± (½ − 2^-54)). Adding the largest double below ½ rounds up
+// exactly the magnitudes whose fraction is at least ½ (a fraction of ½ − ε
+// sums to below 1, and ½ sums to 1 − 2^-54, which rounds to 1); for
+// |y| ≥ 2^52, y is an integer and the sum rounds back to y. Several times
+// cheaper in the encoder's loop than math.Round's bit manipulation, and
+// the same values (TestRoundMatchesMath).
+func round(y float64) float64 {
+	return math.Trunc(y + math.Copysign(0.49999999999999994, y))
 }

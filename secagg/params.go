@@ -1,9 +1,6 @@
 package secagg
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // ServerID is the sender id of messages from the server. Client ids are
 // non-zero (they are Shamir evaluation points).
@@ -100,19 +97,12 @@ func (p Params) Neighbours(n int) int {
 	return p.Degree
 }
 
-// DefaultDegree is a SecAgg+ degree for n clients: the even number at or
-// above 3·log2(n), at least 8 and at most n−1. Bell et al. derive k from the
-// security parameter, the corruption and the dropout rates (their Thm 3.6);
-// it is O(log n). This default is a starting point, not their bound: see
+// DefaultDegree is the SecAgg+ degree for n clients under
+// DefaultAssumptions (5% dropout, 2% colluding clients, σ = 40, η = 20):
+// Degree(n, DefaultAssumptions), 0 (the complete graph) when no degree
+// below n−1 meets them. See Degree for the formula and
 // docs/threat-model.md.
-func DefaultDegree(n int) int {
-	k := max(int(math.Ceil(3*math.Log2(float64(n)))), 8)
-	k += k & 1
-	if k >= n-1 {
-		return 0
-	}
-	return k
-}
+func DefaultDegree(n int) int { return Degree(n, DefaultAssumptions) }
 
 // DefaultThreshold is ⌊k/2⌋+1 of k neighbours: a majority, so the server
 // needs shares from more than half of a client's neighbours.

@@ -101,19 +101,49 @@ func BenchmarkMask(b *testing.B) {
 	}
 }
 
+// TestNewKeyMatchesECDH: NewKey's public key (circl's fixed-base
+// multiplication) is crypto/ecdh's for the same private bytes.
+func TestNewKeyMatchesECDH(t *testing.T) {
+	r := rand.NewChaCha8([32]byte{8})
+	for range 500 {
+		k, err := NewKey(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := ecdh.X25519().NewPrivateKey(k.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pub := k.Public(); !bytes.Equal(pub[:], e.PublicKey().Bytes()) {
+			t.Fatalf("NewKey public %x, crypto/ecdh %x", pub, e.PublicKey().Bytes())
+		}
+	}
+	if _, err := KeyFromBytes(make([]byte, 31)); !errors.Is(err, ErrBadKey) {
+		t.Errorf("short private key: %v", err)
+	}
+}
+
 // TestAgreeMatchesECDH: agree (circl's ladder) gives crypto/ecdh's X25519
 // output for random keys, and rejects what crypto/ecdh rejects: low-order
 // points (all-zero output) and keys of the wrong length.
 func TestAgreeMatchesECDH(t *testing.T) {
 	r := rand.NewChaCha8([32]byte{7})
-	for range 200 {
-		a, _ := NewKey(r)
-		b, _ := NewKey(r)
-		got, err := agree(a, b.PublicKey().Bytes())
+	ecdhKey := func(k *PrivateKey) *ecdh.PrivateKey {
+		e, err := ecdh.X25519().NewPrivateKey(k.Bytes())
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := a.ECDH(b.PublicKey())
+		return e
+	}
+	for range 200 {
+		a, _ := NewKey(r)
+		b, _ := NewKey(r)
+		bp := b.Public()
+		got, err := agree(a, bp[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := ecdhKey(a).ECDH(ecdhKey(b).PublicKey())
 		if !bytes.Equal(got, want) {
 			t.Fatalf("agree = %x, crypto/ecdh = %x", got, want)
 		}
@@ -131,7 +161,7 @@ func TestAgreeMatchesECDH(t *testing.T) {
 			t.Errorf("low-order key %x: %v", k, err)
 		}
 		if pub, err := ecdh.X25519().NewPublicKey(k); err == nil {
-			if _, err := a.ECDH(pub); err == nil {
+			if _, err := ecdhKey(a).ECDH(pub); err == nil {
 				t.Errorf("crypto/ecdh accepts %x", k)
 			}
 		}

@@ -177,42 +177,66 @@ func (d *DiscreteGaussian) AddTo(x []int64) {
 	const eps = 1e-12 // far above the rounding of 1 − a and a²/2
 	b, nA, nU := d.bits, d.nA, d.nU
 	offMask, uMask := uint64(1)<<b-1, uint64(1)<<nU-1
+	inv2s2, uScale := d.inv2s2, d.uScale
+	// The stream position lives in a local (the compiler cannot keep d.pos
+	// in a register across the stores to x); it is written back before
+	// each call that reads a word and at the end.
+	buf, pos := d.buf, d.pos
 	for j := 0; j < len(x); {
 		var w uint64
-		if p := d.pos; p+8 <= len(d.buf) {
-			w = binary.LittleEndian.Uint64(d.buf[p:])
-			d.pos = p + 8
+		if pos+8 <= len(buf) {
+			w = binary.LittleEndian.Uint64(buf[pos:])
+			pos += 8
 		} else {
+			d.pos = pos
 			w = d.word()
+			pos = d.pos
 		}
 		k := w & (dgBlocks - 1)
 		rest := w << 1 >> (dgBlockBits + b + 1) // nA + nU bits
-		hiA, keep := rest>>nU, d.keep[k]
-		if top := keep >> (64 - nA); hiA > top || (hiA == top && d.word()>>nA >= keep<<nA>>nA) {
-			k = uint64(d.alias[k])
+		hiA, keep, alt := rest>>nU, d.keep[k], uint64(d.alias[k])
+		// The slot's alias is taken about as often as not: the choice is
+		// a conditional move, not a branch the CPU would mispredict. Only
+		// a tie of the leading bits (probability 2^-nA) reads a word more.
+		top := keep >> (64 - nA)
+		swap := hiA > top
+		if hiA == top {
+			d.pos = pos
+			swap = d.word()>>nA >= keep<<nA>>nA
+			pos = d.pos
+		}
+		if swap {
+			k = alt
 		}
 		i := (w >> dgBlockBits) & offMask
 		m := k<<b | i
-		neg := w>>63 == 1
-		if neg && m == 0 {
+		// The sign is bit 63, applied without a branch: s = 0 or −1,
+		// (m ^ s) − s = ±m.
+		s := int64(w) >> 63
+		if m == 0 && s != 0 {
 			continue
 		}
 		if i != 0 {
 			// Bernoulli(exp(−a)) with U ∈ [u0, u0 + 2^-nU).
 			fi := float64(int64(i))
-			a := fi * (d.lo2[k] + fi) * d.inv2s2
-			u0 := float64(int64(rest&uMask)) * d.uScale
-			if u0+d.uScale > 1-a-eps && (u0 >= 1-a+a*a/2+eps || !d.acceptExact(u0, a)) {
-				continue
+			a := fi * (d.lo2[k&(dgBlocks-1)] + fi) * inv2s2
+			u0 := float64(int64(rest&uMask)) * uScale
+			if u0+uScale > 1-a-eps {
+				if u0 >= 1-a+a*a/2+eps {
+					continue
+				}
+				d.pos = pos
+				ok := d.acceptExact(u0, a)
+				pos = d.pos
+				if !ok {
+					continue
+				}
 			}
 		}
-		if neg {
-			x[j] -= int64(m)
-		} else {
-			x[j] += int64(m)
-		}
+		x[j] += (int64(m) ^ s) - s
 		j++
 	}
+	d.pos = pos
 }
 
 // acceptExact completes U from a fresh word and compares it with exp(−a).

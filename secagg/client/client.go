@@ -15,7 +15,6 @@
 package client
 
 import (
-	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
@@ -52,8 +51,8 @@ type Client struct {
 	trust func(uint32, ed25519.PublicKey) error
 
 	next  secagg.Step // the step of the next server message
-	cKey  *ecdh.PrivateKey
-	sKey  *ecdh.PrivateKey
+	cKey  *secagg.PrivateKey
+	sKey  *secagg.PrivateKey
 	bSeed [secagg.SecretSize]byte
 	peers map[uint32]*secagg.PeerKeys // U1 ∩ N(u), from the KeyList
 	boxes map[uint32]*[secagg.SealedSize]byte
@@ -157,8 +156,7 @@ func (c *Client) Start() (*secagg.AdvertiseKeys, error) {
 		return nil, err
 	}
 	m := &secagg.AdvertiseKeys{Header: h}
-	copy(m.CPub[:], c.cKey.PublicKey().Bytes())
-	copy(m.SPub[:], c.sKey.PublicKey().Bytes())
+	m.CPub, m.SPub = c.cKey.Public(), c.sKey.Public()
 	if c.p.ConsistencyCheck {
 		m.Identity = &secagg.Identity{
 			Public: c.ident.Public().(ed25519.PublicKey),

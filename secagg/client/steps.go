@@ -18,9 +18,7 @@ func (c *Client) shareKeys(m *secagg.KeyList) (*secagg.EncryptedShares, error) {
 	// All keys must be distinct, and none may be ours: a server that relays
 	// a client's own key back could otherwise make masks cancel to nothing.
 	seen := make(map[[secagg.KeySize]byte]struct{}, 2*len(m.Peers)+2)
-	var own [2][secagg.KeySize]byte
-	copy(own[0][:], c.cKey.PublicKey().Bytes())
-	copy(own[1][:], c.sKey.PublicKey().Bytes())
+	own := [2][secagg.KeySize]byte{c.cKey.Public(), c.sKey.Public()}
 	seen[own[0]], seen[own[1]] = struct{}{}, struct{}{}
 	peers := make(map[uint32]*secagg.PeerKeys, len(m.Peers))
 	xs := make([]uint32, 0, len(m.Peers))
@@ -99,19 +97,28 @@ func (c *Client) maskInput(m *secagg.ShareBundle) (*secagg.MaskedInput, error) {
 			return nil, fmt.Errorf("%w: shares from client %d, not a neighbour", secagg.ErrUnknownSender, b.Peer)
 		}
 	}
-	y := slices.Clone(c.input)
+	// Every agreement first: a peer key that fails leaves the input
+	// untouched, so the rejected message changes nothing.
+	seeds := make([][secagg.SecretSize]byte, len(m.Boxes))
+	for i, b := range m.Boxes {
+		seed, err := secagg.PairwiseSeed(c.sKey, c.peers[b.Peer].SPub[:], c.p.Round, c.id, b.Peer)
+		if err != nil {
+			return nil, fmt.Errorf("mask with client %d: %w", b.Peer, err)
+		}
+		seeds[i] = seed
+	}
+	// The input is masked in place and becomes the message's vector (no
+	// copy of Dim+1 words); the client needs it no more.
+	y := c.input
+	c.input = nil
 	// The keystream buffer only the portable expansion uses: pooled, so a
 	// client on the vector path (which never touches it) allocates none.
 	sp := maskScratch.Get().(*[]byte)
 	defer maskScratch.Put(sp)
 	scratch := *sp
 	secagg.Mask(y, &c.bSeed, false, scratch)
-	for _, b := range m.Boxes {
-		seed, err := secagg.PairwiseSeed(c.sKey, c.peers[b.Peer].SPub[:], c.p.Round, c.id, b.Peer)
-		if err != nil {
-			return nil, fmt.Errorf("mask with client %d: %w", b.Peer, err)
-		}
-		secagg.Mask(y, &seed, b.Peer < c.id, scratch)
+	for i, b := range m.Boxes {
+		secagg.Mask(y, &seeds[i], b.Peer < c.id, scratch)
 	}
 	c.boxes = make(map[uint32]*[secagg.SealedSize]byte, len(m.Boxes))
 	for i := range m.Boxes {

@@ -201,3 +201,63 @@ func TestClientRefusesUntrustedKeys(t *testing.T) {
 	_, err = c.Handle(kl)
 	wantErr(t, "keys from untrusted identities", err, secagg.ErrBadSignature)
 }
+
+// TestClientRejectedBundleLeavesInputUnmasked: the client masks its input in
+// place, so a step-2 message rejected half-way (a neighbour whose mask key
+// is a low-order point) must leave the input untouched: the bundle that
+// follows yields the same masked vector as a twin client that never saw
+// the bad one.
+func TestClientRejectedBundleLeavesInputUnmasked(t *testing.T) {
+	p := testParams(4, 50, 0)
+	h := func(s secagg.Step) secagg.Header { return secagg.Header{Round: p.Round, Step: s} }
+	kl := &secagg.KeyList{Header: h(secagg.StepShareKeys)}
+	r := seeded(3)
+	for id := uint32(2); id <= 4; id++ {
+		ck, _ := secagg.NewKey(r)
+		sk, _ := secagg.NewKey(r)
+		pk := secagg.PeerKeys{ID: id, CPub: ck.Public(), SPub: sk.Public()}
+		if id == 4 {
+			pk.SPub = [secagg.KeySize]byte{} // low order: no pairwise seed
+		}
+		kl.Peers = append(kl.Peers, pk)
+	}
+	input := make([]float32, p.Dim)
+	for i := range input {
+		input[i] = float32(i%7) / 10
+	}
+	twin := func() *client.Client {
+		c, err := client.New(client.Config{Params: p, ID: 1, Rand: seeded(4)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetInput(input)
+		if _, err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Handle(kl); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	bundle := func(peers ...uint32) *secagg.ShareBundle {
+		m := &secagg.ShareBundle{Header: h(secagg.StepMaskedInput)}
+		for _, v := range peers {
+			m.Boxes = append(m.Boxes, secagg.Sealed{Peer: v})
+		}
+		return m
+	}
+	a, b := twin(), twin()
+	_, err := a.Handle(bundle(2, 3, 4))
+	wantErr(t, "bundle with a low-order mask key", err, secagg.ErrBadKey)
+	ya, err := a.Handle(bundle(2, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yb, err := b.Handle(bundle(2, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ya.(*secagg.MaskedInput).Vector, yb.(*secagg.MaskedInput).Vector) {
+		t.Error("the rejected bundle changed the masked input")
+	}
+}

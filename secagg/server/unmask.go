@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"crypto/ecdh"
 	"fmt"
 	"runtime"
 	"slices"
@@ -16,9 +14,9 @@ import (
 // (key set; the seed is agreed in the worker).
 type maskJob struct {
 	seed [secagg.SecretSize]byte
-	key  *ecdh.PrivateKey // dropped client's s_sk
-	peer []byte           // survivor's s_pk
-	u, v uint32           // dropped, survivor
+	key  *secagg.PrivateKey // dropped client's s_sk
+	peer []byte             // survivor's s_pk
+	u, v uint32             // dropped, survivor
 	neg  bool
 	self bool
 }
@@ -88,11 +86,11 @@ func (r *Round) finish() (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("client %d's mask key: %w", u, err)
 		}
-		key, err := ecdh.X25519().NewPrivateKey(sk[:])
+		key, err := secagg.KeyFromBytes(sk[:])
 		if err != nil {
 			return nil, fmt.Errorf("client %d's mask key: %w", u, err)
 		}
-		if !bytes.Equal(key.PublicKey().Bytes(), r.keys[u].SPub[:]) {
+		if key.Public() != r.keys[u].SPub {
 			return nil, fmt.Errorf("%w: client %d's rebuilt key does not match its public key", secagg.ErrReconstruct, u)
 		}
 		// u's neighbours (ascending) that survived: O(k), not O(n), per
