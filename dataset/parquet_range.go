@@ -53,6 +53,16 @@ func (p *ParquetFile) Close() error { return p.f.Close() }
 // Rows is the file's row count.
 func (p *ParquetFile) Rows() int64 { return p.pf.NumRows() }
 
+// HasColumn reports whether the file has a top-level column name.
+func (p *ParquetFile) HasColumn(name string) bool {
+	for _, c := range p.pf.Schema().Columns() {
+		if c[0] == name {
+			return true
+		}
+	}
+	return false
+}
+
 // IndexParquet builds the Groups of column key of the Parquet file at path
 // (see [ParquetFile.Index]).
 func IndexParquet(path, key string) (*Groups, error) {

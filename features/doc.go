@@ -23,11 +23,20 @@
 //	hour_of_week    int64   []     of the departure, 0 = Monday 00:00
 //	context         float32 [C]    ContextFeatureNames
 //
+// With cold-start candidates (User.SetCity, city.go; the bundle's
+// preprocessing constant ColdStartPreprocessing) the slots past a user's
+// own places are filled with public places of the city, not yet visited,
+// chosen by a gravity score from the current place; their own-visit
+// features are zero, log_hours_since is −1 and log_mean_stay carries the
+// map's popularity prior. A model is served with the spec it was trained
+// on.
+//
 // The history follows package eval's convention (History: column
 // "history", pad −1, candidate indices, oldest first), so eval's
 // most-frequent and Markov baselines read it as they are. The label is the
 // next visited place's candidate index, or −1 when it is not a candidate
-// (a first visit, or a place outside the top K).
+// (a first visit to a place that is not a public candidate, or a place
+// outside the top K).
 //
 // Counts cover every visit observed so far; time-of-week counts use the
 // arrival's hour of day and day type (weekday or weekend), or for the

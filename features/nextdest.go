@@ -166,6 +166,9 @@ func (u *User) Extract(now int64, ex *NextDestination) bool {
 		x[17] = ratio(ad, arrDow)
 		ex.Category[c] = int64(p.category)
 	}
+	if u.city != nil && n < K {
+		u.fillPublic(ex, n, cur, top)
+	}
 
 	// History: candidate index of each recent visit.
 	u.rankOf = slices.Grow(u.rankOf[:0], len(u.places))[:len(u.places)]
@@ -253,7 +256,10 @@ func (u *User) Markov(ex *NextDestination, out []float32) {
 		if ex.CandidateMask[c] == 0 {
 			continue
 		}
-		row := u.index[ex.Places[c]]
+		row, own := u.index[ex.Places[c]]
+		if !own {
+			continue // a public (cold-start) candidate: no visits, no moves
+		}
 		n[c] = float64(u.places[row].count)
 		if tr := u.trans[pair{u.lastRow, row}]; tr != nil {
 			t[c] = float64(tr.count)

@@ -68,6 +68,8 @@ type User struct {
 	lastRow int32
 	prevRow int32
 
+	city *City // cold-start candidates' public places (SetCity); nil: off
+
 	order  []int32 // scratch: places by rank
 	rankOf []int32 // scratch: rank of each place, NotCandidate past K
 }

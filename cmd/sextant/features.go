@@ -23,7 +23,10 @@ and OUT/test.parquet, columns named after the model inputs, computed by the
 device-side feature package. The last --holdout-weeks weeks form the test
 split. Next destination drops examples whose next place is not among the K
 candidates and reports the coverage; --donors keeps only that fraction of
-users (a fixed hash of the id) in the training split.`,
+users (a fixed hash of the id) in the training split. --cold-start-candidates
+fills the slots a short history leaves empty with public places of the city
+(features.City). OUT/coverage.parquet counts each user's held-out examples,
+written and dropped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" || out == "" {
@@ -48,6 +51,9 @@ users (a fixed hash of the id) in the training split.`,
 			if kind == "next-destination" {
 				fmt.Fprintf(e.stdout, "; dropped (next place not a candidate) train %d, test %d; test coverage %.4f",
 					st.UncoveredTrain, st.UncoveredTest, st.Coverage())
+				if cfg.NewUsers > 0 {
+					fmt.Fprintf(e.stdout, " (new users %.4f)", st.CoverageNew())
+				}
 			}
 			fmt.Fprintf(e.stdout, " → %s\n", out)
 			return nil
@@ -61,5 +67,7 @@ users (a fixed hash of the id) in the training split.`,
 	fl.Float64Var(&cfg.Donors, "donors", 1, "fraction of users in the training split (next destination)")
 	fl.Float64Var(&cfg.NewUsers, "new-users", 0, "fraction of users who are new: their history starts --new-user-days before the test split, and features see nothing earlier (next destination)")
 	fl.IntVar(&cfg.NewUserDays, "new-user-days", 7, "days of history a new user has at the test split")
+	fl.BoolVar(&cfg.ColdStart, "cold-start-candidates", false, "fill the candidate slots a user's own places leave empty with public city places (places.parquet) near the current place (next destination; a model must be served with the spec it was trained on)")
+	fl.StringVar(&cfg.ColdStartPrior, "cold-start-prior", "relevance", "public popularity prior of cold-start candidates: relevance (places.parquet's map attribute) or uniform")
 	return cmd
 }

@@ -15,5 +15,6 @@
 // and baselines (not read by the models): user_id, explorer (1 for
 // explorers), history_visits, next_place and markov (whole-history
 // first-order Markov scores) for next destination; user_id, expected_s and
-// travel_s for ETA.
+// travel_s for ETA. Next destination also writes coverage.parquet
+// (UncoveredFile): each user's held-out examples, written and dropped.
 package tables

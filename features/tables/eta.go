@@ -28,6 +28,9 @@ func ETA(dir, out string, cfg Config) (Stats, error) {
 		return st, err
 	}
 	train, test := newTable(), newTable()
+	if err := streamSplits(out, train, test); err != nil {
+		return st, err
+	}
 	row := make([]float32, features.RouteFeatures)
 	cur := int64(-1)
 	err = readAll(trips, func(t *mdata.TripRow) error {
@@ -55,8 +58,7 @@ func ETA(dir, out string, cfg Config) (Stats, error) {
 		tb.floats("expected_s", t.ExpectedS)
 		tb.ints("hour_of_week", int64(t.HourOfWeek))
 		tb.ints("user_id", t.UserID)
-		tb.n++
-		return nil
+		return tb.endRow()
 	})
 	if err != nil {
 		return st, err

@@ -36,7 +36,15 @@ func NextDestination(dir, out string, cfg Config) (Stats, error) {
 		return st, fmt.Errorf("tables: --new-users %v must be in [0, 1] and --new-user-days %d ≥ 0", cfg.NewUsers, cfg.NewUserDays)
 	}
 	start := historyStart(st.Boundary, cfg.NewUserDays)
+	city, err := loadCity(dir, cfg)
+	if err != nil {
+		return st, err
+	}
+	var cov coverage
 	train, test := newTable(), newTable()
+	if err := streamSplits(out, train, test); err != nil {
+		return st, err
+	}
 	ex := features.NewNextDestination()
 	markov := make([]float32, features.K)
 	var u *features.User
@@ -46,6 +54,8 @@ func NextDestination(dir, out string, cfg Config) (Stats, error) {
 		if v.UserID != cur {
 			cur, u = v.UserID, features.NewUser()
 			isNew = newUser(v.UserID, cfg.NewUsers)
+			u.SetCity(city)
+			cov.user(v.UserID, isNew)
 			st.Users++
 		}
 		if isNew && v.Arrive < start {
@@ -54,6 +64,9 @@ func NextDestination(dir, out string, cfg Config) (Stats, error) {
 		if u.Extract(mustCurrent(u).Depart, ex) {
 			held := v.Arrive >= st.Boundary
 			label := ex.Label(int64(v.PlaceID))
+			if held {
+				cov.held(label >= 0)
+			}
 			switch {
 			case !held && !donor(v.UserID, cfg.Donors):
 			case label < 0 && held:
@@ -80,8 +93,13 @@ func NextDestination(dir, out string, cfg Config) (Stats, error) {
 				t.ints("explorer", kinds[v.UserID])
 				t.ints("history_visits", int64(u.Visits()))
 				t.ints("new_user", boolInt(isNew))
+				if city != nil {
+					t.ints("public_label", boolInt(ex.Candidates[label*features.CandidateFeatures+10] < 0))
+				}
 				t.floats("markov", markov...)
-				t.n++
+				if err := t.endRow(); err != nil {
+					return err
+				}
 			}
 		}
 		return u.Observe(features.Visit{
@@ -92,7 +110,11 @@ func NextDestination(dir, out string, cfg Config) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	return st, writeSplits(out, train, test)
+	st.TestNew, st.UncoveredTestNew = cov.newUsers()
+	if err := writeSplits(out, train, test); err != nil {
+		return st, err
+	}
+	return st, cov.write(out)
 }
 
 func mustCurrent(u *features.User) features.Visit {
@@ -108,6 +130,17 @@ func writeSplits(out string, train, test *table) error {
 		return err
 	}
 	return test.write(filepath.Join(out, "test.parquet"))
+}
+
+// streamSplits makes out and streams train and test to their files in it
+// as rows come (writeSplits finishes them).
+func streamSplits(out string, train, test *table) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("tables: %w", err)
+	}
+	train.stream(filepath.Join(out, "train.parquet"))
+	test.stream(filepath.Join(out, "test.parquet"))
+	return nil
 }
 
 func boolInt(b bool) int64 {

@@ -32,6 +32,12 @@ type Config struct {
 	// is about (next destination only). Rows carry a new_user column.
 	NewUsers    float64
 	NewUserDays int
+	// ColdStart fills the candidate slots a user's own places leave empty
+	// with public places of the city (features.City, from places.parquet),
+	// ranked with ColdStartPrior (PriorRelevance, the default, or
+	// PriorUniform) — next destination only; see coldstart.go.
+	ColdStart      bool
+	ColdStartPrior string
 }
 
 // newUser reports whether user id is among a fraction f of new users,
@@ -60,6 +66,9 @@ type Stats struct {
 	// candidate (next destination only).
 	Train, Test                   int
 	UncoveredTrain, UncoveredTest int
+	// TestNew and UncoveredTestNew are Test and UncoveredTest for the new
+	// users alone.
+	TestNew, UncoveredTestNew int
 	// Boundary is the first Unix second of the test split.
 	Boundary int64
 }
@@ -67,6 +76,11 @@ type Stats struct {
 // Coverage is the share of test examples whose next place was a candidate.
 func (s Stats) Coverage() float64 {
 	return float64(s.Test) / math.Max(1, float64(s.Test+s.UncoveredTest))
+}
+
+// CoverageNew is Coverage for the new users' test examples.
+func (s Stats) CoverageNew() float64 {
+	return float64(s.TestNew) / math.Max(1, float64(s.TestNew+s.UncoveredTestNew))
 }
 
 const week = 7 * 24 * 3600
@@ -151,18 +165,35 @@ func explorers(dir string) (map[int64]int64, error) {
 	return out, err
 }
 
-// table accumulates one split's columns.
+// The next-destination and ETA tables are written as they are computed
+// (table.stream), a batch of flushRows rows at a time, in row groups of
+// rowGroupRows rows and small Snappy pages: memory stays bounded whatever
+// the population, and a reader of one user's rows
+// (dataset.ParquetFile.ReadRows) decodes a few small pages per column.
+const (
+	flushRows    = 4096
+	rowGroupRows = 1 << 15
+	pageBytes    = 64 << 10
+)
+
+// table accumulates one split's columns: in memory until write, or, once
+// stream is called, written to its file every flushRows rows.
 type table struct {
 	names []string
 	f32   map[string][]float32
 	i64   map[string][]int64
 	width map[string]int
-	n     int
+	n     int    // rows buffered
+	path  string // set by stream or write
+	w     *dataset.ParquetWriter
 }
 
 func newTable() *table {
 	return &table{f32: map[string][]float32{}, i64: map[string][]int64{}, width: map[string]int{}}
 }
+
+// stream makes the table write its rows to path as they come (endRow).
+func (t *table) stream(path string) { t.path = path }
 
 func (t *table) col(name string, w int) {
 	if _, ok := t.width[name]; !ok {
@@ -181,9 +212,29 @@ func (t *table) ints(name string, v ...int64) {
 	t.i64[name] = append(t.i64[name], v...)
 }
 
-// write stores the table as a Parquet file: width-1 columns as scalars,
-// wider ones as lists.
-func (t *table) write(path string) error {
+// endRow counts a finished row; a streamed table writes its buffered rows
+// every flushRows.
+func (t *table) endRow() error {
+	t.n++
+	if t.path != "" && t.n >= flushRows {
+		return t.flush()
+	}
+	return nil
+}
+
+// flush writes the buffered rows: width-1 columns as scalars, wider ones
+// as lists.
+func (t *table) flush() error {
+	if t.n == 0 {
+		return nil
+	}
+	if t.w == nil {
+		w, err := dataset.CreateParquet(t.path, t.names, dataset.ParquetOptions{RowGroupRows: rowGroupRows, PageBytes: pageBytes, Snappy: true})
+		if err != nil {
+			return fmt.Errorf("tables: %w", err)
+		}
+		t.w = w
+	}
 	cols := make([]*tensor.Tensor, len(t.names))
 	for i, n := range t.names {
 		w := t.width[n]
@@ -197,8 +248,35 @@ func (t *table) write(path string) error {
 			cols[i] = tensor.From(t.i64[n], shape...)
 		}
 	}
-	if t.n == 0 {
+	if err := t.w.Write(cols); err != nil {
+		return fmt.Errorf("tables: %w", err)
+	}
+	for n, v := range t.f32 {
+		t.f32[n] = v[:0]
+	}
+	for n, v := range t.i64 {
+		t.i64[n] = v[:0]
+	}
+	t.n = 0
+	return nil
+}
+
+// write stores the table as a Parquet file at path (a streamed table's
+// own path): the buffered rows, then the file is finished. A table with
+// no examples is an error.
+func (t *table) write(path string) error {
+	if t.path != "" && t.path != path {
+		return fmt.Errorf("tables: a table streamed to %s written to %s", t.path, path)
+	}
+	t.path = path
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if t.w == nil {
 		return fmt.Errorf("tables: %s would have no examples", path)
 	}
-	return dataset.WriteParquet(path, t.names, cols)
+	if err := t.w.Close(); err != nil {
+		return fmt.Errorf("tables: %w", err)
+	}
+	return nil
 }

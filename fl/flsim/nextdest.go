@@ -2,9 +2,11 @@ package flsim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
 
 	"github.com/sextant-ml/sextant/dataset"
@@ -43,19 +45,35 @@ import (
 // candidates.
 const labelColumn = "label"
 
-// nextDest is the next-destination source.
+// nextDest is the next-destination source. Nothing per user is held but
+// an index entry (ndUser): a device reads its own rows from the tables
+// when it trains (dataset.ParquetFile.ReadRows), and the final comparison
+// reads each scored user's rows in turn, so memory stays flat as the
+// population grows. Only the scored users' held-out rows (data.holdout
+// users) are kept, to score the global model after each round.
 type nextDest struct {
-	spec  Spec
-	seed  uint64
-	names []string // model inputs, in the graph's order
-	train []*tensor.Tensor
-	test  []*tensor.Tensor
-	users []ndUser
-	eval  []int // users scored, indices into users
+	spec   Spec
+	seed   uint64
+	names  []string // model inputs, in the graph's order
+	inputs []ndInput
+	// train and test are the open tables, read a user at a time.
+	train, test *dataset.ParquetFile
+	users       []ndUser
+	eval        []int // users scored, indices into users
 	// evalTest is the scored users' held-out rows, concatenated.
 	evalTest []*tensor.Tensor
 	// prior, when set (model.init), is the federated starting point.
 	prior *prior
+	// reads bounds the reads in flight (each decodes a few pages per
+	// column), whatever the number of devices in a round.
+	reads chan struct{}
+}
+
+// ndInput is a model input's dtype and per-example shape.
+type ndInput struct {
+	name  string
+	dtype tensor.DType
+	shape []int
 }
 
 // ndUser is one user's rows: train [lo, hi) and test [tlo, thi).
@@ -66,8 +84,11 @@ type ndUser struct {
 	isNew    bool
 }
 
-func openNextDest(spec Spec, s uint64) (*nextDest, error) {
-	nd := &nextDest{spec: spec, seed: s}
+// scanRows is the most rows openNextDest reads at once.
+const scanRows = 1 << 16
+
+func openNextDest(spec Spec, s uint64) (nd *nextDest, err error) {
+	nd = &nextDest{spec: spec, seed: s, reads: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
 	g, err := nd.scratch()
 	if err != nil {
 		return nil, err
@@ -79,46 +100,127 @@ func openNextDest(spec Spec, s uint64) (*nextDest, error) {
 	}
 	for _, in := range g.Inputs {
 		nd.names = append(nd.names, in.Name)
-	}
-	var trainIDs, testIDs, trainNew []int64
-	if nd.train, trainIDs, trainNew, err = nd.read(filepath.Join(spec.Data.Path, "train.parquet")); err != nil {
-		return nil, err
-	}
-	if nd.test, testIDs, _, err = nd.read(filepath.Join(spec.Data.Path, "test.parquet")); err != nil {
-		return nil, err
-	}
-	// A table made with `data features --new-users` marks its new users,
-	// whose features already see only their last days of visits: they are
-	// the new users, whatever data.new_users says.
-	marked := slices.Contains(trainNew, 1)
-	tests := map[int64][2]int{}
-	for _, r := range runs(testIDs) {
-		tests[testIDs[r[0]]] = r
-	}
-	how := tensor.Data[int64](nd.train[slices.Index(nd.names, "hour_of_week")])
-	for _, r := range runs(trainIDs) {
-		u := ndUser{id: trainIDs[r[0]], lo: r[0], hi: r[1]}
-		if t, ok := tests[u.id]; ok {
-			u.tlo, u.thi = t[0], t[1]
+		shape := make([]int, 0, len(in.Type.Shape)-1)
+		for _, dim := range in.Type.Shape[1:] {
+			shape = append(shape, int(dim.Size))
 		}
-		switch {
-		case marked:
-			u.isNew = trainNew[u.lo] == 1
-		case isNewUser(u.id, spec.Data.Seed, spec.Data.NewUsers):
-			u.isNew = true
-			u.lo = lastDays(how[u.lo:u.hi], spec.Data.NewUserDays) + u.lo
+		nd.inputs = append(nd.inputs, ndInput{name: in.Name, dtype: in.Type.DType, shape: shape})
+	}
+	if nd.train, err = dataset.OpenParquet(filepath.Join(spec.Data.Path, "train.parquet")); err != nil {
+		return nil, fmt.Errorf("flsim: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			nd.Close()
 		}
-		nd.users = append(nd.users, u)
+	}()
+	if nd.test, err = dataset.OpenParquet(filepath.Join(spec.Data.Path, "test.parquet")); err != nil {
+		return nil, fmt.Errorf("flsim: %w", err)
+	}
+	trainIdx, err := nd.train.Index("user_id")
+	if err != nil {
+		return nil, fmt.Errorf("flsim: %w", err)
+	}
+	testIdx, err := nd.test.Index("user_id")
+	if err != nil {
+		return nil, fmt.Errorf("flsim: %w", err)
+	}
+	tests := make(map[int64]int, len(testIdx.Keys))
+	for i, id := range testIdx.Keys {
+		tests[id] = i
+	}
+	nd.users = make([]ndUser, len(trainIdx.Keys))
+	for i, id := range trainIdx.Keys {
+		lo, hi := trainIdx.Range(i)
+		u := ndUser{id: id, lo: int(lo), hi: int(hi)}
+		if t, ok := tests[id]; ok {
+			tlo, thi := testIdx.Range(t)
+			u.tlo, u.thi = int(tlo), int(thi)
+		}
+		nd.users[i] = u
 	}
 	if len(nd.users) == 0 {
 		return nil, fmt.Errorf("flsim: %s has no training rows", spec.Data.Path)
 	}
-	return nd, nil
+	return nd, nd.markNew()
+}
+
+// markNew decides who is new. A table made with `data features
+// --new-users` marks its new users, whose features already see only their
+// last days of visits: they are the new users, whatever data.new_users
+// says. Otherwise data.new_users picks them by a hash of user_id and their
+// training rows are cut to their last data.new_user_days days. One
+// streaming pass over two columns, scanRows rows at a time.
+func (nd *nextDest) markNew() error {
+	cols := []string{"hour_of_week"}
+	hasMark := nd.train.HasColumn("new_user")
+	if hasMark {
+		cols = append(cols, "new_user")
+	}
+	marks := make([]bool, len(nd.users))
+	cuts := make([]int32, len(nd.users)) // rows before a hash-new user's last days
+	marked := false
+	for a := 0; a < len(nd.users); {
+		b := a + 1
+		for b < len(nd.users) && nd.users[b].hi-nd.users[a].lo <= scanRows {
+			b++
+		}
+		base := nd.users[a].lo
+		d, err := nd.train.ReadRows(cols, int64(base), int64(nd.users[b-1].hi))
+		if err != nil {
+			return fmt.Errorf("flsim: %w", err)
+		}
+		how, err := d.As("hour_of_week", tensor.Int64, []int{})
+		if err != nil {
+			return fmt.Errorf("flsim: %w", err)
+		}
+		var mark []int64
+		if hasMark {
+			t, err := d.As("new_user", tensor.Int64, []int{})
+			if err != nil {
+				return fmt.Errorf("flsim: %w", err)
+			}
+			mark = tensor.Data[int64](t)
+		}
+		for i := a; i < b; i++ {
+			lo, hi := nd.users[i].lo-base, nd.users[i].hi-base
+			if mark != nil {
+				marks[i] = mark[lo] == 1
+				marked = marked || slices.Contains(mark[lo:hi], 1)
+			}
+			if isNewUser(nd.users[i].id, nd.spec.Data.Seed, nd.spec.Data.NewUsers) {
+				cuts[i] = int32(lastDays(tensor.Data[int64](how)[lo:hi], nd.spec.Data.NewUserDays))
+			}
+		}
+		a = b
+	}
+	for i := range nd.users {
+		u := &nd.users[i]
+		switch {
+		case marked:
+			u.isNew = marks[i]
+		case isNewUser(u.id, nd.spec.Data.Seed, nd.spec.Data.NewUsers):
+			u.isNew = true
+			u.lo += int(cuts[i])
+		}
+	}
+	return nil
+}
+
+// Close closes the tables.
+func (nd *nextDest) Close() error {
+	var errs []error
+	for _, p := range []*dataset.ParquetFile{nd.train, nd.test} {
+		if p != nil {
+			errs = append(errs, p.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // limit keeps the first n users as the population and picks the scored
-// users among those with held-out rows.
-func (nd *nextDest) limit(n int) {
+// users among those with held-out rows; it reads their held-out rows.
+func (nd *nextDest) limit(n int) error {
 	nd.users = nd.users[:n]
 	order := rand.New(rand.NewChaCha8(seed(nd.spec.Data.Seed, 0xe7a1))).Perm(n)
 	nd.eval = nd.eval[:0]
@@ -127,66 +229,89 @@ func (nd *nextDest) limit(n int) {
 			nd.eval = append(nd.eval, i)
 		}
 	}
-	nd.evalTest = make([]*tensor.Tensor, len(nd.test))
-	for c, col := range nd.test {
-		w := dataset.Width(col)
+	var parts [][]*tensor.Tensor
+	for _, i := range nd.eval {
+		test, err := nd.testRows(nd.users[i].tlo, nd.users[i].thi)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, test)
+	}
+	t, err := nd.testRows(0, 0) // the columns' shapes, when no user is scored
+	if err != nil {
+		return err
+	}
+	nd.evalTest = concatRows(t, parts)
+	return nil
+}
+
+// concatRows concatenates parts (each a list of columns) row-wise; empty
+// gives the columns of none.
+func concatRows(empty []*tensor.Tensor, parts [][]*tensor.Tensor) []*tensor.Tensor {
+	out := make([]*tensor.Tensor, len(empty))
+	for c, col := range empty {
 		n := 0
-		for _, i := range nd.eval {
-			n += nd.users[i].thi - nd.users[i].tlo
+		for _, p := range parts {
+			n += p[c].Shape[0]
 		}
 		shape := append([]int{n}, col.Shape[1:]...)
 		t := tensor.New(col.DType, shape...)
 		off := 0
-		for _, i := range nd.eval {
-			u := nd.users[i]
-			copy(t.Raw[off*w*col.DType.Size():], col.Raw[u.tlo*w*col.DType.Size():u.thi*w*col.DType.Size()])
-			off += u.thi - u.tlo
+		for _, p := range parts {
+			off += copy(t.Raw[off:], p[c].Raw)
 		}
-		nd.evalTest[c] = t
+		out[c] = t
 	}
+	return out
 }
 
-// read loads a table's model inputs, then labels, its user_id column and
-// its new_user column (nil when the table has none). Rows must be grouped
-// by user (the tables are written in user order).
-func (nd *nextDest) read(path string) ([]*tensor.Tensor, []int64, []int64, error) {
-	d, err := dataset.ReadParquet(path)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("flsim: %w", err)
+// trainRows and testRows read rows [lo, hi) of the training and the
+// held-out table (model inputs, then labels).
+func (nd *nextDest) trainRows(lo, hi int) ([]*tensor.Tensor, error) {
+	return nd.readRows(nd.train, lo, hi)
+}
+
+func (nd *nextDest) testRows(lo, hi int) ([]*tensor.Tensor, error) {
+	return nd.readRows(nd.test, lo, hi)
+}
+
+// rows is a view of examples [lo, hi) of columns read.
+func rows(cols []*tensor.Tensor, lo, hi int) []*tensor.Tensor {
+	out := make([]*tensor.Tensor, len(cols))
+	for i, c := range cols {
+		out[i] = dataset.Rows(c, lo, hi)
 	}
-	g, err := nd.scratch()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var cols []*tensor.Tensor
-	for _, in := range g.Inputs {
-		shape := make([]int, 0, len(in.Type.Shape)-1)
-		for _, dim := range in.Type.Shape[1:] {
-			shape = append(shape, int(dim.Size))
+	return out
+}
+
+// readRows reads rows [lo, hi) of a table as the model's inputs, then the
+// labels.
+func (nd *nextDest) readRows(p *dataset.ParquetFile, lo, hi int) ([]*tensor.Tensor, error) {
+	out := make([]*tensor.Tensor, 0, len(nd.inputs)+1)
+	if lo == hi {
+		for _, in := range nd.inputs {
+			out = append(out, tensor.New(in.dtype, append([]int{0}, in.shape...)...))
 		}
-		t, err := d.As(in.Name, in.Type.DType, shape)
+		return append(out, tensor.New(tensor.Int64, 0)), nil
+	}
+	nd.reads <- struct{}{}
+	d, err := p.ReadRows(append(slices.Clone(nd.names), labelColumn), int64(lo), int64(hi))
+	<-nd.reads
+	if err != nil {
+		return nil, fmt.Errorf("flsim: %w", err)
+	}
+	for _, in := range nd.inputs {
+		t, err := d.As(in.name, in.dtype, in.shape)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("flsim: %w", err)
+			return nil, fmt.Errorf("flsim: %w", err)
 		}
-		cols = append(cols, t)
+		out = append(out, t)
 	}
 	lab, err := d.As(labelColumn, tensor.Int64, []int{})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("flsim: %w", err)
+		return nil, fmt.Errorf("flsim: %w", err)
 	}
-	ids, err := d.As("user_id", tensor.Int64, []int{})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("flsim: %w", err)
-	}
-	var isNew []int64
-	if _, ok := d.Column("new_user"); ok {
-		t, err := d.As("new_user", tensor.Int64, []int{})
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("flsim: %w", err)
-		}
-		isNew = tensor.Data[int64](t)
-	}
-	return append(cols, lab), tensor.Data[int64](ids), isNew, nil
+	return append(out, lab), nil
 }
 
 // runs returns the [lo, hi) ranges of equal consecutive ids.
@@ -254,17 +379,9 @@ func (nd *nextDest) scratch() (*graph.Graph, error) {
 	return m.Graph, nil
 }
 
-func rows(cols []*tensor.Tensor, lo, hi int) []*tensor.Tensor {
-	out := make([]*tensor.Tensor, len(cols))
-	for i, c := range cols {
-		out[i] = dataset.Rows(c, lo, hi)
-	}
-	return out
-}
-
-func (nd *nextDest) device(i uint64) []*tensor.Tensor {
+func (nd *nextDest) device(i uint64) ([]*tensor.Tensor, error) {
 	u := nd.users[i]
-	return rows(nd.train, u.lo, u.hi)
+	return nd.readRows(nd.train, u.lo, u.hi)
 }
 
 // accuracy is the global model's Acc@1 over the scored users' held-out

@@ -79,7 +79,10 @@ local: {epochs: 5}
 	}
 	var fresh int
 	for i, u := range nd.users {
-		d := nd.device(uint64(i))
+		d, err := nd.device(uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(d) != len(nd.names)+1 || d[0].Shape[0] != u.hi-u.lo {
 			t.Fatalf("user %d: device data %d tensors of %d rows", u.id, len(d), d[0].Shape[0])
 		}

@@ -2,9 +2,14 @@ package flsim
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 
+	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/fl/client"
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
@@ -13,7 +18,10 @@ import (
 // Personalization compares, on the scored users' held-out rows, the global
 // model, the global model after each device fine-tuned its personalize
 // parameters on its own training rows (kept local), and local-only
-// training. Acc@1 is over examples.
+// training. Acc@1 is over the examples in test.parquet (whose next place
+// was a candidate) and, when the table has a coverage file (`sextant data
+// features` writes features/tables.UncoveredFile), also over every
+// held-out example, a dropped one counting as a miss.
 type Personalization struct {
 	Users       int      `json:"users"`
 	Params      []string `json:"fine_tuned_params"`
@@ -24,6 +32,8 @@ type Personalization struct {
 	Other SliceAcc `json:"other_users"`
 	// NewUserDays is the new users' history in days.
 	NewUserDays int `json:"new_user_days"`
+	// Tuning is the validation choice, when the task has a tune section.
+	Tuning *Tuning `json:"tuning,omitempty"`
 }
 
 // SliceAcc is one slice's Acc@1 three ways.
@@ -33,15 +43,28 @@ type SliceAcc struct {
 	Global    float64 `json:"global"`
 	FineTuned float64 `json:"fine_tuned"`
 	LocalOnly float64 `json:"local_only"`
+	// Uncovered is the held-out examples dropped from test.parquet (next
+	// place not a candidate); the *All fields are Acc@1 over Examples +
+	// Uncovered, and Coverage is Examples over that (when known).
+	Uncovered    int     `json:"uncovered"`
+	Coverage     float64 `json:"coverage,omitempty"`
+	GlobalAll    float64 `json:"global_all,omitempty"`
+	FineTunedAll float64 `json:"fine_tuned_all,omitempty"`
+	LocalOnlyAll float64 `json:"local_only_all,omitempty"`
 }
 
-type counts struct{ users, n, global, tuned, local int }
+type counts struct{ users, n, unc, global, tuned, local int }
 
-func (c counts) acc() SliceAcc {
-	s := SliceAcc{Users: c.users, Examples: c.n}
+func (c counts) acc(known bool) SliceAcc {
+	s := SliceAcc{Users: c.users, Examples: c.n, Uncovered: c.unc}
 	if c.n > 0 {
 		d := float64(c.n)
 		s.Global, s.FineTuned, s.LocalOnly = float64(c.global)/d, float64(c.tuned)/d, float64(c.local)/d
+	}
+	if known && c.n+c.unc > 0 {
+		d := float64(c.n + c.unc)
+		s.Coverage = float64(c.n) / d
+		s.GlobalAll, s.FineTunedAll, s.LocalOnlyAll = float64(c.global)/d, float64(c.tuned)/d, float64(c.local)/d
 	}
 	return s
 }
@@ -49,55 +72,121 @@ func (c counts) acc() SliceAcc {
 // personalize scores the scored users (see nextdest.go) with global
 // weights (layout order of params).
 func (nd *nextDest) personalize(ctx context.Context, global []float32, params []string, s uint64) (*Personalization, error) {
-	ft, lo := nd.spec.Personalize, nd.spec.Local
+	unc, known, err := nd.uncovered()
+	if err != nil {
+		return nil, err
+	}
+	choose := func(bool) (ft, lo *LocalSpec) { return nd.spec.Personalize, nd.spec.Local }
+	var tuning *Tuning
+	if nd.spec.Tune != nil {
+		if tuning, err = nd.tune(ctx, global, params, s); err != nil {
+			return nil, err
+		}
+		choose = tuning.choice
+	}
 	var all, fresh, other counts
 	for _, i := range nd.eval {
 		u := nd.users[i]
-		trainRows, testRows := rows(nd.train, u.lo, u.hi), rows(nd.test, u.tlo, u.thi)
-		g0, err := nd.withWeights(global, params)
+		ft, lo := choose(u.isNew)
+		trainRows, err := nd.trainRows(u.lo, u.hi)
 		if err != nil {
 			return nil, err
 		}
-		gr, err := acc1(ctx, g0, testRows)
-		if err != nil {
-			return nil, err
-		}
-		g, err := nd.withWeights(global, params)
+		testRows, err := nd.testRows(u.tlo, u.thi)
 		if err != nil {
 			return nil, err
 		}
 		r := rand.New(rand.NewChaCha8(seed(s, 5<<40|uint64(i))))
-		if err := trainLocal(ctx, g, ft, trainRows, r); err != nil {
-			return nil, fmt.Errorf("flsim: fine-tune user %d: %w", u.id, err)
-		}
-		tr, err := acc1(ctx, g, testRows)
+		gr, tr, lr, err := nd.threeWays(ctx, global, params, true, ft, lo, trainRows, testRows, r)
 		if err != nil {
-			return nil, err
-		}
-		// Local-only: the same architecture from its initial weights (not
-		// the prior's, when there is one).
-		lg, err := nd.scratch()
-		if err != nil {
-			return nil, err
-		}
-		if err := trainLocal(ctx, lg, lo, trainRows, r); err != nil {
-			return nil, fmt.Errorf("flsim: local-only user %d: %w", u.id, err)
-		}
-		lr, err := acc1(ctx, lg, testRows)
-		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("flsim: user %d: %w", u.id, err)
 		}
 		for _, c := range []*counts{&all, map[bool]*counts{true: &fresh, false: &other}[u.isNew]} {
 			c.users++
 			c.n += u.thi - u.tlo
+			c.unc += unc[u.id]
 			c.global += gr
 			c.tuned += tr
 			c.local += lr
 		}
 	}
-	return &Personalization{Users: all.users, Params: ft.Params, LocalParams: lo.Params, All: all.acc(), New: fresh.acc(), Other: other.acc(),
-		NewUserDays: nd.spec.Data.NewUserDays}, nil
+	ft, lo := choose(true)
+	return &Personalization{Users: all.users, Params: ft.Params, LocalParams: lo.Params, All: all.acc(known), New: fresh.acc(known),
+		Other: other.acc(known), NewUserDays: nd.spec.Data.NewUserDays, Tuning: tuning}, nil
 }
+
+// threeWays counts the rows of eval the global model (when scoreGlobal),
+// the global model fine-tuned (ft) on fit, and a model trained from scratch
+// (lo) on fit rank first; ft or lo nil skips that one.
+func (nd *nextDest) threeWays(ctx context.Context, global []float32, params []string, scoreGlobal bool, ft, lo *LocalSpec,
+	fit, eval []*tensor.Tensor, r *rand.Rand) (gr, tr, lr int, err error) {
+	if scoreGlobal {
+		g0, err := nd.withWeights(global, params)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if gr, err = acc1(ctx, g0, eval); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	if ft != nil {
+		g, err := nd.withWeights(global, params)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if err := trainLocal(ctx, g, ft, fit, r); err != nil {
+			return 0, 0, 0, fmt.Errorf("fine-tune: %w", err)
+		}
+		if tr, err = acc1(ctx, g, eval); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	if lo != nil {
+		// Local-only: the same architecture from its initial weights (not
+		// the prior's, when there is one).
+		lg, err := nd.scratch()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if err := trainLocal(ctx, lg, lo, fit, r); err != nil {
+			return 0, 0, 0, fmt.Errorf("local-only: %w", err)
+		}
+		if lr, err = acc1(ctx, lg, eval); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	return gr, tr, lr, nil
+}
+
+// uncovered reads the table's coverage file: each user's held-out examples
+// dropped from test.parquet. known is false when the table has none.
+func (nd *nextDest) uncovered() (map[int64]int, bool, error) {
+	path := filepath.Join(nd.spec.Data.Path, coverageFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	d, err := dataset.ReadParquet(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("flsim: %w", err)
+	}
+	ids, err := d.As("user_id", tensor.Int64, []int{})
+	if err != nil {
+		return nil, false, fmt.Errorf("flsim: %s: %w", path, err)
+	}
+	n, err := d.As("test_uncovered", tensor.Int64, []int{})
+	if err != nil {
+		return nil, false, fmt.Errorf("flsim: %s: %w", path, err)
+	}
+	out := map[int64]int{}
+	for i, id := range tensor.Data[int64](ids) {
+		out[id] += int(tensor.Data[int64](n)[i])
+	}
+	return out, true, nil
+}
+
+// coverageFile is features/tables.UncoveredFile (flsim does not import the
+// table writer).
+const coverageFile = "coverage.parquet"
 
 // trainLocal trains l.Params of g on the device's rows with SGD and writes
 // the result into g: nothing leaves the device, so nothing is clipped.

@@ -124,8 +124,9 @@ type scorer interface {
 type source interface {
 	// model is a fresh copy of the model at its initial weights.
 	model() (*graph.Graph, error)
-	// device is device i's training examples (model inputs, then labels).
-	device(i uint64) []*tensor.Tensor
+	// device reads device i's training examples (model inputs, then
+	// labels) when it joins a round.
+	device(i uint64) ([]*tensor.Tensor, error)
 	// accuracy scores global weights (layout order) on held-out data.
 	accuracy(ctx context.Context, global []float32) (float64, error)
 }
@@ -137,8 +138,8 @@ type mlpSource struct {
 	seed uint64
 }
 
-func (m *mlpSource) model() (*graph.Graph, error)     { return buildModel(m.pop.model, m.seed) }
-func (m *mlpSource) device(i uint64) []*tensor.Tensor { return m.pop.device(i) }
+func (m *mlpSource) model() (*graph.Graph, error)              { return buildModel(m.pop.model, m.seed) }
+func (m *mlpSource) device(i uint64) ([]*tensor.Tensor, error) { return m.pop.device(i), nil }
 func (m *mlpSource) accuracy(ctx context.Context, global []float32) (float64, error) {
 	return m.eval.accuracy(ctx, global)
 }
@@ -158,10 +159,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		defer nd.Close()
 		if cfg.Devices > len(nd.users) {
 			cfg.Devices = len(nd.users)
 		}
-		nd.limit(cfg.Devices)
+		if err := nd.limit(cfg.Devices); err != nil {
+			return nil, err
+		}
 		src = nd
 	} else {
 		pop := newPopulation(spec.Data, spec.Model)
@@ -340,7 +344,7 @@ func runRound(ctx context.Context, cfg Config, svc *fl.Service, model *graph.Gra
 		}
 		p := &client.Participant{
 			Device: fmt.Sprintf("device-%d", i), Task: task, Conn: counted, Model: model,
-			Data:   func() ([]*tensor.Tensor, error) { return src.device(i), nil },
+			Data:   func() ([]*tensor.Tensor, error) { return src.device(i) },
 			Rand:   rand.New(rand.NewChaCha8(coin)),
 			Secure: rand.NewChaCha8(seed(cfg.Seed, 2<<40|st.Attempt<<24|i)),
 			Noise:  rand.New(rand.NewChaCha8(seed(cfg.Seed, 3<<40|st.Attempt<<24|i))),

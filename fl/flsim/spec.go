@@ -45,9 +45,12 @@ type Spec struct {
 	AdaptiveClip      *AdaptiveSpec `yaml:"adaptive_clip"`
 	// Personalize and Local configure the next-destination mode's final
 	// evaluation (see nextdest.go).
-	Personalize *LocalSpec     `yaml:"personalize"`
-	Local       *LocalSpec     `yaml:"local"`
-	Extra       map[string]any `yaml:",inline"`
+	Personalize *LocalSpec `yaml:"personalize"`
+	Local       *LocalSpec `yaml:"local"`
+	// Tune, when set, chooses Personalize and Local per slice on a
+	// validation split of the scored users' training rows (personalize.go).
+	Tune  *TuneSpec      `yaml:"tune"`
+	Extra map[string]any `yaml:",inline"`
 }
 
 // ModelSpec is the model trained. Arch "" or "mlp" is the MLP: Inputs
@@ -152,8 +155,8 @@ func (s Spec) withDefaults() (Spec, error) {
 		if len(s.Model.Hidden) == 0 {
 			s.Model.Hidden = []int{64}
 		}
-		if s.Data.Path != "" || s.Personalize != nil || s.Local != nil || s.Model.Init != "" {
-			return s, fmt.Errorf("flsim: data.path, model.init, personalize and local need model.arch %s", ArchNextDestination)
+		if s.Data.Path != "" || s.Personalize != nil || s.Local != nil || s.Tune != nil || s.Model.Init != "" {
+			return s, fmt.Errorf("flsim: data.path, model.init, personalize, local and tune need model.arch %s", ArchNextDestination)
 		}
 	case ArchNextDestination:
 		if s.Data.Path == "" {
