@@ -79,16 +79,25 @@ type sharedTask struct {
 	at   time.Time // when round was read
 	ok   bool      // a round is published
 	view fl.View
-	// The current attempt's assignment (it does not change in an attempt).
+	// The current attempt's assignment (it does not change in an attempt),
+	// read by one request at a time under asgMu: every device waiting to
+	// be configured wakes at once, and the assignment holds the model.
+	asgMu      sync.Mutex
 	asgAttempt uint64
 	asg        *client.Assignment
 }
 
 // round returns the published round, read again when older than boardView.
 func (st *sharedTask) round(ctx context.Context) (fl.View, bool, error) {
+	return st.roundWithin(ctx, boardView)
+}
+
+// roundWithin returns the published round, read again when older than
+// maxAge (0: read it now).
+func (st *sharedTask) roundWithin(ctx context.Context, maxAge time.Duration) (fl.View, bool, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if time.Since(st.at) < boardView {
+	if maxAge > 0 && time.Since(st.at) < maxAge {
 		return st.view, st.ok, nil
 	}
 	r, ok, err := st.board.GetFLRound(ctx, st.name)
@@ -110,12 +119,12 @@ func (st *sharedTask) round(ctx context.Context) (fl.View, bool, error) {
 
 // assignment returns the attempt's assignment for seat id.
 func (st *sharedTask) assignment(ctx context.Context, attempt uint64, id uint32) (*client.Assignment, error) {
-	st.mu.Lock()
+	st.asgMu.Lock()
+	defer st.asgMu.Unlock()
 	a := st.asg
 	if st.asgAttempt != attempt {
 		a = nil
 	}
-	st.mu.Unlock()
 	if a == nil {
 		b, ok, err := st.board.GetFLMessage(ctx, st.name, attempt, fl.AssignmentStep, 0)
 		if err != nil {
@@ -128,9 +137,7 @@ func (st *sharedTask) assignment(ctx context.Context, attempt uint64, id uint32)
 		if err := json.Unmarshal(b, a); err != nil {
 			return nil, fmt.Errorf("server: fl %s: assignment: %w", st.name, err)
 		}
-		st.mu.Lock()
 		st.asg, st.asgAttempt = a, attempt
-		st.mu.Unlock()
 	}
 	c := *a
 	c.ID = id
@@ -145,8 +152,13 @@ func (st *sharedTask) auth(ctx context.Context, seat *client.Seat, dev string) e
 	}
 	if !ok {
 		// Not on the board: another attempt's (the board keeps only the
-		// current one's), or never handed out.
-		if v, published, err := st.round(ctx); err == nil && published && v.Attempt != seat.Attempt {
+		// current one's), or never handed out. The round is read afresh:
+		// the copy may predate the attempt that deleted the seat.
+		v, published, err := st.roundWithin(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if published && v.Attempt != seat.Attempt {
 			return client.ErrRoundOver
 		}
 		return fmt.Errorf("%w: bad seat", fl.ErrDevice)
@@ -158,15 +170,18 @@ func (st *sharedTask) auth(ctx context.Context, seat *client.Seat, dev string) e
 }
 
 // poll retries f on the round read at boardView's pace while it answers
-// ErrNotYet, until flLongPoll passes; ok is false when nothing came.
-func (st *sharedTask) poll(ctx context.Context, f func(v fl.View) ([]byte, error)) (b []byte, ok bool, err error) {
+// ErrNotYet, until flLongPoll passes; ok is false when nothing came. The
+// seat of attempt was found on the board, so a round of an earlier attempt
+// is this replica's copy from before the seat's attempt was published:
+// f is not asked about it (it would call the seat's round over).
+func (st *sharedTask) poll(ctx context.Context, attempt uint64, f func(v fl.View) ([]byte, error)) (b []byte, ok bool, err error) {
 	deadline := time.Now().Add(flLongPoll)
 	for {
 		v, published, err := st.round(ctx)
 		if err != nil {
 			return nil, false, err
 		}
-		if published {
+		if published && v.Attempt >= attempt {
 			b, err = f(v)
 			if !errors.Is(err, client.ErrNotYet) {
 				return b, err == nil, err
@@ -259,7 +274,7 @@ func (s *Server) flBoardConfigure(w http.ResponseWriter, r *http.Request, st *sh
 	if err := st.auth(r.Context(), seat, dev); err != nil {
 		return err
 	}
-	b, ok, err := st.poll(r.Context(), func(v fl.View) ([]byte, error) {
+	b, ok, err := st.poll(r.Context(), seat.Attempt, func(v fl.View) ([]byte, error) {
 		switch {
 		case v.Attempt != seat.Attempt || v.Over:
 			return nil, client.ErrRoundOver
@@ -297,7 +312,7 @@ func (s *Server) flBoardNext(w http.ResponseWriter, r *http.Request, st *sharedT
 	if err := st.auth(r.Context(), seat, dev); err != nil {
 		return err
 	}
-	b, ok, err := st.poll(r.Context(), func(v fl.View) ([]byte, error) {
+	b, ok, err := st.poll(r.Context(), seat.Attempt, func(v fl.View) ([]byte, error) {
 		switch {
 		case v.Attempt != seat.Attempt || v.Over:
 			return nil, client.ErrRoundOver
