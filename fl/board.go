@@ -31,7 +31,8 @@ type Board interface {
 	// PutMessages stores the service's messages of a step of the attempt
 	// for each seat (AssignmentStep, seat 0: the assignment).
 	PutMessages(ctx context.Context, attempt uint64, step int, msgs map[uint32][]byte) error
-	// Gone lists the attempt's seats whose devices left.
+	// Gone lists the attempt's seats whose devices left. The service polls
+	// it while a step waits, so it should read only those seats.
 	Gone(ctx context.Context, attempt uint64) ([]uint32, error)
 }
 

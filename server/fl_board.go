@@ -33,7 +33,7 @@ type FLBoard interface {
 	GetFLRound(ctx context.Context, task string) (store.FLRound, bool, error)
 	CheckInFL(ctx context.Context, task string, attempt uint64, device, tokenHash string, now time.Time) (uint32, error)
 	CloseFLSelection(ctx context.Context, task string, attempt uint64) ([]store.FLSeat, error)
-	FLSeats(ctx context.Context, task string, attempt uint64) ([]store.FLSeat, error)
+	FLGoneSeats(ctx context.Context, task string, attempt uint64) ([]uint32, error)
 	GetFLSeat(ctx context.Context, task string, attempt uint64, id uint32) (store.FLSeat, bool, error)
 	LeaveFL(ctx context.Context, task string, attempt uint64, id uint32) error
 	PutFLMessages(ctx context.Context, task string, attempt uint64, step int, msgs map[uint32][]byte) error
@@ -385,16 +385,8 @@ func (tb taskBoard) PutMessages(ctx context.Context, attempt uint64, step int, m
 	return tb.b.PutFLMessages(ctx, tb.task, attempt, step, msgs)
 }
 
+// Gone reads only the seats that left: the leader polls it while a step
+// waits.
 func (tb taskBoard) Gone(ctx context.Context, attempt uint64) ([]uint32, error) {
-	seats, err := tb.b.FLSeats(ctx, tb.task, attempt)
-	if err != nil {
-		return nil, err
-	}
-	var gone []uint32
-	for _, s := range seats {
-		if s.Gone {
-			gone = append(gone, s.ID)
-		}
-	}
-	return gone, nil
+	return tb.b.FLGoneSeats(ctx, tb.task, attempt)
 }

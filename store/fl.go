@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sextant-ml/sextant/delivery"
@@ -72,7 +74,11 @@ func (db *DB) SaveFLTask(ctx context.Context, name string, version uint64, doc [
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("rows affected: %w", err)
+		}
+		if n != 1 {
 			return delivery.Errorf(delivery.ErrConflict, "fl task %s is already at or past version %d", name, version)
 		}
 		return nil
@@ -271,6 +277,30 @@ func (db *DB) FLSeats(ctx context.Context, task string, attempt uint64) ([]FLSea
 	return seats, nil
 }
 
+// FLGoneSeats returns the ids of the attempt's seats whose devices left,
+// in id order: what the leader polls for while a step waits (only those
+// rows leave the database, not every seat's device and token hash).
+func (db *DB) FLGoneSeats(ctx context.Context, task string, attempt uint64) ([]uint32, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT id FROM fl_seats
+		WHERE task = $1 AND attempt = $2 AND gone = 1 ORDER BY id`, task, int64(attempt))
+	if err != nil {
+		return nil, fmt.Errorf("store: fl gone seats %s/%d: %w", task, attempt, err)
+	}
+	defer rows.Close()
+	var ids []uint32
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: fl gone seats %s/%d: %w", task, attempt, err)
+		}
+		ids = append(ids, uint32(id))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: fl gone seats %s/%d: %w", task, attempt, err)
+	}
+	return ids, nil
+}
+
 // GetFLSeat returns one seat of the attempt; ok is false when there is
 // none.
 func (db *DB) GetFLSeat(ctx context.Context, task string, attempt uint64, id uint32) (s FLSeat, ok bool, err error) {
@@ -297,25 +327,64 @@ func (db *DB) LeaveFL(ctx context.Context, task string, attempt uint64, id uint3
 }
 
 // PutFLMessages stores the leader's messages of one step of an attempt,
-// one per seat. It is the leader's write: a stale fence is refused
-// (lease.ErrStale).
+// one per seat (a seat's message put again is replaced). It is the
+// leader's write: a stale fence is refused (lease.ErrStale). The messages
+// go in multi-row INSERTs (flMessageRows rows, about flMessageBytes of
+// bodies each), not one round trip per seat, in the one transaction that
+// checks the fence.
 func (db *DB) PutFLMessages(ctx context.Context, task string, attempt uint64, step int, msgs map[uint32][]byte) error {
+	seats := make([]uint32, 0, len(msgs))
+	for seat := range msgs {
+		seats = append(seats, seat)
+	}
+	slices.Sort(seats)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.checkFence(ctx, tx); err != nil {
 			return err
 		}
-		for seat, body := range msgs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO fl_messages (task, attempt, step, seat, body) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (task, attempt, step, seat) DO UPDATE SET body = excluded.body`,
-				task, int64(attempt), step, int64(seat), body); err != nil {
+		for len(seats) > 0 {
+			n, size := 0, 0
+			for n < len(seats) && n < flMessageRows && (n == 0 || size+len(msgs[seats[n]]) <= flMessageBytes) {
+				size += len(msgs[seats[n]])
+				n++
+			}
+			if err := insertFLMessages(ctx, tx, task, attempt, step, seats[:n], msgs); err != nil {
 				return err
 			}
+			seats = seats[n:]
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, lease.ErrStale) {
 		return fmt.Errorf("store: put fl messages %s/%d step %d: %w", task, attempt, step, err)
 	}
+	return err
+}
+
+// Bounds of one INSERT of PutFLMessages: rows (each takes 2 parameters,
+// far below SQLite's default limit of 32,766 and PostgreSQL's 65,535) and
+// the bodies' bytes (a chunk holds at least one message, whatever its
+// size).
+const (
+	flMessageRows  = 500
+	flMessageBytes = 4 << 20
+)
+
+// insertFLMessages writes the messages to seats in one statement.
+func insertFLMessages(ctx context.Context, tx *sql.Tx, task string, attempt uint64, step int, seats []uint32, msgs map[uint32][]byte) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO fl_messages (task, attempt, step, seat, body) VALUES `)
+	args := make([]any, 3, 3+2*len(seats))
+	args[0], args[1], args[2] = task, int64(attempt), step
+	for i, seat := range seats {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		fmt.Fprintf(&q, "($1, $2, $3, $%d, $%d)", len(args)+1, len(args)+2)
+		args = append(args, int64(seat), msgs[seat])
+	}
+	q.WriteString(` ON CONFLICT (task, attempt, step, seat) DO UPDATE SET body = excluded.body`)
+	_, err := tx.ExecContext(ctx, q.String(), args...)
 	return err
 }
 

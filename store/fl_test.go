@@ -1,9 +1,16 @@
 package store
 
 import (
+	"bytes"
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -229,5 +236,177 @@ func testFLConcurrentCheckIns(t *testing.T, e *env) {
 	}
 	if len(seats) != len(ids) {
 		t.Fatalf("%d seats handed out, close returned %d", len(ids), len(seats))
+	}
+}
+
+// testFLGoneSeats: the leader's poll returns exactly the attempt's seats
+// that left, in id order, and nothing of other tasks or attempts.
+func testFLGoneSeats(t *testing.T, e *env) {
+	ctx := t.Context()
+	now := e.clock.Now()
+	for _, task := range []string{"courier", "eta"} {
+		if err := e.db.PublishFLRound(ctx, FLRound{Task: task, Attempt: 1, Open: true, SelectionEnd: now.Add(time.Hour), View: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			if _, err := e.db.CheckInFL(ctx, task, 1, fmt.Sprintf("d%d", i), "h", now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if ids, err := e.db.FLGoneSeats(ctx, "courier", 1); err != nil || len(ids) != 0 {
+		t.Fatalf("nobody left: %v %v", ids, err)
+	}
+	for _, id := range []uint32{4, 2, 4} {
+		if err := e.db.LeaveFL(ctx, "courier", 1, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.db.LeaveFL(ctx, "eta", 1, 5); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := e.db.FLGoneSeats(ctx, "courier", 1); err != nil || !slices.Equal(ids, []uint32{2, 4}) {
+		t.Fatalf("courier: %v %v, want [2 4]", ids, err)
+	}
+	if ids, err := e.db.FLGoneSeats(ctx, "eta", 1); err != nil || !slices.Equal(ids, []uint32{5}) {
+		t.Fatalf("eta: %v %v, want [5]", ids, err)
+	}
+	if ids, err := e.db.FLGoneSeats(ctx, "courier", 2); err != nil || len(ids) != 0 {
+		t.Fatalf("an attempt with no seats: %v %v", ids, err)
+	}
+	// A new attempt drops the old one's seats.
+	if err := e.db.PublishFLRound(ctx, FLRound{Task: "courier", Attempt: 2, Open: true, SelectionEnd: now.Add(time.Hour), View: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := e.db.FLGoneSeats(ctx, "courier", 1); err != nil || len(ids) != 0 {
+		t.Fatalf("the replaced attempt: %v %v", ids, err)
+	}
+}
+
+// testFLMessagesBatched: a step's messages to more seats than one INSERT
+// holds, and messages larger than a chunk's byte bound, are all stored,
+// each for its seat, replacing what a seat had at that step and nothing
+// at another; a deposed leader's batch stores nothing.
+func testFLMessagesBatched(t *testing.T, e *env) {
+	ctx := t.Context()
+	grant(t, e, "leader", 1)
+	l1 := lease.WithFence(ctx, lease.Fence{Name: "leader", Epoch: 1})
+	if err := e.db.PublishFLRound(l1, FLRound{Task: "t", Attempt: 1, View: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.PutFLMessages(l1, "t", 1, 1, map[uint32][]byte{7: []byte("old"), 8: []byte("old")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.PutFLMessages(l1, "t", 1, 2, map[uint32][]byte{7: []byte("step 2")}); err != nil {
+		t.Fatal(err)
+	}
+	n := 2*flMessageRows + 3
+	msgs := map[uint32][]byte{}
+	for i := 1; i <= n; i++ {
+		msgs[uint32(i)] = fmt.Appendf(nil, "m%d", i)
+	}
+	if err := e.db.PutFLMessages(l1, "t", 1, 1, msgs); err != nil {
+		t.Fatal(err)
+	}
+	var count int
+	if err := e.db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM fl_messages WHERE task = 't' AND attempt = 1 AND step = 1`).Scan(&count); err != nil || count != n {
+		t.Fatalf("%d messages at step 1 (%v), want %d", count, err, n)
+	}
+	for _, seat := range []uint32{1, 7, 8, flMessageRows, flMessageRows + 1, uint32(n)} {
+		if b, ok, err := e.db.GetFLMessage(ctx, "t", 1, 1, seat); err != nil || !ok || string(b) != fmt.Sprintf("m%d", seat) {
+			t.Fatalf("seat %d: %q %v %v", seat, b, ok, err)
+		}
+	}
+	if b, _, _ := e.db.GetFLMessage(ctx, "t", 1, 2, 7); string(b) != "step 2" {
+		t.Fatalf("step 2's message was changed: %q", b)
+	}
+	// Three bodies of over half the byte bound: one per INSERT.
+	big := map[uint32][]byte{}
+	for i := range 3 {
+		big[uint32(i+1)] = bytes.Repeat([]byte{byte('a' + i)}, flMessageBytes/2+1)
+	}
+	if err := e.db.PutFLMessages(l1, "t", 1, 3, big); err != nil {
+		t.Fatal(err)
+	}
+	for seat, want := range big {
+		if b, ok, err := e.db.GetFLMessage(ctx, "t", 1, 3, seat); err != nil || !ok || !bytes.Equal(b, want) {
+			t.Fatalf("big message to %d: %d bytes, %v %v", seat, len(b), ok, err)
+		}
+	}
+	if err := e.db.PutFLMessages(l1, "t", 1, 4, nil); err != nil {
+		t.Fatalf("no messages: %v", err)
+	}
+	grant(t, e, "leader", 2)
+	if err := e.db.PutFLMessages(l1, "t", 1, 5, msgs); !errors.Is(err, lease.ErrStale) {
+		t.Fatalf("deposed batch: %v, want ErrStale", err)
+	}
+	if _, ok, _ := e.db.GetFLMessage(ctx, "t", 1, 5, uint32(n)); ok {
+		t.Fatal("a deposed leader's batch was stored")
+	}
+}
+
+// errRowsAffected is what faultyResult's RowsAffected fails with.
+var errRowsAffected = errors.New("rows affected unavailable")
+
+// faultyConn is a database connection whose INSERTs into fl_tasks report
+// that the rows they affected are unknown.
+type faultyConn struct{ driver.Conn }
+
+func (c faultyConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+func (c faultyConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
+}
+
+func (c faultyConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	res, err := c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+	if err != nil || !strings.Contains(q, "INSERT INTO fl_tasks") {
+		return res, err
+	}
+	return faultyResult{res}, nil
+}
+
+type faultyResult struct{ driver.Result }
+
+func (faultyResult) RowsAffected() (int64, error) { return 0, errRowsAffected }
+
+type faultyConnector struct {
+	drv driver.Driver
+	dsn string
+}
+
+func (c faultyConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	return faultyConn{conn}, nil
+}
+
+func (c faultyConnector) Driver() driver.Driver { return c.drv }
+
+// TestStoreSQLiteFLTaskRowsAffected: when the database cannot say whether
+// SaveFLTask's write took, the error says so (and wraps the cause) rather
+// than claiming a version conflict, which would tell the leader another
+// writer had won.
+func TestStoreSQLiteFLTaskRowsAffected(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sextant.db")
+	migrated, err := Open(t.Context(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv := migrated.db.Driver()
+	migrated.Close()
+	sdb := sql.OpenDB(faultyConnector{drv: drv, dsn: "file:" + path + "?_txlock=immediate"})
+	defer sdb.Close()
+	db := &DB{db: sdb, d: sqliteDialect, clock: newTestClock()}
+	err = db.SaveFLTask(t.Context(), "courier", 1, []byte(`{}`))
+	if errors.Is(err, delivery.ErrConflict) {
+		t.Fatalf("reported as a version conflict: %v", err)
+	}
+	if !errors.Is(err, errRowsAffected) {
+		t.Fatalf("%v, want it to wrap %v", err, errRowsAffected)
 	}
 }

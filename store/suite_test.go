@@ -69,6 +69,8 @@ func runSuite(t *testing.T, fresh func(t *testing.T) string) {
 		{"FLTasks", testFLTasks},                           // fl_test.go
 		{"FLBoard", testFLBoard},                           // fl_test.go
 		{"FLConcurrentCheckIns", testFLConcurrentCheckIns}, // fl_test.go
+		{"FLGoneSeats", testFLGoneSeats},                   // fl_test.go
+		{"FLMessagesBatched", testFLMessagesBatched},       // fl_test.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
