@@ -54,17 +54,22 @@ func (c *control) configure(dir string) sim.FleetOption {
 		if err != nil {
 			return err
 		}
-		// A release is reused for half a simulated day, so each daily
-		// look is a fresh one. Fresh releases of the running totals, not
-		// continual release: the latter's noise, added to every day's
-		// counts, keeps a 300-phone fleet's gates inconclusive at a 10
-		// point tolerance for all of v2's ten days (measured: the
-		// inference-error interval still ±0.2 on day 10).
+		// The gates read per-device metrics (gates): one release of each
+		// simulated day's values per gate, at the daily look after it
+		// (UnitPeriod, a day). Any other release is reused for half a
+		// simulated day, so each daily look is a fresh one; proportion
+		// metrics, which the gates no longer read, are fresh releases of
+		// the running totals (continual release's noise, added to every
+		// day's counts, kept a 300-phone fleet's proportion gates
+		// inconclusive at a 10 point tolerance for all of v2's ten days).
 		if c.agg, err = health.New(health.Config{Registry: reg, Ledger: ledger, Clock: c.clk, Training: health.TrainingFromRegistry(db),
 			MinInterval: day / 2, FreshReleases: true}); err != nil {
 			return err
 		}
-		c.ctl = rollout.New(c.clk, c.agg, rollout.Options{Pointer: db, Persister: db, PauseAfter: 3 * day})
+		// A rollout's start is the end of its pre-period: the aggregator
+		// takes each phone's rates then as the per-device gates' covariate.
+		c.ctl = rollout.New(c.clk, c.agg, rollout.Options{Pointer: db, Persister: db, PauseAfter: 3 * day,
+			OnStart: c.agg.StartRollout})
 		c.agg.Bind(c.ctl)
 		cfg.Rollouts, cfg.Health, cfg.Drift = c.ctl, c.agg, c.agg
 		cfg.Experiments, cfg.Tasks = c.experiments, c.tasks
@@ -74,18 +79,24 @@ func (c *control) configure(dir string) sim.FleetOption {
 
 // gates are the health and quality gates every demo rollout carries: the
 // candidate's on-device Acc@1 must not be worse than the current
-// version's, nor its inference error rate higher, by more than tol. The
-// DP noise on a proportion falls as 1/devices, so the tolerance a fleet
-// can certify depends on its size: 3 points for the default fleet, 10 in
-// --fast.
+// version's, nor its inference error rate higher, by more than tol. Both
+// have the phone as the unit (a phone's predictions are not independent
+// of each other) and its rate before the rollout as a covariate (CUPED:
+// most of the spread between phones is their users' predictability,
+// which the difference from a phone's own baseline removes); see
+// delivery/health's per-device gates. The DP noise on a mean over phones
+// falls as 1/phones, so the tolerance a fleet can certify depends on its
+// size: 3 points for the default fleet, 10 in --fast. The confidence
+// sequences are tuned (N*) to the fleet, the most phones a gate can see.
 func (s *story) gates() []rollout.Gate {
 	tol := 0.03
 	if s.cfg.fast {
 		tol = 0.10
 	}
+	n := float64(s.cfg.devices)
 	return []rollout.Gate{
-		{Metric: health.MetricAcc1, Kind: experiment.MetricProportion, Direction: rollout.HigherIsBetter, MaxRegression: tol, MinUnits: 50},
-		{Metric: health.MetricInferenceErrors, Kind: experiment.MetricProportion, Direction: rollout.LowerIsBetter, MaxRegression: tol, MinUnits: 50},
+		{Metric: health.MetricAcc1Device, Kind: experiment.MetricMean, Direction: rollout.HigherIsBetter, MaxRegression: tol, MinUnits: 50, Tuning: n},
+		{Metric: health.MetricInferenceErrorsDevice, Kind: experiment.MetricMean, Direction: rollout.LowerIsBetter, MaxRegression: tol, MinUnits: 50, Tuning: n},
 	}
 }
 
@@ -99,6 +110,18 @@ func (s *story) runRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 	// 50 % stage bakes two days: one served under it, for its A/B test.
 	spec := rollout.Spec{ID: id, Model: model, Version: candidate, Current: current,
 		Stages: []rollout.Stage{{Share: 2000, Bake: day}, {Share: 5000, Bake: 2 * day}}, Gates: s.gates()}
+	// Phones check in once a day, at its end: each sends the health it
+	// recorded that day and installs what the director assigns it then,
+	// for the next day. A decision the controller makes after looking
+	// reaches a phone at its next check-in, as in a real fleet.
+	checkIn := func() error {
+		return f.Each(ctx, "", nil, func(dv *sim.Device) error { dv.CheckIn(ctx, f); return nil })
+	}
+	// The phones' health so far reaches the server before the rollout
+	// starts: the gates' pre-period.
+	if err := checkIn(); err != nil {
+		return nil, err
+	}
 	// Creating a rollout through the admin API starts it.
 	if _, err := f.Admin().CreateRollout(ctx, spec); err != nil {
 		return nil, err
@@ -107,13 +130,6 @@ func (s *story) runRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 	per := 20
 	if s.cfg.fast {
 		per = 40
-	}
-	// Phones check in once a day, at its end: each sends the health it
-	// recorded that day and installs what the director assigns it then,
-	// for the next day. A decision the controller makes after looking
-	// reaches a phone at its next check-in, as in a real fleet.
-	checkIn := func() error {
-		return f.Each(ctx, "", nil, func(dv *sim.Device) error { dv.CheckIn(ctx, f); return nil })
 	}
 	if err := checkIn(); err != nil {
 		return nil, err

@@ -44,8 +44,17 @@ func newRolloutController(ctx context.Context, db rolloutStore) (*rollout.Contro
 }
 
 // newGatedController is newRolloutController with gates read from src.
+// A source that keeps pre-rollout baselines (health.Aggregator: each
+// phone's rates before the rollout, the per-device gates' covariate)
+// takes one when a rollout starts. A rollout restored after a restart or
+// a failover has none on the new process; its per-device gates then go
+// without the covariate (wider, still valid).
 func newGatedController(ctx context.Context, db rolloutStore, src rollout.Source) (*rollout.Controller, error) {
-	return rollout.Restore(ctx, clock.Real, src, rollout.Options{Pointer: db, Persister: db})
+	opts := rollout.Options{Pointer: db, Persister: db}
+	if b, ok := src.(interface{ StartRollout(rollout.Status) }); ok {
+		opts.OnStart = b.StartRollout
+	}
+	return rollout.Restore(ctx, clock.Real, src, opts)
 }
 
 // rolloutLease names the lease whose holder drives rollouts and

@@ -59,6 +59,11 @@ type Config struct {
 	// stream's ε each (the behaviour before continual release), instead
 	// of the binary mechanism's one charge per rollout, metric and day.
 	FreshReleases bool
+	// UnitPeriod is how often a per-device gate metric (MetricAcc1Device,
+	// MetricInferenceErrorsDevice) makes a release of the period just
+	// ended, charged the stream's ε (default 24 h); looks in between reuse
+	// the last.
+	UnitPeriod time.Duration
 	// Logger receives warnings; nil discards them.
 	Logger *slog.Logger
 	// Threshold is the PSI past which drift alarms (default 0.2);
@@ -104,6 +109,11 @@ type Aggregator struct {
 	days    map[string]*dayCounts
 	daySums int
 	streams map[[2]string]*stream
+
+	// Per-device gate metrics (unit.go): the rollouts' baselines by id
+	// and the releases by (rollout, metric).
+	baselines map[string]*baseline
+	units     map[[2]string]*unitStream
 }
 
 // totals are one device's running totals for one version.
@@ -148,6 +158,9 @@ func New(cfg Config) (*Aggregator, error) {
 	if cfg.MinInterval <= 0 {
 		cfg.MinInterval = 30 * time.Second
 	}
+	if cfg.UnitPeriod <= 0 {
+		cfg.UnitPeriod = 24 * time.Hour
+	}
 	if cfg.MaxDevices <= 0 {
 		cfg.MaxDevices = 1_000_000
 	}
@@ -175,7 +188,8 @@ func New(cfg Config) (*Aggregator, error) {
 	}
 	a := &Aggregator{cfg: cfg, parts: map[string]map[string]map[string]*totals{},
 		releases: map[[2]string]release{}, drifts: map[string]*DriftReport{},
-		days: map[string]*dayCounts{}, streams: map[[2]string]*stream{}}
+		days: map[string]*dayCounts{}, streams: map[[2]string]*stream{},
+		baselines: map[string]*baseline{}, units: map[[2]string]*unitStream{}}
 	for _, m := range propMetrics {
 		s, err := cfg.Registry.Lookup(metricStream[m])
 		if err != nil {
@@ -308,6 +322,23 @@ func (a *Aggregator) pruneLocked(now time.Time) {
 		}
 		if len(versions) == 0 {
 			delete(a.parts, model)
+		}
+	}
+	// Baselines hold devices' pre-period rates: kept no longer than the
+	// totals they came from.
+	for id, b := range a.baselines {
+		if b.at.Before(cut) {
+			delete(a.baselines, id)
+		}
+	}
+	for key, u := range a.units {
+		switch {
+		case u.last.Before(cut):
+			delete(a.units, key)
+		case u.base != nil && u.base.at.Before(cut):
+			// Later periods go without the covariate (z = y), which
+			// keeps each period's difference unbiased.
+			u.base = nil
 		}
 	}
 }

@@ -63,6 +63,45 @@
 // device and version, rates kept). A release is reused for MinInterval;
 // when a day's budget is spent Arms fails and the gate is inconclusive.
 //
+// # Per-device gates
+//
+// A device's predictions are not independent of each other (a predictable
+// user's phone hits often), so a proportion pooled over events understates
+// its variance; and most of the spread between devices is their users',
+// not the versions'. The per-device metrics (acc1_device,
+// inference_errors_device; experiment.MetricMean gates) fix both:
+//
+//   - Baseline: when a rollout starts (Aggregator.StartRollout, wired as
+//     rollout.Options.OnStart) each device's rate so far is kept, on the
+//     current version or else over all the model's versions: the
+//     pre-period covariate x, fixed before any device is assigned.
+//   - Values: every UnitPeriod (a day by default) a release covers the
+//     period just ended. Each device with events in it gives one value
+//     z = y − x ∈ [−1, 1], y its rate over the period's events on its
+//     arm's version (z = y without a baseline). That is CUPED (Deng et
+//     al. 2013) with θ fixed at 1: unbiased for any θ fixed in advance
+//     (x is pre-treatment, so E[x̄_t − x̄_c] = 0), near the optimal
+//     θ = cov(x, y)/var(x) when x and y measure the same thing over
+//     similar amounts of data, and it needs three released sums per arm
+//     where an estimated θ needs six (twice the noise on each).
+//   - Release: per arm the device count, Σz and Σz², each changed by at
+//     most 1 by one device (it is in one arm), with ε shared 0.1/0.5/0.4
+//     (z sits near 0, so the count's noise barely moves the mean); one
+//     release per period charged the stream's ε. A device's privacy loss
+//     over a rollout is ε per period, as for fresh releases of running
+//     totals, but each period's noise is independent, so the noise on the
+//     mean falls as 1/√periods.
+//   - Analysis: the mean is over device-periods; the sampling variance of
+//     the sum of the periods' sums is bounded by Cauchy–Schwarz, Var(Σ S_d)
+//     ≤ D·Σ Var(S_d), whatever the correlation between a device's periods
+//     (exact when every period repeats the last, conservative when
+//     periods are independent); N is the devices per period, not
+//     device-periods, so the sequential interval does not count a device
+//     twice. The noise variance is added as for the other metrics.
+//
+// TestUnitGateCoverage checks the always-valid interval's coverage by
+// simulation with the noise on.
+//
 // # Metrics
 //
 // Gate metric names map to streams: load_failures (loads), inference_errors

@@ -30,6 +30,9 @@ var metricStream = map[string]string{
 	MetricMemory:            dhealth.StreamMemory,
 	MetricCrashFreeSessions: dhealth.StreamSessions,
 	MetricAcc1:              dhealth.StreamQuality,
+
+	MetricInferenceErrorsDevice: dhealth.StreamInference,
+	MetricAcc1Device:            dhealth.StreamQuality,
 }
 
 // ErrUnknownMetric is returned by Arms for a metric no stream feeds.
@@ -66,6 +69,9 @@ func (a *Aggregator) Arms(ctx context.Context, id, metric string) (rollout.Arms,
 	sc, err := a.cfg.Registry.Lookup(stream)
 	if err != nil {
 		return rollout.Arms{}, err
+	}
+	if _, ok := unitOf[metric]; ok {
+		return a.unitArms(ctx, id, metric, st, sc)
 	}
 	if propIndex(metric) >= 0 && !a.cfg.FreshReleases {
 		return a.continualArms(ctx, id, metric, st, sc)

@@ -52,8 +52,14 @@ func TestWindowArms(t *testing.T) {
 		if got := l.Spent(dhealth.StreamInference, time.Now()); got != 8 {
 			t.Fatalf("a window release spent ε %v, want the stream's 8", got)
 		}
+		// The noise is Laplace on the event count and the error count,
+		// each with scale b = MaxEvents/(ε/2) = 50 events: |noise| > 8b
+		// has probability e⁻⁸ ≈ 3·10⁻⁴ (a bound of 200 = 4b failed 1 run
+		// in 18). The mean's bound is the same eight scales in its
+		// standard deviation (√2·b).
+		b := float64(a.cfg.MaxEvents) / (8.0 / 2)
 		near := func(s experiment.Summary, n, p float64) bool {
-			return math.Abs(s.N-n) < 200 && math.Abs(s.Sum/s.N-p) < 4*math.Sqrt(s.NoiseVariance)+0.005
+			return math.Abs(s.N-n) < 8*b && math.Abs(s.Sum/s.N-p) < 8/math.Sqrt2*math.Sqrt(s.NoiseVariance)+0.005
 		}
 		if !near(arms.Current, 150*50, 0.02) || !near(arms.Candidate, 100*50, 0.02) {
 			t.Fatalf("window arms %+v, want 7500 and 5000 events at 2 %%", arms)

@@ -45,6 +45,12 @@ type Options struct {
 	// (see Restore). A failed write is returned to the caller; the
 	// transition has then happened in memory but is not durable.
 	Persister Persister
+	// OnStart, when set, is called (without the controller's lock) with
+	// a rollout's status once Start has begun its first stage: the end
+	// of its pre-period, when a source that compares each device with its
+	// own history (delivery/health's per-device gate metrics) takes its
+	// baseline.
+	OnStart func(Status)
 }
 
 // Controller drives rollouts. It is safe for concurrent use; the director
@@ -197,17 +203,24 @@ func conflict(r *rollout, op string) error {
 // Start begins stage 0.
 func (c *Controller) Start(id, actor string) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	r, err := c.get(id)
 	if err != nil {
+		c.mu.Unlock()
 		return err
 	}
 	if r.State != Pending {
+		c.mu.Unlock()
 		return conflict(r, "start")
 	}
 	c.transition(r, Baking, 0, actor, "started", nil)
 	r.lastData = c.clock.Now()
-	return c.saveDetached(r)
+	err = c.saveDetached(r)
+	st := r.snapshot()
+	c.mu.Unlock()
+	if c.opts.OnStart != nil {
+		c.opts.OnStart(st)
+	}
+	return err
 }
 
 // Advance moves to the next stage (or completes) regardless of the gates:
