@@ -54,6 +54,8 @@ The runtime-only tour is 'sextant demo runtime'.`,
 	fl.Float64Var(&cfg.donors, "donors", 0.2, "fraction of users in the consented donor cohort of the DP-SGD prior")
 	fl.BoolVar(&progress, "progress", true, "show live progress on a terminal")
 	fl.BoolVar(&cfg.serve, "serve", false, "afterwards keep the server and its web console running until Ctrl-C")
+	fl.StringVar(&cfg.heapProfiles, "heap-profiles", "", "write a Go heap profile to this directory at each new peak of the heap (10 % above the last)")
+	_ = fl.MarkHidden("heap-profiles")
 	cmd.AddCommand(newDemoRuntimeCmd(e))
 	return cmd
 }
@@ -79,11 +81,19 @@ func runStory(ctx context.Context, e *env, cfg storyConfig, progress bool) (err 
 	}
 	defer logf.Close()
 	start := time.Now()
-	s := &story{e: e, cfg: cfg, start: start, disp: newDisplay(e.stdout, progress), log: logf,
+	if cfg.heapProfiles != "" {
+		if err := os.MkdirAll(cfg.heapProfiles, 0o755); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	s := &story{e: e, cfg: cfg, start: start, disp: newDisplay(e.stdout, progress), log: logf, mem: startMemSampler(cfg.heapProfiles),
 		rep: &demoReport{Seed: cfg.seed, Devices: cfg.devices, Weeks: cfg.weeks, Fast: cfg.fast, Started: start.UTC().Format(time.RFC3339)}}
 	fmt.Fprintf(e.stdout, "Sextant demo: %d devices, %d weeks, seed %d, work directory %s (commands and their output: demo.log)\n",
 		cfg.devices, cfg.weeks, cfg.seed, cfg.out)
 	defer func() {
+		if merr := s.mem.close(); merr != nil {
+			fmt.Fprintf(e.stderr, "demo: %v\n", merr)
+		}
 		s.rep.Seconds = time.Since(start).Seconds()
 		werr := errors.Join(s.rep.writeJSON(cfg.out), writeStoryHTML(filepath.Join(cfg.out, "report.html"), s.rep))
 		if werr != nil {
@@ -133,8 +143,20 @@ func (s *story) packageV1(ctx context.Context) (string, error) {
 	// The small ETA model learns when to defer: a head fitted on how much
 	// the server model would change its answer (no labels needed), with
 	// the cascade threshold set for about 5 % of requests.
+	etaTest, err := s.table("eta", "test")
+	if err != nil {
+		return "", err
+	}
+	ndGolden, err := s.golden("nd")
+	if err != nil {
+		return "", err
+	}
+	etaGolden, err := s.golden("eta")
+	if err != nil {
+		return "", err
+	}
 	if _, err := s.cli(ctx, "calibrate", "--model", s.path("models", "eta-trained.sxm"), "--server", s.path("models", "eta-server.sxm"),
-		"--data", s.path("data", "eta", "test.parquet"), "--target-escalation", "0.05", "-o", s.path("models", "eta-calibrated.sxm")); err != nil {
+		"--data", etaTest.path, "--target-escalation", "0.05", "-o", s.path("models", "eta-calibrated.sxm")); err != nil {
 		return "", err
 	}
 	etaIn := map[string]bundle.PrivacyClass{"route": bundle.Public, "free_flow_s": bundle.Public}
@@ -143,12 +165,12 @@ func (s *story) packageV1(ctx context.Context) (string, error) {
 		r        release
 	}{
 		{"nd-trained.sxm", "next-destination-1.0.0.sxm", release{name: ndModel, version: "1.0.0",
-			data: s.path("data", "nd", "test.parquet")}},
+			data: ndGolden}},
 		{"eta-server.sxm", "eta-server-1.0.0.sxm", release{name: etaServerModel, version: "1.0.0", privacy: etaIn,
-			data: s.path("data", "eta", "test.parquet")}},
+			data: etaGolden}},
 		{"eta-calibrated.sxm", "eta-1.0.0.sxm", release{name: etaModel, version: "1.0.0", privacy: etaIn,
 			server: &bundle.ServerVariant{Model: etaServerModel, Version: "1.0.0", Inputs: []string{"route", "free_flow_s"}},
-			data:   s.path("data", "eta", "test.parquet")}},
+			data:   etaGolden}},
 	}
 	for _, j := range jobs {
 		dst := s.path("models", j.dst)
@@ -326,8 +348,12 @@ func withServed(ctx context.Context, fn func(url, token string)) context.Context
 func (s *story) badRollout(ctx context.Context, f *sim.Fleet, c *control, sd *servingData, current string) (string, error) {
 	const bad = "1.2.0"
 	dst := s.path("models", "next-destination-"+bad+".sxm")
+	golden, err := s.golden("nd")
+	if err != nil {
+		return "", err
+	}
 	if err := packageBundle(ctx, s.path("models", "next-destination-"+current+".sxm"), dst, release{name: ndModel, version: bad,
-		parent: current, data: s.path("data", "nd", "test.parquet"), mutate: corruptQuantization}); err != nil {
+		parent: current, data: golden, mutate: corruptQuantization}); err != nil {
 		return "", err
 	}
 	s.rep.Bundles = append(s.rep.Bundles, demoBundle{Model: ndModel, Version: bad, Bytes: fileBytes(dst), Where: "device"})

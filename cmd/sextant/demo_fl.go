@@ -171,8 +171,12 @@ func (s *story) federated(ctx context.Context, f *sim.Fleet, c *control, v1 stri
 	s.rep.Privacy = append(s.rep.Privacy, demoPrivacy{Version: "next-destination 1.1.0",
 		Source:  fmt.Sprintf("DP-FedAvg, %d rounds over SecAgg+ (user-level, on top of v1's cost)", committed),
 		Epsilon: last.Epsilon, Delta: last.Delta})
+	golden, err := s.golden("nd")
+	if err != nil {
+		return "", err
+	}
 	if err := packageBundle(ctx, trained, s.path("models", "next-destination-1.1.0.sxm"), release{name: ndModel, version: "1.1.0",
-		parent: v1, data: s.path("data", "nd", "test.parquet"), rounds: names, cost: cost}); err != nil {
+		parent: v1, data: golden, rounds: names, cost: cost}); err != nil {
 		return "", err
 	}
 	v2 := s.path("models", "next-destination-1.1.0.sxm")

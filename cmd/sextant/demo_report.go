@@ -42,6 +42,10 @@ type demoPhase struct {
 	Name    string  `json:"name"`
 	Seconds float64 `json:"seconds"`
 	Summary string  `json:"summary"`
+	// PeakHeapBytes and PeakRSSBytes are the largest Go heap in use and
+	// resident set sampled during the phase (every 100 ms).
+	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
+	PeakRSSBytes  uint64 `json:"peak_rss_bytes"`
 }
 
 // demoQuality is a next-destination version's quality on the held-out week.
@@ -59,6 +63,9 @@ type demoQuality struct {
 	// and MeanUserAcc1 the mean per-user Acc@1 it bounds.
 	PiMax        float64 `json:"mean_pi_max"`
 	MeanUserAcc1 float64 `json:"mean_user_acc@1"`
+	// Sample says which users' held-out weeks were scored when not all
+	// ("the first 10000 of 100000 users …"); "" for all.
+	Sample string `json:"sample,omitempty"`
 }
 
 // demoETA is an ETA model's error on the held-out trips.
@@ -70,6 +77,8 @@ type demoETA struct {
 	// GapClosed is the share of the free-flow − floor gap the model
 	// closes.
 	GapClosed float64 `json:"gap_closed"`
+	// Sample says whose held-out trips were scored when not all users'.
+	Sample string `json:"sample,omitempty"`
 }
 
 type demoPrivacy struct {
@@ -206,12 +215,12 @@ func (r *demoReport) summary(w io.Writer, dir string) {
 	fmt.Fprintf(w, "\nSextant demo: %d devices, %d weeks of synthetic mobility, seed %d — %s\n", r.Devices, r.Weeks, r.Seed,
 		(time.Duration(r.Seconds * float64(time.Second))).Round(time.Second))
 	for _, q := range r.Quality {
-		fmt.Fprintf(w, "  next destination %-14s v%-6s Acc@1 %.3f (Markov %.3f)  Acc@5 %.3f  MRR %.3f  mean user Acc@1 %.3f of Π_max %.3f\n",
-			q.Label, q.Version, q.Acc1, q.MarkovAcc1, q.Acc5, q.MRR, q.MeanUserAcc1, q.PiMax)
+		fmt.Fprintf(w, "  next destination %-14s v%-6s Acc@1 %.3f (Markov %.3f)  Acc@5 %.3f  MRR %.3f  mean user Acc@1 %.3f of Π_max %.3f%s\n",
+			q.Label, q.Version, q.Acc1, q.MarkovAcc1, q.Acc5, q.MRR, q.MeanUserAcc1, q.PiMax, sampleText(q.Sample))
 	}
 	for _, e := range r.ETA {
-		fmt.Fprintf(w, "  ETA %-10s MAE %.1f s (free-flow %.1f s, noise floor %.1f s): closes %.0f%% of the gap\n",
-			e.Label, e.MAE, e.FreeFlowMAE, e.FloorMAE, 100*e.GapClosed)
+		fmt.Fprintf(w, "  ETA %-10s MAE %.1f s (free-flow %.1f s, noise floor %.1f s): closes %.0f%% of the gap%s\n",
+			e.Label, e.MAE, e.FreeFlowMAE, e.FloorMAE, 100*e.GapClosed, sampleText(e.Sample))
 	}
 	for _, p := range r.Privacy {
 		fmt.Fprintf(w, "  privacy %-28s (ε %.2f, δ %g) — %s\n", p.Version, p.Epsilon, p.Delta, p.Source)
@@ -248,5 +257,24 @@ func (r *demoReport) summary(w io.Writer, dir string) {
 	}
 	fmt.Fprintf(w, "  peak Go heap %.0f MiB; device state on disk %.1f MiB (%.0f KiB per device)\n",
 		float64(r.PeakHeapBytes)/(1<<20), float64(r.DiskBytes)/(1<<20), float64(r.DiskBytes)/1024/float64(max(r.Devices, 1)))
+	if len(r.Phases) > 0 {
+		fmt.Fprintf(w, "  peak resident set by phase:")
+		for i, p := range r.Phases {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			fmt.Fprintf(w, "%s %s %.1f GiB", sep, p.Name, float64(p.PeakRSSBytes)/(1<<30))
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "Report: %s (numbers: %s)\n", filepath.Join(dir, "report.html"), filepath.Join(dir, "report.json"))
+}
+
+// sampleText is a summary line's note of a sampled evaluation.
+func sampleText(sample string) string {
+	if sample == "" {
+		return ""
+	}
+	return " — held out of " + sample
 }

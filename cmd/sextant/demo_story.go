@@ -30,6 +30,9 @@ type storyConfig struct {
 	donors float64
 	city   string
 	serve  bool
+	// heapProfiles is a directory for heap profiles at each new peak
+	// ("": none).
+	heapProfiles string
 }
 
 // story is one run of the demo: the work directory, the display and the
@@ -42,6 +45,10 @@ type story struct {
 	log  io.Writer // demo.log: every command's own output
 	// start is when the run began.
 	start time.Time
+	// mem samples the heap and resident set for each phase's peaks.
+	mem *memSampler
+	// tables are the tables read centrally (demo_sample.go).
+	tables tableCache
 
 	mu sync.Mutex
 }
@@ -139,10 +146,12 @@ func quoteArgs(args []string) string {
 // it on the display.
 func (s *story) phase(name string, fn func() (string, error)) error {
 	s.disp.begin(name)
+	s.mem.begin(name)
 	t0 := time.Now()
 	summary, err := fn()
 	d := time.Since(t0)
-	s.rep.Phases = append(s.rep.Phases, demoPhase{Name: name, Seconds: d.Seconds(), Summary: summary})
+	heap, rss := s.mem.peaks()
+	s.rep.Phases = append(s.rep.Phases, demoPhase{Name: name, Seconds: d.Seconds(), Summary: summary, PeakHeapBytes: heap, PeakRSSBytes: rss})
 	s.disp.end(name, summary, d, err)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -169,6 +178,12 @@ func (s *story) population(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
+	// The donor tables' held-out split is nd's (every user's last week),
+	// which the demo reads instead: a copy is disk for nothing (6 GB at
+	// 100,000 users).
+	if err := os.Remove(s.path("data", "nd-donors", "test.parquet")); err != nil && !os.IsNotExist(err) {
+		return "", err
+	}
 	return fmt.Sprintf("%d people × %d weeks on OpenStreetMap geography (last week held out)", s.cfg.devices, s.cfg.weeks), nil
 }
 
@@ -176,22 +191,37 @@ func (s *story) population(ctx context.Context) (string, error) {
 // DP-SGD on the donor cohort, and the ETA models on trips.
 func (s *story) train(ctx context.Context) (string, error) {
 	seed := strconv.FormatUint(s.cfg.seed, 10)
+	eta, err := s.table("eta", "train")
+	if err != nil {
+		return "", err
+	}
 	// User-level DP-SGD (docs/design-train.md): about a quarter of the
 	// donors sampled per step, each donor's contribution clipped to 1,
 	// σ = 2.5, about 4 steps an epoch (as models/flagship/bar.sh).
-	users := max(4, int(math.Round(float64(s.cfg.devices)*s.cfg.donors/4)))
-	dpEpochs := "25"
+	// Past maxDPBatch donors a step (10,000 phones) a step samples at most
+	// that many and the run takes as many steps as 25 epochs of four steps
+	// would: a smaller sampling rate over the same number of steps, so
+	// the memory (one batch) and time stay those of 10,000 phones and
+	// the ε the accountant reports for them is lower.
+	donors := float64(s.cfg.devices) * s.cfg.donors
+	users := max(4, int(math.Round(donors/4)))
+	dpEpochs := 25
 	if s.cfg.fast {
-		dpEpochs = "12"
+		dpEpochs = 12
+	}
+	length := []string{"--epochs", strconv.Itoa(dpEpochs)}
+	if users > maxDPBatch {
+		users = maxDPBatch
+		length = []string{"--steps", strconv.Itoa(4 * dpEpochs)}
 	}
 	runs := [][]string{
-		{"train", "--arch", "next-destination", "--data", s.path("data", "nd-donors", "train.parquet"), "--optimizer", "adam",
-			"--lr", "0.01", "--batch", strconv.Itoa(users), "--epochs", dpEpochs, "--dp-noise", "2.5", "--dp-clip", "1.0", "--delta", "1e-5",
-			"--dp-user-column", "user_id", "--dp-max-per-user", "16", "--name", "next-destination", "--version", "1.0.0", "--seed", seed, "-o", s.path("models", "nd-trained.sxm")},
-		{"train", "--arch", "eta-small", "--data", s.path("data", "eta", "train.parquet"), "--labels", "log_ratio", "--loss", "mse",
+		append([]string{"train", "--arch", "next-destination", "--data", s.path("data", "nd-donors", "train.parquet"), "--optimizer", "adam",
+			"--lr", "0.01", "--batch", strconv.Itoa(users)}, append(length, "--dp-noise", "2.5", "--dp-clip", "1.0", "--delta", "1e-5",
+			"--dp-user-column", "user_id", "--dp-max-per-user", "16", "--name", "next-destination", "--version", "1.0.0", "--seed", seed, "-o", s.path("models", "nd-trained.sxm"))...),
+		{"train", "--arch", "eta-small", "--data", eta.path, "--labels", "log_ratio", "--loss", "mse",
 			"--optimizer", "adam", "--lr", "0.003", "--batch", "256", "--epochs", "1", "--name", "eta", "--version", "1.0.0",
 			"--seed", seed, "-o", s.path("models", "eta-trained.sxm")},
-		{"train", "--arch", "eta-server", "--data", s.path("data", "eta", "train.parquet"), "--labels", "log_ratio", "--loss", "mse",
+		{"train", "--arch", "eta-server", "--data", eta.path, "--labels", "log_ratio", "--loss", "mse",
 			"--optimizer", "adam", "--lr", "0.001", "--batch", "256", "--epochs", "2", "--name", "eta-server", "--version", "1.0.0",
 			"--seed", seed, "-o", s.path("models", "eta-server.sxm")},
 	}
@@ -206,14 +236,30 @@ func (s *story) train(ctx context.Context) (string, error) {
 	}
 	s.rep.Privacy = append(s.rep.Privacy, demoPrivacy{Version: "next-destination 1.0.0", Source: "user-level DP-SGD on the donor cohort",
 		Epsilon: cost.Epsilon, Delta: cost.Delta})
-	return fmt.Sprintf("next destination (user-level DP-SGD on a %.0f%% donor cohort, ε %.2f, δ %g per user), ETA small and server",
-		100*s.cfg.donors, cost.Epsilon, cost.Delta), nil
+	sampled := ""
+	if users == maxDPBatch {
+		sampled = fmt.Sprintf(", %d of %.0f donors sampled a step over %d steps", users, donors, 4*dpEpochs)
+	}
+	etaNote := ""
+	if eta.sampled() {
+		etaNote = " on the trips of " + eta.note()
+	}
+	return fmt.Sprintf("next destination (user-level DP-SGD on a %.0f%% donor cohort%s, ε %.2f, δ %g per user), ETA small and server%s",
+		100*s.cfg.donors, sampled, cost.Epsilon, cost.Delta, etaNote), nil
 }
+
+// maxDPBatch is the most donors the prior's DP-SGD samples a step
+// (expected): the batch is what its training holds in memory.
+const maxDPBatch = 500
 
 // evaluate scores a next-destination bundle on the held-out week against
 // the Markov baseline and the users' predictability bound, and records it.
 func (s *story) evaluate(ctx context.Context, label, model string) (*demoQuality, error) {
-	test := s.path("data", "nd", "test.parquet")
+	tab, err := s.table("nd", "test")
+	if err != nil {
+		return nil, err
+	}
+	test := tab.path
 	out, err := s.cli(ctx, "eval", "--model", model, "--data", test, "--task", "ranking", "--baseline", "markov",
 		"--metrics", "acc@1,acc@5,mrr", "--bootstrap", "200", "--json")
 	if err != nil {
@@ -223,7 +269,7 @@ func (s *story) evaluate(ctx context.Context, label, model string) (*demoQuality
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return nil, fmt.Errorf("eval output: %w", err)
 	}
-	q := &demoQuality{Label: label, Model: rep.Model.Name, Version: rep.Model.Version, Examples: rep.Data.Examples}
+	q := &demoQuality{Label: label, Model: rep.Model.Name, Version: rep.Model.Version, Examples: rep.Data.Examples, Sample: tab.note()}
 	for _, sl := range rep.Slices {
 		if sl.Key != "all" {
 			continue
@@ -261,8 +307,12 @@ func (s *story) evaluate(ctx context.Context, label, model string) (*demoQuality
 // etaQuality scores an ETA bundle's travel times on the held-out trips
 // against the free-flow estimate and the simulator's noise floor.
 func (s *story) etaQuality(ctx context.Context, label, model string) error {
-	test := s.path("data", "eta", "test.parquet")
-	q := demoETA{Label: label}
+	tab, err := s.table("eta", "test")
+	if err != nil {
+		return err
+	}
+	test := tab.path
+	q := demoETA{Label: label, Sample: tab.note()}
 	for _, b := range []struct {
 		col string
 		dst *float64

@@ -28,7 +28,7 @@ import (
 // trainFlags are the flags `sextant train` and `sextant finetune` share.
 type trainFlags struct {
 	data, labels, out      string
-	epochs, batch          int
+	epochs, batch, steps   int
 	lr, momentum, wd       float64
 	optimizer, loss        string
 	clipNorm               float64
@@ -38,6 +38,7 @@ type trainFlags struct {
 	seed                   uint64
 	name, version          string
 	memBudget              int64
+	streamAbove            int64 // read a table by user above this size
 	noProgress             bool
 	params                 []string // finetune: trainable globs
 	archName, model, input string
@@ -50,6 +51,7 @@ func (f *trainFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.labels, "labels", "label", "the column holding the labels (classification) or targets (regression)")
 	fl.StringVarP(&f.out, "output", "o", "", "the .sxm bundle to write")
 	fl.IntVar(&f.epochs, "epochs", 1, "passes over the data")
+	fl.IntVar(&f.steps, "steps", 0, "training steps to take (overrides --epochs when positive)")
 	fl.IntVar(&f.batch, "batch", 32, "batch size (with DP: the expected size of the Poisson-sampled batch)")
 	fl.Float64Var(&f.lr, "lr", 0.01, "learning rate")
 	fl.StringVar(&f.optimizer, "optimizer", "sgd", "sgd, adam or adamw")
@@ -66,6 +68,7 @@ func (f *trainFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.name, "name", "", "model name (default: the parent's, or the architecture's)")
 	fl.StringVar(&f.version, "version", "", "model version (default: 0.1.0, or the parent's with the patch number bumped)")
 	fl.Int64Var(&f.memBudget, "memory-budget", 0, "refuse a run needing more bytes than this (0: no limit)")
+	fl.Int64Var(&f.streamAbove, "stream-above", 512<<20, "user-level DP-SGD on a Parquet table grouped by the user column: a table whose columns would take more than this many bytes in memory is read a sampled user at a time instead of whole")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "no progress bar")
 	_ = cmd.MarkFlagRequired("data")
 	_ = cmd.MarkFlagRequired("output")
@@ -106,10 +109,12 @@ epoch is users/batch steps, and the recorded (ε, δ) is user-level.`,
 
 // runTrain trains per f and writes the bundle.
 func runTrain(ctx context.Context, e *env, f *trainFlags) error {
-	data, err := dataset.Read(f.data)
+	td, err := openTrainData(f)
 	if err != nil {
 		return err
 	}
+	defer td.close()
+	data := td.head
 	var (
 		g      *graph.Graph
 		parent *bundle.Manifest
@@ -123,7 +128,7 @@ func runTrain(ctx context.Context, e *env, f *trainFlags) error {
 		defer b.Close()
 		g, parent = b.Graph, b.Manifest
 	} else {
-		m, err := buildArch(f, data)
+		m, err := buildArch(f, data, td.labels)
 		if err != nil {
 			return err
 		}
@@ -140,12 +145,12 @@ func runTrain(ctx context.Context, e *env, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
-	if data.N < 1 {
+	if td.rows < 1 {
 		return fmt.Errorf("train: %s has no examples", f.data)
 	}
-	batch := min(f.batch, data.N)
-	if batch < 1 || f.epochs < 1 {
-		return fmt.Errorf("train: --batch %d and --epochs %d must be positive", f.batch, f.epochs)
+	batch := min(f.batch, td.rows)
+	if batch < 1 || f.epochs < 1 || f.steps < 0 {
+		return fmt.Errorf("train: --batch %d and --epochs %d must be positive (and --steps %d not negative)", f.batch, f.epochs, f.steps)
 	}
 	cfg := train.TrainConfig{Params: f.params, Loss: loss, Optimizer: opt, ClipNorm: f.clipNorm, MemoryBudget: f.memBudget, Dims: batchDims(g, batch)}
 	dp := f.dpNoise > 0 || f.dpClip > 0
@@ -155,69 +160,122 @@ func runTrain(ctx context.Context, e *env, f *trainFlags) error {
 	if f.dpUser != "" && !dp {
 		return fmt.Errorf("train: --dp-user-column needs --dp-noise and --dp-clip")
 	}
-	var userIDs []int64
-	units := data.N // the records the sampling rate is over
-	if f.dpUser != "" {
+	var (
+		userIDs  []int64
+		userRows []int // rows each user contributes to a step
+	)
+	units := td.rows // the records the sampling rate is over
+	switch {
+	case td.groups != nil:
+		units = len(td.groups.Keys)
+		for i := range td.groups.Keys {
+			lo, hi := td.groups.Range(i)
+			userRows = append(userRows, int(hi-lo))
+		}
+	case f.dpUser != "":
 		ids, err := data.As(f.dpUser, tensor.Int64, []int{})
 		if err != nil {
 			return fmt.Errorf("train: --dp-user-column: %w", err)
 		}
 		userIDs = tensor.Data[int64](ids)
-		distinct := map[int64]struct{}{}
+		at := map[int64]int{}
 		for _, u := range userIDs {
-			distinct[u] = struct{}{}
+			k, ok := at[u]
+			if !ok {
+				k = len(userRows)
+				at[u] = k
+				userRows = append(userRows, 0)
+			}
+			userRows[k]++
 		}
-		units = len(distinct)
+		units = len(userRows)
+	}
+	if f.dpUser != "" {
 		batch = min(f.batch, units)
+		for i, r := range userRows {
+			if f.dpMaxPerUser > 0 {
+				userRows[i] = min(r, f.dpMaxPerUser)
+			}
+		}
 	}
 	if dp {
 		q := float64(batch) / float64(units)
-		cfg.DP = &train.DP{NoiseMultiplier: f.dpNoise, ClipNorm: f.dpClip, SampleRate: q, ExpectedBatch: float64(batch), Delta: f.delta, PerUser: userIDs != nil}
+		cfg.DP = &train.DP{NoiseMultiplier: f.dpNoise, ClipNorm: f.dpClip, SampleRate: q, ExpectedBatch: float64(batch), Delta: f.delta, PerUser: f.dpUser != ""}
 	}
 	tr, err := train.New(g, cfg)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "memory: %v\n", tr.Memory())
-	cols, err := trainColumns(g, tr, data, f.labels)
-	if err != nil {
-		return err
+	var cols []*tensor.Tensor
+	if td.all != nil {
+		if cols, err = trainColumns(g, tr, data, f.labels); err != nil {
+			return err
+		}
 	}
 	r := rand.New(rand.NewPCG(f.seed, 0x5eed))
 	steps := f.epochs * ((units + batch - 1) / batch)
+	if f.steps > 0 {
+		steps = f.steps
+	}
 	bar := newProgress(e.stderr, steps, !f.noProgress)
-	var next func() ([]*tensor.Tensor, int)
+	var next func() ([]*tensor.Tensor, int, error)
 	if dp {
 		dt := tensor.Float32
 		if p, ok := tr.Param(tr.ParamNames()[0]); ok {
 			dt = p.DType
 		}
-		if userIDs != nil {
-			ub, err := train.NewUserPoissonBatcher(cols, userIDs, cfg.DP.SampleRate, f.dpMaxPerUser, 0, dt, nil)
+		// Batches padded to about a standard deviation of their row
+		// count take a few sizes, each an engine plan and arena.
+		bucket := 0
+		if userRows != nil {
+			bucket = train.PaddingBucket(userRows, cfg.DP.SampleRate)
+		}
+		switch {
+		case td.groups != nil:
+			src := &parquetUsers{td: td, cols: trainerColumns(tr, f.labels), conv: func(d *dataset.Dataset) ([]*tensor.Tensor, error) { return trainColumns(g, tr, d, f.labels) }}
+			ub, err := train.NewUserStreamBatcher(src, cfg.DP.SampleRate, f.dpMaxPerUser, bucket, dt, nil)
 			if err != nil {
 				return err
 			}
+			fmt.Fprintf(e.stderr, "data: %d users' rows read from %s as they are sampled; batches padded to multiples of %d rows\n",
+				units, f.data, ub.Bucket())
 			next = ub.Next
-		} else {
+		case userIDs != nil:
+			ub, err := train.NewUserPoissonBatcher(cols, userIDs, cfg.DP.SampleRate, f.dpMaxPerUser, bucket, dt, nil)
+			if err != nil {
+				return err
+			}
+			next = func() ([]*tensor.Tensor, int, error) {
+				b, n := ub.Next()
+				return b, n, nil
+			}
+		default:
 			pb, err := train.NewPoissonBatcher(cols, cfg.DP.SampleRate, 0, dt, nil)
 			if err != nil {
 				return err
 			}
-			next = pb.Next
+			next = func() ([]*tensor.Tensor, int, error) {
+				b, n := pb.Next()
+				return b, n, nil
+			}
 		}
 	} else {
 		sb, err := train.NewShuffleBatcher(cols, batch, r)
 		if err != nil {
 			return err
 		}
-		next = func() ([]*tensor.Tensor, int) {
+		next = func() ([]*tensor.Tensor, int, error) {
 			b, _ := sb.Next()
-			return b, b[0].Shape[0]
+			return b, b[0].Shape[0], nil
 		}
 	}
 	var last float64
 	for s := 0; s < steps; s++ {
-		b, n := next()
+		b, n, err := next()
+		if err != nil {
+			return fmt.Errorf("train: step %d: %w", s+1, err)
+		}
 		loss, err := tr.Step(ctx, b)
 		if err != nil {
 			return err
@@ -248,8 +306,9 @@ func runTrain(ctx context.Context, e *env, f *trainFlags) error {
 	return nil
 }
 
-// buildArch builds --arch from the data's columns.
-func buildArch(f *trainFlags, data *dataset.Dataset) (*arch.Model, error) {
+// buildArch builds --arch from the data's columns (their types and
+// per-example shapes) and the whole labels column (nil: data's).
+func buildArch(f *trainFlags, data *dataset.Dataset, labels *tensor.Tensor) (*arch.Model, error) {
 	build, ok := arch.Registry[f.archName]
 	if !ok {
 		return nil, fmt.Errorf("train: unknown architecture %q (have %s)", f.archName, strings.Join(arch.Names(), ", "))
@@ -266,6 +325,9 @@ func buildArch(f *trainFlags, data *dataset.Dataset) (*arch.Model, error) {
 	if !ok {
 		return nil, fmt.Errorf("train: no label column %q in %s (have %v)", f.labels, f.data, data.Columns())
 	}
+	if labels != nil {
+		lab = labels
+	}
 	if f.loss == "ce" {
 		ids, err := lab.Int64s()
 		if err != nil {
@@ -278,7 +340,7 @@ func buildArch(f *trainFlags, data *dataset.Dataset) (*arch.Model, error) {
 			spec.Outputs = max(spec.Outputs, int(v)+1)
 		}
 	} else {
-		spec.Outputs = max(1, lab.Len()/data.N)
+		spec.Outputs = max(1, lab.Len()/max(lab.Shape[0], 1))
 	}
 	return build(spec)
 }
