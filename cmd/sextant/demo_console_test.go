@@ -128,6 +128,9 @@ func checkDemoConsole(t *testing.T, dir, url, token string) {
 	if ab := v2.AB; ab != nil {
 		row := `#experiments tr[data-experiment="` + v2.ID + `"] `
 		p.Want(row+"[data-k=effect]", num(ab.Effect), from)
+		if m := p.Text(row + "td:nth-of-type(1)"); (ab.Adjustment != "") != strings.Contains(m, "CUPED") {
+			t.Errorf("metric cell %q, report.json adjustment %q", m, ab.Adjustment)
+		}
 		p.Want(row+"[data-k=ci]", "["+num(ab.Low)+", "+num(ab.High)+"]", from)
 		p.Want(row+"[data-k=p]", num(ab.P), from)
 		p.Want(row+"[data-k=units]", num(ab.ControlDevices)+" / "+num(ab.TreatmentDevices), from)

@@ -189,16 +189,26 @@ type demoAB struct {
 	// window (the units of the means).
 	ControlReporting   float64 `json:"control_reporting_phones"`
 	TreatmentReporting float64 `json:"treatment_reporting_phones"`
-	ControlMean        float64 `json:"control_mean"`
-	TreatmentMean      float64 `json:"treatment_mean"`
-	Effect             float64 `json:"effect"`
-	Low                float64 `json:"ci_low"`
-	High               float64 `json:"ci_high"`
-	P                  float64 `json:"p_value"`
-	SeqLow             float64 `json:"sequential_ci_low"`
-	SeqHigh            float64 `json:"sequential_ci_high"`
-	SRMChi2            float64 `json:"srm_chi2"`
-	SRMP               float64 `json:"srm_p_value"`
+	// ControlMean and TreatmentMean are the arms' raw means of the
+	// phones' rates in the window (for reading; the effect is adjusted).
+	ControlMean   float64 `json:"control_mean"`
+	TreatmentMean float64 `json:"treatment_mean"`
+	// Adjustment describes the covariate adjustment behind Effect (empty:
+	// none, the raw rates); ControlChange and TreatmentChange are then the
+	// arms' mean adjusted values (a phone's change from its pre-period).
+	Adjustment      string  `json:"adjustment,omitempty"`
+	ControlChange   float64 `json:"control_change,omitempty"`
+	TreatmentChange float64 `json:"treatment_change,omitempty"`
+	// Effect, Low, High and P are treatment − control of the adjusted
+	// values (of the raw rates without an adjustment).
+	Effect  float64 `json:"effect"`
+	Low     float64 `json:"ci_low"`
+	High    float64 `json:"ci_high"`
+	P       float64 `json:"p_value"`
+	SeqLow  float64 `json:"sequential_ci_low"`
+	SeqHigh float64 `json:"sequential_ci_high"`
+	SRMChi2 float64 `json:"srm_chi2"`
+	SRMP    float64 `json:"srm_p_value"`
 }
 
 // writeJSON writes the report as DIR/report.json.

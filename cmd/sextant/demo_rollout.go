@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -219,21 +220,41 @@ func (s *story) runRollout(ctx context.Context, f *sim.Fleet, c *control, sd *se
 // abTest analyses the on-device Acc@1 of the two arms from a DP release of
 // the health phones reported within the experiment's window (its own
 // release, charged to the quality stream's budget), with the phone as the
-// unit (the mean of the phones' hit rates: a phone's predictions are not
-// independent of each other, so pooling them would understate the
-// interval): the effect with a 95 % interval (and the always-valid one),
+// unit (a phone's predictions are not independent of each other, so
+// pooling them would understate the interval) and its pre-rollout rate as
+// the covariate: CUPED with θ = 1, each phone's window rate minus its own
+// rate in the baseline the gates use (health.Aggregator.WindowCUPEDArms;
+// between-user differences dominate per-phone accuracy, and the
+// difference removes them). It reports the effect on the adjusted values
+// with a 95 % interval (and the always-valid one), the arms' raw means,
 // and the sample-ratio check of the phones the director assigned to each
-// arm (mix) against the stage's 50/50 split.
+// arm (mix) against the stage's 50/50 split. Without a baseline it falls
+// back to the raw per-phone rates.
 func (s *story) abTest(ctx context.Context, c *control, w *health.Window, id, model, candidate, current string, mix demoMix) (*demoAB, error) {
-	arms, err := c.agg.WindowUnitArms(ctx, w, health.MetricAcc1, current, candidate)
-	if err != nil {
+	ab := &demoAB{Metric: "on-device Acc@1 per phone", Control: current, Treatment: candidate}
+	var cur, cand experiment.Summary
+	ca, err := c.agg.WindowCUPEDArms(ctx, w, id, health.MetricAcc1, current, candidate)
+	switch {
+	case err == nil:
+		cur, cand = ca.Current.Adjusted, ca.Candidate.Adjusted
+		ab.ControlMean, ab.TreatmentMean = ca.Current.Raw.Mean(), ca.Candidate.Raw.Mean()
+		ab.Adjustment = "CUPED θ = 1: each phone's rate in the window minus its own pre-rollout rate"
+		ab.ControlChange, ab.TreatmentChange = cur.Mean(), cand.Mean()
+	case errors.Is(err, health.ErrNoBaseline):
+		arms, err := c.agg.WindowUnitArms(ctx, w, health.MetricAcc1, current, candidate)
+		if err != nil {
+			return nil, fmt.Errorf("A/B arms: %w", err)
+		}
+		cur, cand = arms.Current, arms.Candidate
+		ab.ControlMean, ab.TreatmentMean = cur.Mean(), cand.Mean()
+	default:
 		return nil, fmt.Errorf("A/B arms: %w", err)
 	}
-	res, err := experiment.Analyze(experiment.MetricMean, arms.Current, arms.Candidate, experiment.Options{Alpha: 0.05})
+	res, err := experiment.Analyze(experiment.MetricMean, cur, cand, experiment.Options{Alpha: 0.05})
 	if err != nil {
 		return nil, fmt.Errorf("A/B analysis: %w", err)
 	}
-	seq, err := experiment.Analyze(experiment.MetricMean, arms.Current, arms.Candidate,
+	seq, err := experiment.Analyze(experiment.MetricMean, cur, cand,
 		experiment.Options{Alpha: 0.05, Sequential: &experiment.Sequential{Tuning: experiment.DefaultTuning}})
 	if err != nil {
 		return nil, fmt.Errorf("A/B sequential analysis: %w", err)
@@ -243,12 +264,15 @@ func (s *story) abTest(ctx context.Context, c *control, w *health.Window, id, mo
 	if err != nil {
 		return nil, fmt.Errorf("SRM: %w", err)
 	}
-	ab := &demoAB{Metric: "on-device Acc@1 per phone", Control: current, Treatment: candidate, ControlDevices: nc, TreatmentDevices: nt,
-		ControlReporting: arms.Current.N, TreatmentReporting: arms.Candidate.N,
-		ControlMean: arms.Current.Mean(), TreatmentMean: arms.Candidate.Mean(),
-		Effect: res.Effect, Low: res.CILow, High: res.CIHigh, P: res.PValue, SeqLow: seq.CILow, SeqHigh: seq.CIHigh,
-		SRMChi2: srm.Chi2, SRMP: srm.PValue}
-	c.experiments.Put(console.Experiment{ID: id, Model: model, Metric: health.MetricAcc1 + " per phone", Control: current, Treatment: candidate,
+	ab.ControlDevices, ab.TreatmentDevices = nc, nt
+	ab.ControlReporting, ab.TreatmentReporting = cur.N, cand.N
+	ab.Effect, ab.Low, ab.High, ab.P, ab.SeqLow, ab.SeqHigh = res.Effect, res.CILow, res.CIHigh, res.PValue, seq.CILow, seq.CIHigh
+	ab.SRMChi2, ab.SRMP = srm.Chi2, srm.PValue
+	metric := health.MetricAcc1 + " per phone"
+	if ab.Adjustment != "" {
+		metric += ", CUPED (minus its pre-rollout rate)"
+	}
+	c.experiments.Put(console.Experiment{ID: id, Model: model, Metric: metric, Control: current, Treatment: candidate,
 		ControlUnits: nc, TreatmentUnits: nt, Result: res, SRM: srm})
 	return ab, nil
 }

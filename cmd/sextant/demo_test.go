@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,6 +128,13 @@ func TestDemoFast(t *testing.T) {
 		if ab := v2.AB; ab != nil && (ab.ControlReporting+ab.TreatmentReporting > float64(rep.Devices+30) ||
 			ab.ControlReporting < 50 || ab.TreatmentReporting < 50 || ab.ControlMean < 0 || ab.ControlMean > 1 || ab.TreatmentMean < 0 || ab.TreatmentMean > 1) {
 			t.Errorf("A/B arms: %+v", ab)
+		}
+		// The effect is adjusted by each phone's pre-rollout rate (the
+		// baseline the gates take): the difference of the arms' mean
+		// changes, inside its own interval.
+		if ab := v2.AB; ab != nil && (ab.Adjustment == "" || math.Abs(ab.ControlChange) > 1 || math.Abs(ab.TreatmentChange) > 1 ||
+			math.Abs(ab.Effect-(ab.TreatmentChange-ab.ControlChange)) > 1e-9 || ab.Low > ab.Effect || ab.High < ab.Effect) {
+			t.Errorf("A/B adjustment: %+v", ab)
 		}
 	}
 	// The broken v3 was rolled back by the controller on a failed gate,
