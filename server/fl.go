@@ -226,23 +226,15 @@ func (s *Server) flNext(w http.ResponseWriter, r *http.Request, svc *fl.Service,
 	if err != nil {
 		return err
 	}
-	step, err := strconv.ParseUint(r.PathValue("step"), 10, 8)
-	if err != nil || step > uint64(secagg.StepUnmask) {
-		return delivery.Errorf(delivery.ErrInvalid, "no step %q", r.PathValue("step"))
-	}
-	b, ok, err := longPoll(r.Context(), svc, func() ([]byte, error) { return svc.Next(seat, secagg.Step(step)) })
+	step, err := stepOf(r)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+	b, ok, err := longPoll(r.Context(), svc, func() ([]byte, error) { return svc.Next(seat, step) })
+	if err != nil {
+		return err
 	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-	return nil
+	return writePolled(w, b, ok, "application/octet-stream")
 }
 
 func (s *Server) flLeave(w http.ResponseWriter, r *http.Request, svc *fl.Service, _ string) error {
@@ -254,5 +246,28 @@ func (s *Server) flLeave(w http.ResponseWriter, r *http.Request, svc *fl.Service
 		return fmt.Errorf("fl leave: %w", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// stepOf is the SecAgg step a request's {step} path value names.
+func stepOf(r *http.Request) (secagg.Step, error) {
+	step, err := strconv.ParseUint(r.PathValue("step"), 10, 8)
+	if err != nil || step > uint64(secagg.StepUnmask) {
+		return 0, delivery.Errorf(delivery.ErrInvalid, "no step %q", r.PathValue("step"))
+	}
+	return secagg.Step(step), nil
+}
+
+// writePolled answers a long poll: 204 No Content when it ended with
+// nothing to say (ok false), else b as contentType.
+func writePolled(w http.ResponseWriter, b []byte, ok bool, contentType string) error {
+	if !ok {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
 	return nil
 }

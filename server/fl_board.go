@@ -9,14 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/sextant-ml/sextant/delivery"
 	"github.com/sextant-ml/sextant/fl"
 	"github.com/sextant-ml/sextant/fl/client"
-	"github.com/sextant-ml/sextant/secagg"
 	"github.com/sextant-ml/sextant/store"
 )
 
@@ -290,14 +287,7 @@ func (s *Server) flBoardConfigure(w http.ResponseWriter, r *http.Request, st *sh
 	if err != nil {
 		return err
 	}
-	if !ok {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-	return nil
+	return writePolled(w, b, ok, "application/json")
 }
 
 func (s *Server) flBoardNext(w http.ResponseWriter, r *http.Request, st *sharedTask, dev string) error {
@@ -305,9 +295,9 @@ func (s *Server) flBoardNext(w http.ResponseWriter, r *http.Request, st *sharedT
 	if err != nil {
 		return err
 	}
-	step, err := strconv.ParseUint(r.PathValue("step"), 10, 8)
-	if err != nil || step > uint64(secagg.StepUnmask) {
-		return delivery.Errorf(delivery.ErrInvalid, "no step %q", r.PathValue("step"))
+	step, err := stepOf(r)
+	if err != nil {
+		return err
 	}
 	if err := st.auth(r.Context(), seat, dev); err != nil {
 		return err
@@ -316,7 +306,7 @@ func (s *Server) flBoardNext(w http.ResponseWriter, r *http.Request, st *sharedT
 		switch {
 		case v.Attempt != seat.Attempt || v.Over:
 			return nil, client.ErrRoundOver
-		case !v.Ready(secagg.Step(step)):
+		case !v.Ready(step):
 			return nil, client.ErrNotYet
 		}
 		b, ok, err := st.board.GetFLMessage(r.Context(), st.name, seat.Attempt, int(v.Step), seat.ID)
@@ -328,15 +318,7 @@ func (s *Server) flBoardNext(w http.ResponseWriter, r *http.Request, st *sharedT
 	if err != nil {
 		return err
 	}
-	if !ok {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-	return nil
+	return writePolled(w, b, ok, "application/octet-stream")
 }
 
 func (s *Server) flBoardLeave(w http.ResponseWriter, r *http.Request, st *sharedTask, dev string) error {

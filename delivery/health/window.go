@@ -99,19 +99,7 @@ func (a *Aggregator) windowRelease(_ context.Context, w *Window, metric, current
 		a.mu.Unlock()
 		return rollout.Arms{}, fmt.Errorf("health: %s: %w", metric, err)
 	}
-	cur := windowDeltas(a.parts[w.model][current], w.base[current])
-	cand := windowDeltas(a.parts[w.model][candidate], w.base[candidate])
-	for d, t := range cur {
-		if o, both := cand[d]; both {
-			// As Arms: the version reported most recently wins; a tie
-			// goes to the candidate.
-			if t.last.After(o.last) {
-				delete(cand, d)
-			} else {
-				delete(cur, d)
-			}
-		}
-	}
+	cur, cand := a.windowArmsLocked(w, current, candidate)
 	var in [2]armValues
 	for i, devs := range []map[string]*totals{cur, cand} {
 		if perDevice {
@@ -144,6 +132,24 @@ func (a *Aggregator) windowRelease(_ context.Context, w *Window, metric, current
 		}
 	}
 	return arms, nil
+}
+
+// windowArmsLocked returns each arm's devices' totals within window w
+// (a.mu held). A device in both arms counts in the one it reported most
+// recently, as in Arms; a tie goes to the candidate.
+func (a *Aggregator) windowArmsLocked(w *Window, current, candidate string) (cur, cand map[string]*totals) {
+	cur = windowDeltas(a.parts[w.model][current], w.base[current])
+	cand = windowDeltas(a.parts[w.model][candidate], w.base[candidate])
+	for d, t := range cur {
+		if o, both := cand[d]; both {
+			if t.last.After(o.last) {
+				delete(cand, d)
+			} else {
+				delete(cur, d)
+			}
+		}
+	}
+	return cur, cand
 }
 
 // windowDeltas returns each device's totals in devs minus its totals in

@@ -88,17 +88,7 @@ func (a *Aggregator) WindowCUPEDArms(_ context.Context, w *Window, id, metric, c
 		a.mu.Unlock()
 		return CUPEDArms{}, fmt.Errorf("health: %s: %w", metric, err)
 	}
-	cur := windowDeltas(a.parts[w.model][current], w.base[current])
-	cand := windowDeltas(a.parts[w.model][candidate], w.base[candidate])
-	for d, t := range cur {
-		if o, both := cand[d]; both {
-			if t.last.After(o.last) {
-				delete(cand, d)
-			} else {
-				delete(cur, d)
-			}
-		}
-	}
+	cur, cand := a.windowArmsLocked(w, current, candidate)
 	var ys, zs [2][]float64
 	for i, devs := range []map[string]*totals{cur, cand} {
 		for d, t := range devs {
