@@ -169,11 +169,13 @@ func TestRedeliveryAfterConsumerCrash(t *testing.T) {
 			l := &ledger{counted: map[string]int{}}
 			opts := ConsumeOptions{Batch: 10, AckWait: time.Second}
 			redelivered := 0
+			crashed := 0 // messages in the batches the consumers died holding
 
 			// Consumer 1 commits its first batch and dies before acking.
 			c1 := be.open(t)
 			c1.Consume(ctx, "crash", "agg", opts, func(ctx context.Context, ms []Msg) error {
 				l.commit(ms)
+				crashed += len(ms)
 				c1.nc.Close() // the process is gone: no ack reaches the server
 				return errors.New("crashed")
 			})
@@ -189,6 +191,7 @@ func TestRedeliveryAfterConsumerCrash(t *testing.T) {
 					}
 				}
 				if calls == 2 {
+					crashed += len(ms)
 					c2.nc.Close()
 					return errors.New("crashed")
 				}
@@ -216,8 +219,11 @@ func TestRedeliveryAfterConsumerCrash(t *testing.T) {
 					t.Fatalf("message m%d counted %d times", i, c)
 				}
 			}
-			if redelivered < 20 {
-				t.Fatalf("%d redeliveries, want the two crashed batches (20)", redelivered)
+			// A pull may return fewer than Batch messages (the server
+			// answers with what it has ready), so the crashed batches' sizes
+			// are counted, not assumed to be 2 × 10.
+			if crashed < 2 || redelivered < crashed {
+				t.Fatalf("%d redeliveries, want the two crashed batches' %d", redelivered, crashed)
 			}
 		})
 	}
