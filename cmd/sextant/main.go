@@ -10,13 +10,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	stopProfile := startCPUProfile(os.Getenv("SEXTANT_CPUPROFILE"))
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfile()
 	stop()
 	if err != nil {
 		var ee *exitError
@@ -28,6 +31,31 @@ func main() {
 		}
 		fmt.Fprintln(os.Stderr, "sextant:", err)
 		os.Exit(1)
+	}
+}
+
+// startCPUProfile writes a CPU profile of the whole command to path when
+// path is set (the SEXTANT_CPUPROFILE environment variable), for finding
+// where long runs such as the demo spend their time. It returns the stop.
+func startCPUProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sextant: cpu profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "sextant: cpu profile:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "sextant: cpu profile:", err)
+		}
 	}
 }
 
