@@ -3,13 +3,10 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,7 +20,6 @@ import (
 	"github.com/sextant-ml/sextant/messaging"
 	"github.com/sextant-ml/sextant/secagg"
 	"github.com/sextant-ml/sextant/store"
-	"github.com/sextant-ml/sextant/tensor"
 )
 
 // balancer spreads the devices' requests over the live replicas as a
@@ -113,14 +109,7 @@ func TestFLBoardAnyReplica(t *testing.T) {
 	}
 	t.Cleanup(bus.Close)
 	kd, tk := keyDir(t)
-	dirA := t.TempDir()
-	a := start(t, dsn, dirA, kd, nil)
-	b := start(t, dsn, t.TempDir(), kd, func(c *Config) {
-		var err error
-		if c.Blobs, err = store.NewBlobs(filepath.Join(dirA, "blobs")); err != nil {
-			t.Fatal(err)
-		}
-	})
+	a, b := flReplicas(t, dsn, kd)
 	const name = "e2e"
 	for _, r := range []*running{a, b} {
 		if err := r.srv.UseFLUploads(ctx, FLUploads{Bus: bus, Tasks: []string{name}}); err != nil {
@@ -128,60 +117,15 @@ func TestFLBoardAnyReplica(t *testing.T) {
 		}
 		r.srv.ShareFL(r.db, []string{name})
 	}
-	_, pub := a.token(t, delivery.ScopePublish)
-	_, roll := a.token(t, delivery.ScopeRollout)
-	_, enroll := a.token(t, delivery.ScopeEnroll)
-	publish(t, a.client(pub), kd, tk, flBundle(t, "1.0.0"), "fl-e2e")
-	if _, err := a.client(roll).SetCurrent(ctx, "fl-e2e", "1.0.0"); err != nil {
-		t.Fatal(err)
-	}
+	enroll := flBase(t, ctx, a, kd, tk)
 	const devices = 5
-	task := fl.Task{
-		Name: name, Model: "fl-e2e",
-		Plan: client.Plan{Epochs: 2, BatchSize: 8, LR: 0.02, Params: []string{"w", "b"}, Loss: client.LossMSE, Output: "pred",
-			ClipNorm: 5, NoiseMultiplier: 0.05},
-		Population: devices, Target: devices, OverSelection: 1, MinReports: devices - 1,
-		SelectionWindow: 1500 * time.Millisecond, RoundDeadline: 30 * time.Second,
-		Optimizer: fl.ServerOptimizer{Kind: fl.FedAvg}, SecureAggregation: true,
-	}
-	var leader atomic.Pointer[string]
-	ra := campaign(t, dsn, "a", a, FLTask{Task: task, Dir: t.TempDir(), StepTimeout: 5 * time.Second}, &leader)
-	waitUntil(t, 10*time.Second, "a to lead", func() bool { u := leader.Load(); return u != nil && *u == a.url })
-	campaign(t, dsn, "b", b, FLTask{Task: task, Dir: t.TempDir(), StepTimeout: 5 * time.Second}, &leader)
+	ra, leader := flFailover(t, dsn, a, b, flDPTask(name, devices))
 
-	tr := httptransport.New(nil)
-	lb := newBalancer(tr, a.url, b.url)
-	var wg sync.WaitGroup
-	dctx, stopDevices := context.WithCancel(ctx)
-	defer func() { stopDevices(); wg.Wait() }()
-	for i := range devices {
-		reg, err := a.client(enroll).Register(ctx, DeviceInfo{Class: "mid-2022", OS: "android 14"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn := &client.HTTPConn{Base: a.url, Device: reg.ID, Credential: reg.Credential, Get: lb.device(i), Post: lb.device(i)}
-		wg.Go(func() {
-			for dctx.Err() == nil {
-				m, _ := flModel()
-				p := &client.Participant{Device: reg.ID, Task: name, Conn: conn, Model: m,
-					Data: func() ([]*tensor.Tensor, error) { return flData(i), nil }, Poll: 10 * time.Millisecond}
-				if out, err := p.Once(dctx); err != nil || !out.Joined {
-					time.Sleep(20 * time.Millisecond) // no round open, or its replica died
-				}
-			}
-		})
-	}
-	candidate := func(v string) (delivery.Version, bool) {
-		got, err := b.db.GetVersion(ctx, "fl-e2e", v)
-		if errors.Is(err, delivery.ErrNotFound) {
-			return got, false
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got, true
-	}
-	waitUntil(t, time.Minute, "round 1 on a", func() bool { _, ok := candidate("1.1.0-fl.1"); return ok })
+	lb := newBalancer(httptransport.New(nil), a.url, b.url)
+	_, stopDevices := flDevices(t, ctx, a, enroll, name, devices, func(i int, reg Registration) *client.HTTPConn {
+		return &client.HTTPConn{Base: a.url, Device: reg.ID, Credential: reg.Credential, Get: lb.device(i), Post: lb.device(i)}
+	})
+	waitUntil(t, time.Minute, "round 1 on a", func() bool { _, ok := candidate(t, ctx, b.db, "1.1.0-fl.1"); return ok })
 	// Both replicas answered every kind of call of the round.
 	for _, route := range []string{`"route":"POST /v1/devices/{id}/fl/{task}/checkin","status":200`,
 		`"route":"POST /v1/devices/{id}/fl/{task}/configure","status":200`,
@@ -204,64 +148,28 @@ func TestFLBoardAnyReplica(t *testing.T) {
 		return v.Round == 2 && v.Configured && !v.Over
 	})
 	lb.down(a.url)
-	ra.kill()
-	killed := time.Now()
-	waitUntil(t, 10*time.Second, "b to lead", func() bool { return *leader.Load() == b.url })
-	t.Logf("b leads %v after a was killed", time.Since(killed).Round(time.Millisecond))
-	waitUntil(t, time.Minute, "round 3 on b", func() bool { _, ok := candidate("1.1.0-fl.3"); return ok })
+	flTakeOver(t, ctx, ra, b, leader)
 	stopDevices()
 
-	c1, _ := candidate("1.1.0-fl.1")
-	c2, _ := candidate("1.1.0-fl.2")
-	c3, _ := candidate("1.1.0-fl.3")
-	if c1.Parent != "1.0.0" || c2.Parent != "1.1.0-fl.1" || c3.Parent != "1.1.0-fl.2" {
-		t.Fatalf("candidates' parents: %q, %q, %q", c1.Parent, c2.Parent, c3.Parent)
-	}
-	e1, e2, e3 := c1.Lineage.Privacy.Epsilon, c2.Lineage.Privacy.Epsilon, c3.Lineage.Privacy.Epsilon
-	if !(0 < e1 && e1 < e2 && e2 < e3) {
-		t.Fatalf("ε after rounds 1–3: %g, %g, %g", e1, e2, e3)
-	}
-	_, raw, err := b.db.LoadFLTask(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		State struct {
-			Rounds  int              `json:"rounds"`
-			History []fl.RoundRecord `json:"history"`
-		} `json:"state"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	seen, attempts := map[int]bool{}, map[uint64]bool{}
+	flThreeRounds(t, ctx, b.db)
+	st, _ := loadFLState(t, ctx, b.db, name)
+	seen := committedOnce(t, st)
 	var lost *fl.RoundRecord
-	for i, h := range doc.State.History {
-		if attempts[h.Attempt] {
-			t.Fatalf("attempt id %d used twice: %+v", h.Attempt, doc.State.History)
-		}
-		attempts[h.Attempt] = true
+	for i, h := range st.History {
 		if h.Attempt == lostAttempt {
-			lost = &doc.State.History[i]
+			lost = &st.History[i]
 		}
-		if !h.Committed {
-			continue
-		}
-		if seen[h.Round] {
-			t.Fatalf("round %d committed twice: %+v", h.Round, doc.State.History)
-		}
-		seen[h.Round] = true
-		if h.Reports < devices-1 || h.Reports > devices {
+		if h.Committed && (h.Reports < devices-1 || h.Reports > devices) {
 			t.Fatalf("round %d: %d reports of %d devices", h.Round, h.Reports, devices)
 		}
 	}
 	if lost == nil || lost.Committed || lost.Round != 2 || !strings.Contains(lost.Failure, "restarted") {
 		t.Fatalf("the attempt a lost: %+v, want it failed on the record", lost)
 	}
-	if doc.State.Rounds < 3 || !seen[1] || !seen[2] || !seen[3] {
-		t.Fatalf("state: %d rounds, history %+v", doc.State.Rounds, doc.State.History)
+	if st.Rounds < 3 || !seen[1] || !seen[2] || !seen[3] {
+		t.Fatalf("state: %d rounds, history %+v", st.Rounds, st.History)
 	}
-	t.Logf("history: %+v", doc.State.History)
+	t.Logf("history: %+v", st.History)
 }
 
 // TestFLBoardDeviceCalls: a replica that does not run the task answers
@@ -288,18 +196,7 @@ func TestFLBoardDeviceCalls(t *testing.T) {
 		}
 		call := func(d Registration, method, path, seat string, body string) (int, []byte) {
 			t.Helper()
-			req, _ := http.NewRequestWithContext(ctx, method, r.url+"/v1/devices/"+d.ID+"/fl/"+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+d.Credential)
-			if seat != "" {
-				req.Header.Set(seatHeader, seat)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, b
+			return deviceCall(t, ctx, r.url, d, method, "/fl/"+path, seat, body)
 		}
 		status := func() client.Status {
 			t.Helper()
@@ -408,54 +305,17 @@ func TestFLBoardOneProcess(t *testing.T) {
 	r := start(t, "sqlite:"+filepath.Join(t.TempDir(), "sextant.db"), t.TempDir(), kd, nil)
 	const name = "e2e"
 	r.srv.ShareFL(r.db, []string{name})
-	_, pub := r.token(t, delivery.ScopePublish)
-	_, roll := r.token(t, delivery.ScopeRollout)
-	_, enroll := r.token(t, delivery.ScopeEnroll)
-	publish(t, r.client(pub), kd, tk, flBundle(t, "1.0.0"), "fl-e2e")
-	if _, err := r.client(roll).SetCurrent(ctx, "fl-e2e", "1.0.0"); err != nil {
-		t.Fatal(err)
-	}
+	enroll := flBase(t, ctx, r, kd, tk)
 	const devices = 4
-	task := fl.Task{
-		Name: name, Model: "fl-e2e",
-		Plan: client.Plan{Epochs: 1, BatchSize: 8, LR: 0.02, Params: []string{"w", "b"}, Loss: client.LossMSE, Output: "pred",
-			ClipNorm: 5},
-		Population: devices, Target: devices, OverSelection: 1, MinReports: devices,
-		SelectionWindow: time.Second, RoundDeadline: 30 * time.Second,
-		Optimizer: fl.ServerOptimizer{Kind: fl.FedAvg}, SecureAggregation: true,
-	}
-	lctx, stopLeader := context.WithCancel(ctx)
-	led := make(chan error, 1)
-	go func() {
-		led <- r.srv.LeadFL(lctx, r.db, FLTask{Task: task, Dir: t.TempDir(), StepTimeout: 10 * time.Second})
-	}()
-	defer func() { stopLeader(); <-led }()
+	task := flTask(name, devices)
+	task.SelectionWindow = time.Second
+	flLead(t, ctx, r, FLTask{Task: task, Dir: t.TempDir(), StepTimeout: 10 * time.Second})
 	tr := httptransport.New(nil)
-	var wg sync.WaitGroup
-	dctx, stopDevices := context.WithCancel(ctx)
-	defer func() { stopDevices(); wg.Wait() }()
-	for i := range devices {
-		reg, err := r.client(enroll).Register(ctx, DeviceInfo{Class: "mid-2022"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn := &client.HTTPConn{Base: r.url, Device: reg.ID, Credential: reg.Credential, Get: tr, Post: tr}
-		wg.Go(func() {
-			for dctx.Err() == nil {
-				m, _ := flModel()
-				p := &client.Participant{Device: reg.ID, Task: name, Conn: conn, Model: m,
-					Data: func() ([]*tensor.Tensor, error) { return flData(i), nil }, Poll: 10 * time.Millisecond}
-				if out, err := p.Once(dctx); err != nil || !out.Joined {
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
-		})
-	}
-	waitUntil(t, time.Minute, "round 1", func() bool {
-		_, err := r.db.GetVersion(ctx, "fl-e2e", "1.1.0-fl.1")
-		return err == nil
+	flDevices(t, ctx, r, enroll, name, devices, func(_ int, reg Registration) *client.HTTPConn {
+		return &client.HTTPConn{Base: r.url, Device: reg.ID, Credential: reg.Credential, Get: tr, Post: tr}
 	})
-	c, _ := r.db.GetVersion(ctx, "fl-e2e", "1.1.0-fl.1")
+	waitUntil(t, time.Minute, "round 1", func() bool { _, ok := candidate(t, ctx, r.db, "1.1.0-fl.1"); return ok })
+	c, _ := candidate(t, ctx, r.db, "1.1.0-fl.1")
 	if n := len(c.Lineage.FederatedRounds); n != 1 || !strings.HasSuffix(c.Lineage.FederatedRounds[0], "participants-4") {
 		t.Fatalf("lineage %v, want round 1 with every device's report", c.Lineage.FederatedRounds)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -14,40 +13,10 @@ import (
 	"github.com/sextant-ml/sextant/device/transport/httptransport"
 	"github.com/sextant-ml/sextant/fl"
 	"github.com/sextant-ml/sextant/fl/client"
-	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/privacy/ledger"
 	"github.com/sextant-ml/sextant/secagg"
 	"github.com/sextant-ml/sextant/tensor"
 )
-
-// flModel is pred = x·w + b on 4 features.
-func flModel() (*graph.Graph, error) {
-	b := graph.NewBuilder("fl-e2e", 17)
-	b.Input("x", tensor.Float32, "batch", 4)
-	b.Initializer("w", tensor.From(make([]float32, 4), 4, 1))
-	b.Initializer("b", tensor.From([]float32{0}, 1))
-	b.Node("Add", []string{b.Op("MatMul", nil, "x", "w"), "b"}, []string{"pred"}, nil)
-	b.Output("pred")
-	return b.Graph(), nil
-}
-
-// flData is device i's examples of y = x·(1, −2, 0.5, 3) + 1.
-func flData(i int) []*tensor.Tensor {
-	r := rand.New(rand.NewPCG(uint64(i), 99))
-	const n = 16
-	x, y := make([]float32, 0, 4*n), make([]float32, 0, n)
-	for range n {
-		var v float64 = 1
-		for j, w := range []float64{1, -2, 0.5, 3} {
-			f := r.NormFloat64() + float64(i%3)
-			x = append(x, float32(f))
-			v += w * f
-			_ = j
-		}
-		y = append(y, float32(v))
-	}
-	return []*tensor.Tensor{tensor.From(x, n, 4), tensor.From(y, n, 1)}
-}
 
 // TestFLRoundsOverHTTP: enrolled devices running fl/client over the device
 // transport (httptransport, the SDK's own network contract) complete rounds
@@ -62,14 +31,8 @@ func TestFLRoundsOverHTTP(t *testing.T) {
 	defer cancel()
 
 	const devices = 6
-	task := fl.Task{
-		Name: "e2e", Model: "fl-e2e",
-		Plan: client.Plan{Epochs: 2, BatchSize: 8, LR: 0.02, Params: []string{"w", "b"}, Loss: client.LossMSE, Output: "pred",
-			ClipNorm: 5, NoiseMultiplier: 0.05},
-		Population: devices, Target: devices, OverSelection: 1, MinReports: 4,
-		SelectionWindow: time.Minute, RoundDeadline: time.Minute,
-		Optimizer: fl.ServerOptimizer{Kind: fl.FedAvg}, SecureAggregation: true,
-	}
+	task := flDPTask("e2e", devices)
+	task.MinReports, task.SelectionWindow, task.RoundDeadline = 4, time.Minute, time.Minute
 	led, err := ledger.Open(filepath.Join(dir, "ledger.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,16 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/sextant-ml/sextant/clock"
 	"github.com/sextant-ml/sextant/device/transport"
 	"github.com/sextant-ml/sextant/device/transport/httptransport"
 	"github.com/sextant-ml/sextant/fl"
@@ -24,7 +20,6 @@ import (
 	"github.com/sextant-ml/sextant/messaging"
 	"github.com/sextant-ml/sextant/server"
 	"github.com/sextant-ml/sextant/store"
-	"github.com/sextant-ml/sextant/tensor"
 )
 
 // testNATS returns the external NATS server the replica tests share, and
@@ -112,94 +107,24 @@ func TestServeFLAnyReplica(t *testing.T) {
 	}
 	dsn := pgtest.Schema(t)
 	natsURL, prefix := testNATS(t, "fl-uploads-courier", server.HealthStream)
-	dir := t.TempDir()
-	keys, blobs := filepath.Join(dir, "keys"), filepath.Join(dir, "blobs")
-	t.Setenv(passphraseEnv, "correct horse battery")
-	if _, err := sextant(t, "keys", "init", "--dir", keys, "--scrypt-work-factor", "10"); err != nil {
-		t.Fatal(err)
-	}
-	token := func(scope string) string {
-		out, err := sextant(t, "token", "create", "--scope", scope, "--name", "t", "--db", dsn)
-		m := secretLine.FindStringSubmatch(out)
-		if err != nil || m == nil {
-			t.Fatalf("token create: %v\n%s", err, out)
-		}
-		return m[1]
-	}
-	pub, roll, enroll := token("publish"), token("rollout"), token("enroll")
-	taskFile := filepath.Join(dir, "courier.yaml")
-	if err := os.WriteFile(taskFile, []byte(flTaskYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	serveArgs := func(name string) []string {
-		return []string{"serve", "--keys", keys, "--data", filepath.Join(dir, name), "--db", dsn, "--blobs", blobs,
-			"--listen", "127.0.0.1:0", "--fl-task", taskFile, "--fl-population", "4", "--log-format", "text",
-			"--nats", natsURL, "--nats-prefix", prefix}
-	}
-	a := startServe(t, serveArgs("a")...)
-	model := filepath.Join(dir, "courier.sxm")
-	writeClassifier(t, model, "courier")
-	if o, err := sextant(t, "publish", model, "--server", a.url, "--token", pub, "--keys", keys); err != nil {
-		t.Fatalf("publish: %v\n%s", err, o)
-	}
-	if _, err := sextant(t, "models", "set-current", "courier", "1.0.0", "--server", a.url, "--token", roll); err != nil {
-		t.Fatal(err)
-	}
-	b := startServe(t, serveArgs("b")...)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	db, err := store.Open(ctx, dsn, store.WithClock(clock.Real))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	admin := pgtest.DB(t, dsn)
-	leads := func(p *serveProc) bool {
-		h := leaseHolder(t, admin)
-		pid, _ := strconv.Atoi(h[strings.LastIndexByte(h, '/')+1:])
-		return p.cmd.Process.Pid == pid
-	}
-	waitFor(t, 10*time.Second, "a to lead", func() bool { return leads(a) })
+	s := startServeFL(t, ctx, dsn, "--nats", natsURL, "--nats-prefix", prefix)
+	a, b := s.a, s.b
 
 	tr := httptransport.New(nil)
 	alive := make([]atomic.Bool, 2)
 	alive[0].Store(true)
 	alive[1].Store(true)
-	dctx, stopDevices := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stopDevices(); wg.Wait() }()
-	const devices = 4
-	for i := range devices {
-		reg, err := (&server.Client{BaseURL: a.url, Token: enroll}).Register(ctx, server.DeviceInfo{Class: "mid-2022"})
-		if err != nil {
-			t.Fatal(err)
-		}
+	_, stopDevices := s.devices(t, ctx, 4, func(i int, reg server.Registration) *client.HTTPConn {
 		lb := &spread{tr: tr, from: a.url, urls: []string{a.url, b.url}, alive: alive, d: i}
-		conn := &client.HTTPConn{Base: a.url, Device: reg.ID, Credential: reg.Credential, Get: lb, Post: lb}
-		wg.Go(func() {
-			for dctx.Err() == nil {
-				m, err := graphOf(model)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				p := &client.Participant{Device: reg.ID, Task: "courier", Conn: conn, Model: m,
-					Data: func() ([]*tensor.Tensor, error) { return classData(i), nil }, Poll: 20 * time.Millisecond}
-				if out, err := p.Once(dctx); err != nil || !out.Joined {
-					time.Sleep(50 * time.Millisecond) // no round open, or its replica died
-				}
-			}
-		})
-	}
-	candidate := func(v string) bool {
-		_, err := db.GetVersion(ctx, "courier", v)
-		return err == nil
-	}
+		return &client.HTTPConn{Base: a.url, Device: reg.ID, Credential: reg.Credential, Get: lb, Post: lb}
+	})
+	candidate := func(v string) bool { _, ok := s.candidate(t, ctx, v); return ok }
 	waitFor(t, 90*time.Second, "round 1 on a", func() bool { return candidate("1.1.0-fl.1") })
 	var lost uint64
 	waitFor(t, 30*time.Second, "round 2 on a past its selection", func() bool {
-		v, ok := publishedRound(t, db, "courier")
+		v, ok := publishedRound(t, s.db, "courier")
 		lost = v.Attempt
 		return ok && v.Round == 2 && v.Configured && !v.Over
 	})
@@ -208,7 +133,7 @@ func TestServeFLAnyReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	waitFor(t, 10*time.Second, "b to lead", func() bool { return leads(b) })
+	waitFor(t, 10*time.Second, "b to lead", func() bool { return s.leaderURL(t) == b.url })
 	t.Logf("b leads %v after a was killed", time.Since(killed).Round(time.Millisecond))
 	waitFor(t, 90*time.Second, "round 3 on b", func() bool { return candidate("1.1.0-fl.3") })
 	stopDevices()
@@ -218,7 +143,7 @@ func TestServeFLAnyReplica(t *testing.T) {
 			t.Fatalf("candidate %s missing", v)
 		}
 	}
-	_, raw, err := db.LoadFLTask(ctx, "courier")
+	_, raw, err := s.db.LoadFLTask(ctx, "courier")
 	if err != nil {
 		t.Fatal(err)
 	}

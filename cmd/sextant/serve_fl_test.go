@@ -4,29 +4,23 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sextant-ml/sextant/bundle"
-	"github.com/sextant-ml/sextant/clock"
-	"github.com/sextant-ml/sextant/delivery"
 	"github.com/sextant-ml/sextant/device/transport/httptransport"
 	"github.com/sextant-ml/sextant/fl/client"
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/internal/pgtest"
 	"github.com/sextant-ml/sextant/server"
-	"github.com/sextant-ml/sextant/store"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -158,99 +152,19 @@ func TestServeFLFailover(t *testing.T) {
 		t.Skip("child")
 	}
 	dsn := pgtest.Schema(t)
-	dir := t.TempDir()
-	keys, blobs := filepath.Join(dir, "keys"), filepath.Join(dir, "blobs")
-	t.Setenv(passphraseEnv, "correct horse battery")
-	if _, err := sextant(t, "keys", "init", "--dir", keys, "--scrypt-work-factor", "10"); err != nil {
-		t.Fatal(err)
-	}
-	token := func(scope string) string {
-		out, err := sextant(t, "token", "create", "--scope", scope, "--name", "t", "--db", dsn)
-		m := secretLine.FindStringSubmatch(out)
-		if err != nil || m == nil {
-			t.Fatalf("token create: %v\n%s", err, out)
-		}
-		return m[1]
-	}
-	pub, roll, enroll := token("publish"), token("rollout"), token("enroll")
-	taskFile := filepath.Join(dir, "courier.yaml")
-	if err := os.WriteFile(taskFile, []byte(flTaskYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	serveArgs := func(name string) []string {
-		return []string{"serve", "--keys", keys, "--data", filepath.Join(dir, name), "--db", dsn, "--blobs", blobs,
-			"--listen", "127.0.0.1:0", "--fl-task", taskFile, "--fl-population", "4", "--log-format", "text"}
-	}
-	a := startServe(t, serveArgs("a")...)
-	model := filepath.Join(dir, "courier.sxm")
-	writeClassifier(t, model, "courier")
-	if o, err := sextant(t, "publish", model, "--server", a.url, "--token", pub, "--keys", keys); err != nil {
-		t.Fatalf("publish: %v\n%s", err, o)
-	}
-	if _, err := sextant(t, "models", "set-current", "courier", "1.0.0", "--server", a.url, "--token", roll); err != nil {
-		t.Fatal(err)
-	}
-	b := startServe(t, serveArgs("b")...)
-
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	db, err := store.Open(ctx, dsn, store.WithClock(clock.Real))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	admin := pgtest.DB(t, dsn)
-	leaderURL := func() string {
-		h := leaseHolder(t, admin)
-		pid, _ := strconv.Atoi(h[strings.LastIndexByte(h, '/')+1:])
-		for _, p := range []*serveProc{a, b} {
-			if p.cmd.Process.Pid == pid {
-				return p.url
-			}
-		}
-		return ""
-	}
-	waitFor(t, 10*time.Second, "a to lead", func() bool { return leaderURL() == a.url })
+	s := startServeFL(t, ctx, dsn)
+	a, b := s.a, s.b
 
 	// The devices follow the leader (a load balancer's job at scale).
 	tr := httptransport.New(nil)
-	dctx, stopDevices := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stopDevices(); wg.Wait() }()
-	var probe *client.HTTPConn
-	for i := range 4 {
-		reg, err := (&server.Client{BaseURL: a.url, Token: enroll}).Register(ctx, server.DeviceInfo{Class: "mid-2022"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		probe = &client.HTTPConn{Base: a.url, Device: reg.ID, Credential: reg.Credential, Get: tr, Post: tr}
-		wg.Go(func() {
-			for dctx.Err() == nil {
-				conn := &client.HTTPConn{Base: leaderURL(), Device: reg.ID, Credential: reg.Credential, Get: tr, Post: tr}
-				m, err := graphOf(model)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				p := &client.Participant{Device: reg.ID, Task: "courier", Conn: conn, Model: m,
-					Data: func() ([]*tensor.Tensor, error) { return classData(i), nil }, Poll: 20 * time.Millisecond}
-				if out, err := p.Once(dctx); err != nil || !out.Joined {
-					time.Sleep(50 * time.Millisecond) // no round open, or its replica died
-				}
-			}
-		})
-	}
-	candidate := func(v string) (delivery.Version, bool) {
-		got, err := db.GetVersion(ctx, "courier", v)
-		if errors.Is(err, delivery.ErrNotFound) {
-			return got, false
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got, true
-	}
-	waitFor(t, 90*time.Second, "round 1 on a", func() bool { _, ok := candidate("1.1.0-fl.1"); return ok })
+	regs, stopDevices := s.devices(t, ctx, 4, func(_ int, reg server.Registration) *client.HTTPConn {
+		return &client.HTTPConn{Base: s.leaderURL(t), Device: reg.ID, Credential: reg.Credential, Get: tr, Post: tr}
+	})
+	last := regs[len(regs)-1]
+	probe := &client.HTTPConn{Base: a.url, Device: last.ID, Credential: last.Credential, Get: tr, Post: tr}
+	waitFor(t, 90*time.Second, "round 1 on a", func() bool { _, ok := s.candidate(t, ctx, "1.1.0-fl.1"); return ok })
 	waitFor(t, 20*time.Second, "round 2 on a", func() bool {
 		st, err := probe.Status(ctx, "courier", probe.Device)
 		return err == nil && st.Round == 2 && st.Open
@@ -259,20 +173,20 @@ func TestServeFLFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	waitFor(t, 10*time.Second, "b to lead", func() bool { return leaderURL() == b.url })
+	waitFor(t, 10*time.Second, "b to lead", func() bool { return s.leaderURL(t) == b.url })
 	t.Logf("b leads %v after a was killed", time.Since(killed).Round(time.Millisecond))
-	waitFor(t, 90*time.Second, "round 2 on b", func() bool { _, ok := candidate("1.1.0-fl.2"); return ok })
+	waitFor(t, 90*time.Second, "round 2 on b", func() bool { _, ok := s.candidate(t, ctx, "1.1.0-fl.2"); return ok })
 	stopDevices()
 
-	c1, _ := candidate("1.1.0-fl.1")
-	c2, _ := candidate("1.1.0-fl.2")
+	c1, _ := s.candidate(t, ctx, "1.1.0-fl.1")
+	c2, _ := s.candidate(t, ctx, "1.1.0-fl.2")
 	if c1.Parent != "1.0.0" || c2.Parent != "1.1.0-fl.1" || c2.PublishedBy != "fl:courier" {
 		t.Fatalf("candidates: %+v\n%+v", c1, c2)
 	}
 	if !(c2.Lineage.Privacy.Epsilon > c1.Lineage.Privacy.Epsilon) {
 		t.Fatalf("ε %g then %g: the privacy ledger did not carry over", c1.Lineage.Privacy.Epsilon, c2.Lineage.Privacy.Epsilon)
 	}
-	vs, err := db.ListVersions(ctx, "courier")
+	vs, err := s.db.ListVersions(ctx, "courier")
 	if err != nil {
 		t.Fatal(err)
 	}
