@@ -81,44 +81,119 @@ func (w *ParquetWriter) Rows() int64 { return w.rows }
 // Write appends a batch: one tensor per name, in CreateParquet's order,
 // all with the same number of examples (possibly 0).
 func (w *ParquetWriter) Write(cols []*tensor.Tensor) error {
+	n, err := w.check(cols)
+	if err != nil {
+		return err
+	}
+	src := w.sources(cols)
+	for i := 0; i < n; i++ {
+		w.row = w.row[:0]
+		for c := range w.leaves {
+			w.row = src[c].appendRow(w.row, i)
+		}
+		if _, err := w.w.WriteRows([]parquet.Row{w.row}); err != nil {
+			return fmt.Errorf("dataset: %s: %w", w.path, err)
+		}
+	}
+	w.rows += int64(n)
+	return nil
+}
+
+// check validates a batch against the table's schema (fixing the schema
+// from the first batch) and returns its number of examples.
+func (w *ParquetWriter) check(cols []*tensor.Tensor) (int, error) {
 	if w.closed {
-		return fmt.Errorf("dataset: %s: write after close", w.path)
+		return 0, fmt.Errorf("dataset: %s: write after close", w.path)
 	}
 	d, err := New(w.names, cols)
 	if err != nil {
-		return fmt.Errorf("dataset: %s: %w", w.path, err)
+		return 0, fmt.Errorf("dataset: %s: %w", w.path, err)
 	}
 	if w.w == nil {
 		if err := w.open(d); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	for i, n := range w.names {
 		t := d.cols[n]
 		k, _ := parquetKind(t.DType)
 		if !sameShape(w.shapes[i], t.Shape[1:]) || k != w.kinds[i] {
-			return fmt.Errorf("dataset: %s: column %q: batch of %v examples shaped %v, the table's %v of %v",
+			return 0, fmt.Errorf("dataset: %s: column %q: batch of %v examples shaped %v, the table's %v of %v",
 				w.path, n, t.DType, t.Shape[1:], w.kinds[i], w.shapes[i])
 		}
 	}
-	for i := 0; i < d.N; i++ {
-		w.row = w.row[:0]
-		for c, l := range w.leaves {
-			t := cols[l.col]
-			for k := 0; k < l.width; k++ {
-				rep := 0
-				if k > 0 {
-					rep = 1
-				}
-				w.row = append(w.row, valueAt(t, i*l.width+k).Level(rep, l.maxDef, c))
-			}
+	return d.N, nil
+}
+
+// sources resolves each leaf's typed data in a checked batch once, so
+// building a row does no per-value type switch.
+func (w *ParquetWriter) sources(cols []*tensor.Tensor) []leafSource {
+	src := make([]leafSource, len(w.leaves))
+	for c, l := range w.leaves {
+		t := cols[l.col]
+		s := leafSource{dtype: t.DType, width: l.width, maxDef: l.maxDef, column: c}
+		switch t.DType {
+		case tensor.Float32:
+			s.f32 = tensor.Data[float32](t)
+		case tensor.Float64:
+			s.f64 = tensor.Data[float64](t)
+		case tensor.Int64:
+			s.i64 = tensor.Data[int64](t)
+		case tensor.Int32:
+			s.i32 = tensor.Data[int32](t)
+		default:
+			s.raw = t.Raw
 		}
-		if _, err := w.w.WriteRows([]parquet.Row{w.row}); err != nil {
-			return fmt.Errorf("dataset: %s: %w", w.path, err)
+		src[c] = s
+	}
+	return src
+}
+
+// leafSource is one leaf column's data in a batch.
+type leafSource struct {
+	dtype         tensor.DType
+	width, maxDef int
+	column        int
+	f32           []float32
+	f64           []float64
+	i64           []int64
+	i32           []int32
+	raw           []byte
+}
+
+// appendRow appends example i's values of the leaf to row: a list's first
+// element at repetition level 0, the rest at 1.
+func (s *leafSource) appendRow(row parquet.Row, i int) parquet.Row {
+	lo, hi := i*s.width, (i+1)*s.width
+	rep := 0
+	switch s.dtype {
+	case tensor.Float32:
+		for _, x := range s.f32[lo:hi] {
+			row = append(row, parquet.FloatValue(x).Level(rep, s.maxDef, s.column))
+			rep = 1
+		}
+	case tensor.Float64:
+		for _, x := range s.f64[lo:hi] {
+			row = append(row, parquet.DoubleValue(x).Level(rep, s.maxDef, s.column))
+			rep = 1
+		}
+	case tensor.Int64:
+		for _, x := range s.i64[lo:hi] {
+			row = append(row, parquet.Int64Value(x).Level(rep, s.maxDef, s.column))
+			rep = 1
+		}
+	case tensor.Int32:
+		for _, x := range s.i32[lo:hi] {
+			row = append(row, parquet.Int64Value(int64(x)).Level(rep, s.maxDef, s.column))
+			rep = 1
+		}
+	default:
+		for _, x := range s.raw[lo:hi] {
+			row = append(row, parquet.BooleanValue(x != 0).Level(rep, s.maxDef, s.column))
+			rep = 1
 		}
 	}
-	w.rows += int64(d.N)
-	return nil
+	return row
 }
 
 // open fixes the schema from the first batch.
@@ -227,18 +302,4 @@ func (w *ParquetWriter) abort() {
 		w.f.Close()
 		os.Remove(w.path)
 	}
-}
-
-func valueAt(t *tensor.Tensor, i int) parquet.Value {
-	switch t.DType {
-	case tensor.Float32:
-		return parquet.FloatValue(tensor.Data[float32](t)[i])
-	case tensor.Float64:
-		return parquet.DoubleValue(tensor.Data[float64](t)[i])
-	case tensor.Int64:
-		return parquet.Int64Value(tensor.Data[int64](t)[i])
-	case tensor.Int32:
-		return parquet.Int64Value(int64(tensor.Data[int32](t)[i]))
-	}
-	return parquet.BooleanValue(t.Raw[i] != 0)
 }

@@ -91,10 +91,13 @@ func (c *City) Len() int { return len(c.places) }
 // always leave enough for the empty slots.
 func (c *City) nearest(origin int64, lat, lon float64) []int32 {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if top, ok := c.near[origin]; ok {
+	top, ok := c.near[origin]
+	c.mu.Unlock()
+	if ok {
 		return top
 	}
+	// Ranked without the lock, so users on other goroutines are not held
+	// up; a ranking two of them computed at once is the same.
 	type scored struct {
 		row   int32
 		score float64
@@ -118,9 +121,14 @@ func (c *City) nearest(origin int64, lat, lon float64) []int32 {
 			best = best[:K]
 		}
 	}
-	top := make([]int32, len(best))
+	top = make([]int32, len(best))
 	for i, b := range best {
 		top[i] = b.row
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if first, ok := c.near[origin]; ok {
+		return first
 	}
 	c.near[origin] = top
 	return top

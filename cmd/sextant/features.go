@@ -26,7 +26,9 @@ candidates and reports the coverage; --donors keeps only that fraction of
 users (a fixed hash of the id) in the training split. --cold-start-candidates
 fills the slots a short history leaves empty with public places of the city
 (features.City). OUT/coverage.parquet counts each user's held-out examples,
-written and dropped.`,
+written and dropped. --workers goroutines compute chunks of users in
+parallel (default: all cores); the output files are the same bytes
+whatever their number.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" || out == "" {
@@ -68,6 +70,9 @@ written and dropped.`,
 	fl.Float64Var(&cfg.NewUsers, "new-users", 0, "fraction of users who are new: their history starts --new-user-days before the test split, and features see nothing earlier (next destination)")
 	fl.IntVar(&cfg.NewUserDays, "new-user-days", 7, "days of history a new user has at the test split")
 	fl.BoolVar(&cfg.ColdStart, "cold-start-candidates", false, "fill the candidate slots a user's own places leave empty with public city places (places.parquet) near the current place (next destination; a model must be served with the spec it was trained on)")
+	fl.IntVar(&cfg.Workers, "workers", 0, "goroutines computing chunks of users (default: all cores; the output does not depend on it)")
+	fl.IntVar(&cfg.ChunkRows, "chunk-rows", 0, "input rows per chunk of users, a row group of each split (default 32768)")
+	_ = fl.MarkHidden("chunk-rows")
 	fl.StringVar(&cfg.ColdStartPrior, "cold-start-prior", "relevance", "public popularity prior of cold-start candidates: relevance (places.parquet's map attribute) or uniform")
 	return cmd
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -32,5 +34,42 @@ func TestDataFeaturesColdStart(t *testing.T) {
 	uniform := coverage("--cold-start-candidates", "--cold-start-prior", "uniform")
 	if !(cold > plain) || !(uniform > plain) {
 		t.Errorf("new users' coverage %.4f without, %.4f (relevance) and %.4f (uniform) with cold-start candidates", plain, cold, uniform)
+	}
+}
+
+// `data features --workers N` writes the same bytes for any N: 1 and 3
+// workers over chunks of a few hundred visits (--chunk-rows, so that the
+// small population makes many chunks), for both kinds.
+func TestDataFeaturesWorkers(t *testing.T) {
+	dir := t.TempDir()
+	mob := filepath.Join(dir, "mob")
+	runCLI(t, "data", "generate", "--users", "30", "--weeks", "3", "--seed", "7", "--city", "../../mobility/wilmington/wilmington-newark.city.gz", "-o", mob, "-q")
+	for _, kind := range []string{"next-destination", "eta"} {
+		outs := map[string]string{}
+		for _, w := range []string{"1", "3"} {
+			outs[w] = filepath.Join(dir, kind+"-"+w)
+			args := []string{"data", "features", "--kind", kind, "--in", mob, "-o", outs[w], "--holdout-weeks", "1", "--workers", w, "--chunk-rows", "250"}
+			if kind == "next-destination" {
+				args = append(args, "--donors", "0.5", "--new-users", "0.3", "--cold-start-candidates")
+			}
+			runCLI(t, args...)
+		}
+		files := []string{"train.parquet", "test.parquet"}
+		if kind == "next-destination" {
+			files = append(files, "coverage.parquet")
+		}
+		for _, f := range files {
+			a, err := os.ReadFile(filepath.Join(outs["1"], f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(outs["3"], f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a) == 0 || !bytes.Equal(a, b) {
+				t.Errorf("%s %s: %d bytes with 1 worker, %d different bytes with 3", kind, f, len(a), len(b))
+			}
+		}
 	}
 }

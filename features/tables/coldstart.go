@@ -88,6 +88,14 @@ func (c *coverage) held(covered bool) {
 	}
 }
 
+// append adds a later chunk's users.
+func (c *coverage) append(o *coverage) {
+	c.ids = append(c.ids, o.ids...)
+	c.isNew = append(c.isNew, o.isNew...)
+	c.written = append(c.written, o.written...)
+	c.dropped = append(c.dropped, o.dropped...)
+}
+
 // newUsers sums the new users' held-out examples, written and dropped.
 func (c *coverage) newUsers() (written, dropped int) {
 	for i, n := range c.isNew {
@@ -99,17 +107,31 @@ func (c *coverage) newUsers() (written, dropped int) {
 	return written, dropped
 }
 
+// coverageRow is a row of UncoveredFile, columns in name order.
+type coverageRow struct {
+	NewUser       int64 `parquet:"new_user"`
+	TestExamples  int64 `parquet:"test_examples"`
+	TestUncovered int64 `parquet:"test_uncovered"`
+	UserID        int64 `parquet:"user_id"`
+}
+
 // write stores the table as out/UncoveredFile.
 func (c *coverage) write(out string) error {
-	t := newTable()
+	o, err := createOutput[coverageRow](filepath.Join(out, UncoveredFile))
+	if err != nil {
+		return err
+	}
+	rows := make([]coverageRow, 0, flushRows)
 	for i, id := range c.ids {
-		t.ints("user_id", id)
-		t.ints("new_user", c.isNew[i])
-		t.ints("test_examples", c.written[i])
-		t.ints("test_uncovered", c.dropped[i])
-		if err := t.endRow(); err != nil {
-			return err
+		rows = append(rows, coverageRow{UserID: id, NewUser: c.isNew[i], TestExamples: c.written[i], TestUncovered: c.dropped[i]})
+		if len(rows) == flushRows || i == len(c.ids)-1 {
+			if _, err := o.w.Write(rows); err != nil {
+				o.abort()
+				return fmt.Errorf("tables: %s: %w", o.path, err)
+			}
+			o.rows += int64(len(rows))
+			rows = rows[:0]
 		}
 	}
-	return t.write(filepath.Join(out, UncoveredFile))
+	return o.close()
 }

@@ -11,6 +11,12 @@
 // everything before the prediction, so a held-out example still sees the
 // user's training weeks. Rows are in user order, then time order.
 //
+// Users are computed in parallel (Config.Workers, default GOMAXPROCS) in
+// chunks of whole users cut by the input alone, each chunk a row group of
+// each split, so the files are the same bytes whatever the number of
+// workers, and memory stays bounded whatever the population
+// (parallel.go, encode.go).
+//
 // Besides the inputs and the labels, the tables carry columns for slicing
 // and baselines (not read by the models): user_id, explorer (1 for
 // explorers), history_visits, next_place and markov (whole-history

@@ -1,7 +1,9 @@
 package tables
 
 import (
+	"context"
 	"path/filepath"
+	"slices"
 
 	"github.com/sextant-ml/sextant/features"
 	mdata "github.com/sextant-ml/sextant/mobility/dataset"
@@ -16,26 +18,63 @@ import (
 func ETA(dir, out string, cfg Config) (Stats, error) {
 	var st Stats
 	trips := filepath.Join(dir, mdata.TripsFile)
-	first, last := int64(1<<62), int64(-1<<62)
-	err := readAll(trips, func(t *mdata.TripRow) error {
-		first, last = min(first, t.Depart), max(last, t.Depart)
-		return nil
-	})
+	first, last, err := timeRange(trips, "depart", func(t *mdata.TripRow) int64 { return t.Depart })
 	if err != nil {
 		return st, err
 	}
 	if st.Boundary, err = boundary(first, last, cfg.HoldoutWeeks); err != nil {
 		return st, err
 	}
-	train, test := newTable(), newTable()
-	if err := streamSplits(out, train, test); err != nil {
+	sp, err := createSplits[etaRow](out)
+	if err != nil {
 		return st, err
 	}
-	row := make([]float32, features.RouteFeatures)
-	cur := int64(-1)
-	err = readAll(trips, func(t *mdata.TripRow) error {
-		if t.UserID != cur {
-			cur = t.UserID
+	newWorker := func() func([]mdata.TripRow) (etaChunk, error) {
+		return (&etaWorker{boundary: st.Boundary}).chunk
+	}
+	err = chunks(context.Background(), trips, cfg.Workers, chunkSize(cfg.ChunkRows), func(t *mdata.TripRow) int64 { return t.UserID },
+		func(t *mdata.TripRow) mdata.TripRow { return *t }, newWorker,
+		func(c etaChunk) error {
+			if err := sp.commit(c.train, c.test); err != nil {
+				return err
+			}
+			st.add(c.st)
+			return nil
+		})
+	return st, sp.close(err)
+}
+
+// etaRow is an ETA row, columns in name order.
+type etaRow struct {
+	ExpectedS  float32   `parquet:"expected_s"`
+	FreeFlowS  float32   `parquet:"free_flow_s"`
+	HourOfWeek int64     `parquet:"hour_of_week"`
+	LogRatio   float32   `parquet:"log_ratio"`
+	Route      []float32 `parquet:"route,list"`
+	TravelS    float32   `parquet:"travel_s"`
+	UserID     int64     `parquet:"user_id"`
+}
+
+// etaChunk is a chunk's output: its encoded parts and counts.
+type etaChunk struct {
+	train, test []byte
+	st          Stats
+}
+
+// etaWorker computes ETA chunks; each worker goroutine has its own.
+type etaWorker struct {
+	boundary int64
+	parts    chunkParts[etaRow]
+}
+
+// chunk computes the examples of a chunk of whole users' trips.
+func (w *etaWorker) chunk(trips []mdata.TripRow) (etaChunk, error) {
+	var c etaChunk
+	w.parts.begin()
+	st := &c.st
+	for i := range trips {
+		t := &trips[i]
+		if i == 0 || t.UserID != trips[i-1].UserID {
 			st.Users++
 		}
 		r := features.Route{
@@ -44,24 +83,26 @@ func ETA(dir, out string, cfg Config) (Stats, error) {
 				float64(t.FracSecondary), float64(t.FracTertiary), float64(t.FracResid), float64(t.FracService)},
 			Depart: t.Depart,
 		}
-		r.Features(0, row)
-		tb := train
-		if t.Depart >= st.Boundary {
-			tb, st.Test = test, st.Test+1
+		p := &w.parts.train
+		if t.Depart >= w.boundary {
+			p, st.Test = &w.parts.test, st.Test+1
 		} else {
 			st.Train++
 		}
-		tb.floats("route", row...)
-		tb.floats("free_flow_s", t.FreeFlowS)
-		tb.floats("log_ratio", float32(features.LogRatio(float64(t.TravelS), float64(t.FreeFlowS))))
-		tb.floats("travel_s", t.TravelS)
-		tb.floats("expected_s", t.ExpectedS)
-		tb.ints("hour_of_week", int64(t.HourOfWeek))
-		tb.ints("user_id", t.UserID)
-		return tb.endRow()
-	})
-	if err != nil {
-		return st, err
+		row := p.row()
+		row.Route = slices.Grow(row.Route[:0], features.RouteFeatures)[:features.RouteFeatures]
+		r.Features(0, row.Route)
+		row.FreeFlowS = t.FreeFlowS
+		row.LogRatio = float32(features.LogRatio(float64(t.TravelS), float64(t.FreeFlowS)))
+		row.TravelS = t.TravelS
+		row.ExpectedS = t.ExpectedS
+		row.HourOfWeek = int64(t.HourOfWeek)
+		row.UserID = t.UserID
+		if err := p.endRow(); err != nil {
+			return c, err
+		}
 	}
-	return st, writeSplits(out, train, test)
+	var err error
+	c.train, c.test, err = w.parts.end()
+	return c, err
 }

@@ -1,8 +1,8 @@
 package tables
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/sextant-ml/sextant/features"
@@ -17,11 +17,7 @@ import (
 func NextDestination(dir, out string, cfg Config) (Stats, error) {
 	var st Stats
 	visits := filepath.Join(dir, mdata.VisitsFile)
-	first, last := int64(1<<62), int64(-1<<62)
-	err := readAll(visits, func(v *mdata.VisitRow) error {
-		first, last = min(first, v.Arrive), max(last, v.Arrive)
-		return nil
-	})
+	first, last, err := timeRange(visits, "arrive", func(v *mdata.VisitRow) int64 { return v.Arrive })
 	if err != nil {
 		return st, err
 	}
@@ -40,107 +36,199 @@ func NextDestination(dir, out string, cfg Config) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	var cov coverage
-	train, test := newTable(), newTable()
-	if err := streamSplits(out, train, test); err != nil {
+	run := ndRun{dir: dir, out: out, cfg: cfg, boundary: st.Boundary, start: start, city: city, kinds: kinds}
+	if city != nil {
+		return runND[ndRowPublic](run, st)
+	}
+	return runND[ndRow](run, st)
+}
+
+// ndRun is what every worker of a next-destination run shares (read-only).
+type ndRun struct {
+	dir, out        string
+	cfg             Config
+	boundary, start int64
+	city            *features.City
+	kinds           map[int64]int64
+}
+
+// ndCols are the next-destination columns, in name order; public_label
+// (with cold-start candidates, ndRowPublic) sorts between next_place and
+// user_id.
+type ndCols struct {
+	CandidateMask []float32 `parquet:"candidate_mask,list"`
+	Candidates    []float32 `parquet:"candidates,list"`
+	Category      []int64   `parquet:"category,list"`
+	Context       []float32 `parquet:"context,list"`
+	Explorer      int64     `parquet:"explorer"`
+	History       []int64   `parquet:"history,list"`
+	HistoryVisits int64     `parquet:"history_visits"`
+	HourOfWeek    int64     `parquet:"hour_of_week"`
+	Label         int64     `parquet:"label"`
+	Markov        []float32 `parquet:"markov,list"`
+	NewUser       int64     `parquet:"new_user"`
+	NextPlace     int64     `parquet:"next_place"`
+}
+
+type ndUser struct {
+	UserID int64 `parquet:"user_id"`
+}
+
+// ndRow is a next-destination row.
+type ndRow struct {
+	ndCols
+	ndUser
+}
+
+// ndRowPublic is a next-destination row with cold-start candidates.
+type ndRowPublic struct {
+	ndCols
+	PublicLabel int64 `parquet:"public_label"`
+	ndUser
+}
+
+func (r *ndRow) cols() (*ndCols, *ndUser)       { return &r.ndCols, &r.ndUser }
+func (r *ndRow) setPublic(int64)                {}
+func (r *ndRowPublic) cols() (*ndCols, *ndUser) { return &r.ndCols, &r.ndUser }
+func (r *ndRowPublic) setPublic(v int64)        { r.PublicLabel = v }
+
+// ndRecord is *ndRow or *ndRowPublic.
+type ndRecord[T any] interface {
+	*T
+	cols() (*ndCols, *ndUser)
+	setPublic(int64)
+}
+
+// runND computes the tables in chunks (parallel.go) and writes them.
+func runND[T any, P ndRecord[T]](run ndRun, st Stats) (Stats, error) {
+	sp, err := createSplits[T](run.out)
+	if err != nil {
 		return st, err
 	}
-	ex := features.NewNextDestination()
-	markov := make([]float32, features.K)
+	var cov coverage
+	newWorker := func() func([]visit) (ndChunk, error) {
+		w := &ndWorker[T, P]{ndRun: &run, ex: features.NewNextDestination(), markov: make([]float32, features.K)}
+		return w.chunk
+	}
+	err = chunks(context.Background(), filepath.Join(run.dir, mdata.VisitsFile), run.cfg.Workers, chunkSize(run.cfg.ChunkRows),
+		func(v *mdata.VisitRow) int64 { return v.UserID }, toVisit, newWorker,
+		func(c ndChunk) error {
+			if err := sp.commit(c.train, c.test); err != nil {
+				return err
+			}
+			st.add(c.st)
+			cov.append(&c.cov)
+			return nil
+		})
+	if err = sp.close(err); err != nil {
+		return st, err
+	}
+	st.TestNew, st.UncoveredTestNew = cov.newUsers()
+	return st, cov.write(run.out)
+}
+
+// visit is a row of visits.parquet as the features see it.
+type visit struct {
+	user int64
+	features.Visit
+}
+
+func toVisit(v *mdata.VisitRow) visit {
+	return visit{v.UserID, features.Visit{Place: int64(v.PlaceID), Arrive: v.Arrive, Depart: v.Depart,
+		Category: features.CategoryIndex(v.Category), Lat: v.Lat, Lon: v.Lon}}
+}
+
+// ndChunk is a chunk's output: its encoded parts, counts and coverage rows.
+type ndChunk struct {
+	train, test []byte
+	st          Stats
+	cov         coverage
+}
+
+// ndWorker computes next-destination chunks; each worker goroutine has
+// its own.
+type ndWorker[T any, P ndRecord[T]] struct {
+	*ndRun
+	parts  chunkParts[T]
+	ex     *features.NextDestination
+	markov []float32
+}
+
+// chunk computes the examples of a chunk of whole users' visits.
+func (w *ndWorker[T, P]) chunk(visits []visit) (ndChunk, error) {
+	var c ndChunk
+	w.parts.begin()
+	ex, markov, st := w.ex, w.markov, &c.st
 	var u *features.User
 	cur := int64(-1)
 	isNew := false
-	err = readAll(visits, func(v *mdata.VisitRow) error {
-		if v.UserID != cur {
-			cur, u = v.UserID, features.NewUser()
-			isNew = newUser(v.UserID, cfg.NewUsers)
-			u.SetCity(city)
-			cov.user(v.UserID, isNew)
+	for i := range visits {
+		v := &visits[i]
+		if u == nil || v.user != cur {
+			cur, u = v.user, features.NewUser()
+			isNew = newUser(v.user, w.cfg.NewUsers)
+			u.SetCity(w.city)
+			c.cov.user(v.user, isNew)
 			st.Users++
 		}
-		if isNew && v.Arrive < start {
-			return nil // before a new user's history begins
+		if isNew && v.Arrive < w.start {
+			continue // before a new user's history begins
 		}
 		if u.Extract(mustCurrent(u).Depart, ex) {
-			held := v.Arrive >= st.Boundary
-			label := ex.Label(int64(v.PlaceID))
+			held := v.Arrive >= w.boundary
+			label := ex.Label(v.Place)
 			if held {
-				cov.held(label >= 0)
+				c.cov.held(label >= 0)
 			}
 			switch {
-			case !held && !donor(v.UserID, cfg.Donors):
+			case !held && !donor(v.user, w.cfg.Donors):
 			case label < 0 && held:
 				st.UncoveredTest++
 			case label < 0:
 				st.UncoveredTrain++
 			default:
-				t := train
+				p := &w.parts.train
 				if held {
-					t, st.Test = test, st.Test+1
+					p, st.Test = &w.parts.test, st.Test+1
 				} else {
 					st.Train++
 				}
 				u.Markov(ex, markov)
-				t.floats("candidates", ex.Candidates...)
-				t.floats("candidate_mask", ex.CandidateMask...)
-				t.ints("category", ex.Category...)
-				t.ints("history", ex.History...)
-				t.ints("hour_of_week", ex.HourOfWeek)
-				t.floats("context", ex.Context...)
-				t.ints("label", int64(label))
-				t.ints("user_id", v.UserID)
-				t.ints("next_place", int64(v.PlaceID))
-				t.ints("explorer", kinds[v.UserID])
-				t.ints("history_visits", int64(u.Visits()))
-				t.ints("new_user", boolInt(isNew))
-				if city != nil {
-					t.ints("public_label", boolInt(ex.Candidates[label*features.CandidateFeatures+10] < 0))
+				row := P(p.row())
+				r, ru := row.cols()
+				r.Candidates = append(r.Candidates[:0], ex.Candidates...)
+				r.CandidateMask = append(r.CandidateMask[:0], ex.CandidateMask...)
+				r.Category = append(r.Category[:0], ex.Category...)
+				r.History = append(r.History[:0], ex.History...)
+				r.HourOfWeek = ex.HourOfWeek
+				r.Context = append(r.Context[:0], ex.Context...)
+				r.Label = int64(label)
+				ru.UserID = v.user
+				r.NextPlace = v.Place
+				r.Explorer = w.kinds[v.user]
+				r.HistoryVisits = int64(u.Visits())
+				r.NewUser = boolInt(isNew)
+				if w.city != nil {
+					row.setPublic(boolInt(ex.Candidates[label*features.CandidateFeatures+10] < 0))
 				}
-				t.floats("markov", markov...)
-				if err := t.endRow(); err != nil {
-					return err
+				r.Markov = append(r.Markov[:0], markov...)
+				if err := p.endRow(); err != nil {
+					return c, err
 				}
 			}
 		}
-		return u.Observe(features.Visit{
-			Place: int64(v.PlaceID), Arrive: v.Arrive, Depart: v.Depart,
-			Category: features.CategoryIndex(v.Category), Lat: v.Lat, Lon: v.Lon,
-		})
-	})
-	if err != nil {
-		return st, err
+		if err := u.Observe(v.Visit); err != nil {
+			return c, err
+		}
 	}
-	st.TestNew, st.UncoveredTestNew = cov.newUsers()
-	if err := writeSplits(out, train, test); err != nil {
-		return st, err
-	}
-	return st, cov.write(out)
+	var err error
+	c.train, c.test, err = w.parts.end()
+	return c, err
 }
 
 func mustCurrent(u *features.User) features.Visit {
 	v, _ := u.Current()
 	return v
-}
-
-func writeSplits(out string, train, test *table) error {
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("tables: %w", err)
-	}
-	if err := train.write(filepath.Join(out, "train.parquet")); err != nil {
-		return err
-	}
-	return test.write(filepath.Join(out, "test.parquet"))
-}
-
-// streamSplits makes out and streams train and test to their files in it
-// as rows come (writeSplits finishes them).
-func streamSplits(out string, train, test *table) error {
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("tables: %w", err)
-	}
-	train.stream(filepath.Join(out, "train.parquet"))
-	test.stream(filepath.Join(out, "test.parquet"))
-	return nil
 }
 
 func boolInt(b bool) int64 {

@@ -1,19 +1,15 @@
 package tables
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/features"
 	mdata "github.com/sextant-ml/sextant/mobility/dataset"
-	"github.com/sextant-ml/sextant/tensor"
 )
 
 // Config says how to split and sample.
@@ -38,6 +34,14 @@ type Config struct {
 	// PriorUniform) — next destination only; see coldstart.go.
 	ColdStart      bool
 	ColdStartPrior string
+	// Workers is the number of goroutines computing chunks of users
+	// (parallel.go); 0 means GOMAXPROCS. The output does not depend on it.
+	Workers int
+	// ChunkRows is the number of input rows (visits or trips) after which
+	// a chunk ends with the current user; 0 means 32768. A chunk's
+	// examples are a row group of each split, so it sets the row groups
+	// (not the rows), and the memory in flight.
+	ChunkRows int
 }
 
 // newUser reports whether user id is among a fraction f of new users,
@@ -73,6 +77,15 @@ type Stats struct {
 	Boundary int64
 }
 
+// add counts a chunk's examples (c's Boundary and new-user counts aside).
+func (s *Stats) add(c Stats) {
+	s.Users += c.Users
+	s.Train += c.Train
+	s.Test += c.Test
+	s.UncoveredTrain += c.UncoveredTrain
+	s.UncoveredTest += c.UncoveredTest
+}
+
 // Coverage is the share of test examples whose next place was a candidate.
 func (s Stats) Coverage() float64 {
 	return float64(s.Test) / math.Max(1, float64(s.Test+s.UncoveredTest))
@@ -106,6 +119,58 @@ func boundary(first, last int64, holdout int) (int64, error) {
 	return t0 + int64(weeks-holdout)*week, nil
 }
 
+// timeRange is the least and greatest value of the INT64 column name (of
+// each row, at) in the Parquet table at path. It reads the file's page
+// index, the pages' bounds, and decodes the rows only when the file has
+// none.
+func timeRange[T any](path, name string, at func(*T) int64) (lo, hi int64, err error) {
+	if lo, hi, ok := pageBounds(path, name); ok {
+		return lo, hi, nil
+	}
+	lo, hi = 1<<62, -1<<62 // no rows: boundary refuses the span
+	err = readAll(path, func(r *T) error {
+		lo, hi = min(lo, at(r)), max(hi, at(r))
+		return nil
+	})
+	return lo, hi, err
+}
+
+// pageBounds is timeRange from the page index; ok is false when a row
+// group has none (or the file cannot be read: readAll reports why).
+func pageBounds(path, name string) (lo, hi int64, ok bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, false
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return 0, 0, false
+	}
+	leaf, found := pf.Schema().Lookup(name)
+	if !found || leaf.Node.Type().Kind() != parquet.Int64 || leaf.MaxDefinitionLevel > 0 {
+		return 0, 0, false
+	}
+	lo, hi = int64(math.MaxInt64), int64(math.MinInt64)
+	for _, rg := range pf.RowGroups() {
+		if rg.NumRows() == 0 {
+			continue
+		}
+		ci, err := rg.ColumnChunks()[leaf.ColumnIndex].ColumnIndex()
+		if err != nil || ci == nil || ci.NumPages() == 0 {
+			return 0, 0, false
+		}
+		for p := range ci.NumPages() {
+			lo, hi = min(lo, ci.MinValue(p).Int64()), max(hi, ci.MaxValue(p).Int64())
+		}
+	}
+	return lo, hi, lo <= hi
+}
+
 // donor reports whether user id is in the donor cohort of fraction f: a
 // fixed hash of the id, so the cohort does not depend on the data order.
 func donor(id int64, f float64) bool {
@@ -125,32 +190,6 @@ func hashFraction(x uint64) float64 {
 	return float64(h>>11) / float64(1<<53)
 }
 
-// readAll streams every row of a Parquet table to fn.
-func readAll[T any](path string, fn func(*T) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("tables: %w", err)
-	}
-	defer f.Close()
-	r := parquet.NewGenericReader[T](f)
-	defer r.Close()
-	buf := make([]T, 4096)
-	for {
-		n, err := r.Read(buf)
-		for i := 0; i < n; i++ {
-			if e := fn(&buf[i]); e != nil {
-				return e
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("tables: %s: %w", path, err)
-		}
-	}
-}
-
 // explorers reads users.parquet: 1 for explorers, 0 for returners.
 func explorers(dir string) (map[int64]int64, error) {
 	out := map[int64]int64{}
@@ -163,120 +202,4 @@ func explorers(dir string) (map[int64]int64, error) {
 		return nil
 	})
 	return out, err
-}
-
-// The next-destination and ETA tables are written as they are computed
-// (table.stream), a batch of flushRows rows at a time, in row groups of
-// rowGroupRows rows and small Snappy pages: memory stays bounded whatever
-// the population, and a reader of one user's rows
-// (dataset.ParquetFile.ReadRows) decodes a few small pages per column.
-const (
-	flushRows    = 4096
-	rowGroupRows = 1 << 15
-	pageBytes    = 64 << 10
-)
-
-// table accumulates one split's columns: in memory until write, or, once
-// stream is called, written to its file every flushRows rows.
-type table struct {
-	names []string
-	f32   map[string][]float32
-	i64   map[string][]int64
-	width map[string]int
-	n     int    // rows buffered
-	path  string // set by stream or write
-	w     *dataset.ParquetWriter
-}
-
-func newTable() *table {
-	return &table{f32: map[string][]float32{}, i64: map[string][]int64{}, width: map[string]int{}}
-}
-
-// stream makes the table write its rows to path as they come (endRow).
-func (t *table) stream(path string) { t.path = path }
-
-func (t *table) col(name string, w int) {
-	if _, ok := t.width[name]; !ok {
-		t.names = append(t.names, name)
-		t.width[name] = w
-	}
-}
-
-func (t *table) floats(name string, v ...float32) {
-	t.col(name, len(v))
-	t.f32[name] = append(t.f32[name], v...)
-}
-
-func (t *table) ints(name string, v ...int64) {
-	t.col(name, len(v))
-	t.i64[name] = append(t.i64[name], v...)
-}
-
-// endRow counts a finished row; a streamed table writes its buffered rows
-// every flushRows.
-func (t *table) endRow() error {
-	t.n++
-	if t.path != "" && t.n >= flushRows {
-		return t.flush()
-	}
-	return nil
-}
-
-// flush writes the buffered rows: width-1 columns as scalars, wider ones
-// as lists.
-func (t *table) flush() error {
-	if t.n == 0 {
-		return nil
-	}
-	if t.w == nil {
-		w, err := dataset.CreateParquet(t.path, t.names, dataset.ParquetOptions{RowGroupRows: rowGroupRows, PageBytes: pageBytes, Snappy: true})
-		if err != nil {
-			return fmt.Errorf("tables: %w", err)
-		}
-		t.w = w
-	}
-	cols := make([]*tensor.Tensor, len(t.names))
-	for i, n := range t.names {
-		w := t.width[n]
-		shape := []int{t.n}
-		if w != 1 {
-			shape = append(shape, w)
-		}
-		if v, ok := t.f32[n]; ok {
-			cols[i] = tensor.From(v, shape...)
-		} else {
-			cols[i] = tensor.From(t.i64[n], shape...)
-		}
-	}
-	if err := t.w.Write(cols); err != nil {
-		return fmt.Errorf("tables: %w", err)
-	}
-	for n, v := range t.f32 {
-		t.f32[n] = v[:0]
-	}
-	for n, v := range t.i64 {
-		t.i64[n] = v[:0]
-	}
-	t.n = 0
-	return nil
-}
-
-// write stores the table as a Parquet file at path (a streamed table's
-// own path): the buffered rows, then the file is finished. A table with
-// no examples is an error.
-func (t *table) write(path string) error {
-	if t.path != "" && t.path != path {
-		return fmt.Errorf("tables: a table streamed to %s written to %s", t.path, path)
-	}
-	t.path = path
-	if err := t.flush(); err != nil {
-		return err
-	}
-	if t.w == nil {
-		return fmt.Errorf("tables: %s would have no examples", path)
-	}
-	if err := t.w.Close(); err != nil {
-		return fmt.Errorf("tables: %w", err)
-	}
-	return nil
 }
