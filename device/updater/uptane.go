@@ -52,7 +52,10 @@ const (
 // device manifest, then runs the Uptane check of package verify on the
 // director's document for this device and the image repository, and
 // returns the targets both agree on. The check-in's own list of targets is
-// ignored: only signed metadata is trusted.
+// ignored: only signed metadata is trusted. It keeps one verify.Client
+// across check-ins, so a check-in that finds nothing new does not parse or
+// verify again what the last one verified. Its Targets must not be called
+// concurrently (an Updater calls it from CheckIn).
 type UptaneVerifier struct {
 	cfg    UptaneConfig
 	base   string
@@ -61,6 +64,11 @@ type UptaneVerifier struct {
 	clk    clock.Clock
 	// blobPath is the blob route the last check-in named.
 	blobPath string
+	// client is the metadata client of the last check-in, kept while the
+	// check-in answers name the same repositories, so that it remembers
+	// what it verified (a check-in that finds nothing new is cheap).
+	client                *verify.Client
+	imageURL, directorURL string
 }
 
 // NewUptaneVerifier returns a Verifier for cfg.
@@ -120,12 +128,9 @@ func (v *UptaneVerifier) Targets(ctx context.Context, m *Manifest) ([]Target, er
 	if err != nil {
 		return nil, err
 	}
-	c, err := verify.New(verify.Config{
-		ImageURL: v.resolve(ans.ImageURL, defaultImagePath), DirectorURL: v.resolve(ans.DirectorURL, defaultDirectorPath),
-		Device: v.cfg.DeviceID, ImageRoot: v.cfg.ImageRoot, DirectorRoot: v.cfg.DirectorRoot, Limits: v.cfg.Limits,
-	}, verify.TransportFetcher{Getter: v.cfg.Transport, Header: v.header}, v.cfg.Store, v.clk)
+	c, err := v.metadataClient(v.resolve(ans.ImageURL, defaultImagePath), v.resolve(ans.DirectorURL, defaultDirectorPath))
 	if err != nil {
-		return nil, fmt.Errorf("updater: %w", err)
+		return nil, err
 	}
 	res, err := c.Update(ctx)
 	if err != nil {
@@ -136,6 +141,23 @@ func (v *UptaneVerifier) Targets(ctx context.Context, m *Manifest) ([]Target, er
 		out = append(out, withDeltas(convertTarget(t), &ans))
 	}
 	return out, nil
+}
+
+// metadataClient returns the metadata client for these repositories: the
+// last one when they are the same, else a new one.
+func (v *UptaneVerifier) metadataClient(imageURL, directorURL string) (*verify.Client, error) {
+	if v.client != nil && v.imageURL == imageURL && v.directorURL == directorURL {
+		return v.client, nil
+	}
+	c, err := verify.New(verify.Config{
+		ImageURL: imageURL, DirectorURL: directorURL,
+		Device: v.cfg.DeviceID, ImageRoot: v.cfg.ImageRoot, DirectorRoot: v.cfg.DirectorRoot, Limits: v.cfg.Limits,
+	}, verify.TransportFetcher{Getter: v.cfg.Transport, Header: v.header}, v.cfg.Store, v.clk)
+	if err != nil {
+		return nil, fmt.Errorf("updater: %w", err)
+	}
+	v.client, v.imageURL, v.directorURL = c, imageURL, directorURL
+	return c, nil
 }
 
 // checkIn posts the manifest and returns the server's answer.

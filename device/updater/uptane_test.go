@@ -117,3 +117,28 @@ func TestUptaneConvertTarget(t *testing.T) {
 		t.Fatalf("custom names ignored: %+v", got)
 	}
 }
+
+// TestUptaneKeepsMetadataClient: check-ins naming the same repositories
+// share one verify.Client (which remembers what it verified); other
+// repositories get a new one.
+func TestUptaneKeepsMetadataClient(t *testing.T) {
+	v, err := NewUptaneVerifier(uptaneConfig("http://x", httptransport.New(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, err := v.metadataClient(v.resolve("/img", defaultImagePath), v.resolve("/dir", defaultDirectorPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := v.metadataClient(v.resolve("/img", defaultImagePath), v.resolve("/dir", defaultDirectorPath))
+	if err != nil || c2 != c1 {
+		t.Fatalf("same repositories: %v, same client %v", err, c2 == c1)
+	}
+	c3, err := v.metadataClient(v.resolve("/img2", defaultImagePath), v.resolve("/dir", defaultDirectorPath))
+	if err != nil || c3 == c1 {
+		t.Fatalf("another image repository: %v, same client %v", err, c3 == c1)
+	}
+	if v.imageURL != "http://x/img2" || v.directorURL != "http://x/dir" {
+		t.Errorf("client for %s and %s", v.imageURL, v.directorURL)
+	}
+}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
@@ -62,6 +63,24 @@ type Client struct {
 	store Store
 	clk   clock.Clock
 	hooks hooks
+	// memo is the signature checks of the last update (memo.go), so that
+	// an update finding nothing new does not repeat them; it also keeps
+	// the shared parses of the documents they name.
+	memo sigMemo
+	// director is the director document last checked.
+	director verifiedDirector
+	// uncached (tests and benchmarks) parses and verifies every document
+	// afresh and saves the director document every time, as before the
+	// memo.
+	uncached bool
+}
+
+// verifiedDirector is a director document whose signatures met the
+// threshold of root's targets role: its bytes' SHA-256 and its parse.
+type verifiedDirector struct {
+	sum  [32]byte
+	root *rootMeta
+	doc  *targetsMeta
 }
 
 // New returns a client fetching with f, keeping trusted metadata in s and
@@ -124,6 +143,8 @@ type Result struct {
 // the trusted state saved so far stays valid.
 func (c *Client) Update(ctx context.Context) (*Result, error) {
 	now := c.clk.Now()
+	c.memo.begin()
+	defer c.memo.end()
 	dir, err := c.updateDirector(ctx, now)
 	if err != nil {
 		return nil, err
@@ -184,10 +205,10 @@ func (c *Client) trustedRoot(ctx context.Context, now time.Time, base, storeName
 	}
 	var t *Trusted
 	if data != nil {
-		t, err = newTrusted(data, now, &c.hooks)
+		t, err = newTrusted(data, now, &c.hooks, c.sigMemo())
 	}
 	if data == nil || err != nil {
-		if t, err = newTrusted(shipped, now, &c.hooks); err != nil {
+		if t, err = newTrusted(shipped, now, &c.hooks, c.sigMemo()); err != nil {
 			return nil, false, fmt.Errorf("verify: shipped root: %w", err)
 		}
 	}
@@ -329,22 +350,16 @@ func (c *Client) updateDirector(ctx context.Context, now time.Time) (*targetsMet
 		return nil, err
 	}
 	if prevData != nil {
-		var p targetsMeta
-		if env, err := parse(prevData, "targets", &p); err == nil &&
-			t.verify(env, "director targets", t.root.Keys, t.root.Roles["targets"]) == nil {
-			prev = &p
+		if p, err := c.directorDoc(t, prevData); err == nil {
+			prev = p
 		}
 	}
 	data, err := c.get(ctx, c.cfg.DirectorURL, directorTargetsPath(c.cfg.Device), c.cfg.Limits.Director)
 	if err != nil {
 		return nil, err
 	}
-	var d targetsMeta
-	env, err := parse(data, "targets", &d)
+	d, err := c.directorDoc(t, data)
 	if err != nil {
-		return nil, err
-	}
-	if err := t.verify(env, "director targets", t.root.Keys, t.root.Roles["targets"]); err != nil {
 		return nil, err
 	}
 	if d.Device != c.cfg.Device && !c.hooks.skipDeviceBinding {
@@ -358,8 +373,50 @@ func (c *Client) updateDirector(ctx context.Context, now time.Time) (*targetsMet
 	if t.expired(&d.header) {
 		return nil, fail(ErrExpired, fmt.Sprintf("director targets v%d expired %s", d.Version, d.Expires.Format(time.RFC3339)))
 	}
-	if err := c.store.Save(storeDirectorTarget, data); err != nil {
+	// The store already holds these bytes when they are the ones loaded
+	// above: saving them again would only cost a synced write.
+	if c.uncached || string(data) != string(prevData) {
+		if err := c.store.Save(storeDirectorTarget, data); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// directorDoc parses a director document and checks its signatures under
+// t's root. The document it last checked is kept (without its envelope),
+// so the same bytes under the same root are not parsed or checked again;
+// it is this device's own, so it is not shared (memo.go).
+func (c *Client) directorDoc(t *Trusted, data []byte) (*targetsMeta, error) {
+	var sum [32]byte
+	if !c.uncached {
+		sum = sha256.Sum256(data)
+		if k := c.director; k.doc != nil && k.sum == sum && k.root == t.root {
+			return k.doc, nil
+		}
+	}
+	var d targetsMeta
+	env, err := parse(data, "targets", &d)
+	if err != nil {
 		return nil, err
 	}
+	if t.hooks.skipSignatures {
+		return &d, nil
+	}
+	c.memo.checks++
+	if err := verifySignatures(env, "director targets", t.root.Keys, t.root.Roles["targets"]); err != nil {
+		return nil, err
+	}
+	if !c.uncached {
+		c.director = verifiedDirector{sum: sum, root: t.root, doc: &d}
+	}
 	return &d, nil
+}
+
+// sigMemo is the memo Trusted states use: none when uncached.
+func (c *Client) sigMemo() *sigMemo {
+	if c.uncached {
+		return nil
+	}
+	return &c.memo
 }

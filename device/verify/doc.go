@@ -34,4 +34,14 @@
 // The trusted metadata is kept in a [Store] (a directory on the phone), so
 // version monotonicity survives restarts. The state machines ([Trusted] for
 // the image repository, the director's in [Client]) do no I/O.
+//
+// A Client also remembers, for its lifetime, which documents passed their
+// signature checks under which keys in its last update (as python-tuf's
+// ngclient keeps its trusted metadata for the updater's lifetime), and
+// parses of the same bytes are shared in the process. An update that finds
+// nothing new therefore re-reads its stored documents and compares their
+// bytes (by SHA-256) but does not parse or verify them again; every other
+// check — versions, rollback, expiry against the clock, lengths and hashes
+// parents list, the device binding, agreement — runs on every update.
+// Keep one Client per device across updates to benefit.
 package verify

@@ -29,6 +29,9 @@ type hooks struct {
 type Trusted struct {
 	ref   time.Time
 	hooks *hooks
+	// memo, when set, is the owning Client's: parses are shared and
+	// signature checks passed before are not repeated (memo.go).
+	memo *sigMemo
 
 	root      *rootMeta
 	timestamp *fileMeta
@@ -42,28 +45,47 @@ type Trusted struct {
 // must be signed by its own root role's threshold; its expiry is not
 // checked until FinishRoot.
 func NewTrusted(rootData []byte, ref time.Time) (*Trusted, error) {
-	return newTrusted(rootData, ref, &hooks{})
+	return newTrusted(rootData, ref, &hooks{}, nil)
 }
 
-func newTrusted(rootData []byte, ref time.Time, h *hooks) (*Trusted, error) {
-	t := &Trusted{ref: ref, hooks: h, delegated: map[string]*targetsMeta{}}
-	var r rootMeta
-	env, err := parse(rootData, "root", &r)
+func newTrusted(rootData []byte, ref time.Time, h *hooks, memo *sigMemo) (*Trusted, error) {
+	t := &Trusted{ref: ref, hooks: h, memo: memo, delegated: map[string]*targetsMeta{}}
+	env, r, err := parseShared[rootMeta](rootData, "root", t.memo != nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.verify(env, "root", r.Keys, r.Roles["root"]); err != nil {
+	if err := t.verifyRoot(env, "root", r, "root"); err != nil {
 		return nil, err
 	}
-	t.root = &r
+	t.root = r
 	return t, nil
 }
 
-func (t *Trusted) verify(env *envelope, what string, keys map[string]key, r role) error {
+// verifyRoot checks env against the threshold of the role named roleName
+// in root.
+func (t *Trusted) verifyRoot(env *envelope, what string, root *rootMeta, roleName string) error {
+	return t.verify(env, what, sigKey{env: env, signer: root, role: roleName}, root.Keys, root.Roles[roleName])
+}
+
+// verify checks env's signatures against keys and r, which k.signer and
+// k.role determine (the memo's key).
+func (t *Trusted) verify(env *envelope, what string, k sigKey, keys map[string]key, r role) error {
 	if t.hooks.skipSignatures {
 		return nil
 	}
-	return verifySignatures(env, what, keys, r)
+	if t.memo != nil {
+		if t.memo.verified(k) {
+			return nil
+		}
+		t.memo.checks++
+	}
+	if err := verifySignatures(env, what, keys, r); err != nil {
+		return err
+	}
+	if t.memo != nil {
+		t.memo.passed(k)
+	}
+	return nil
 }
 
 func (t *Trusted) expired(h *header) bool {
@@ -79,22 +101,21 @@ func (t *Trusted) RootVersion() int64 { return t.root.Version }
 // and snapshot (§5.3.11), which is how a device recovers from a
 // fast-forward attack by a compromised online key once the keys rotate.
 func (t *Trusted) UpdateRoot(data []byte) error {
-	var r rootMeta
-	env, err := parse(data, "root", &r)
+	env, r, err := parseShared[rootMeta](data, "root", t.memo != nil)
 	if err != nil {
 		return err
 	}
-	if err := t.verify(env, "root (old keys)", t.root.Keys, t.root.Roles["root"]); err != nil {
+	if err := t.verifyRoot(env, "root (old keys)", t.root, "root"); err != nil {
 		return err
 	}
-	if err := t.verify(env, "root (new keys)", r.Keys, r.Roles["root"]); err != nil {
+	if err := t.verifyRoot(env, "root (new keys)", r, "root"); err != nil {
 		return err
 	}
 	if r.Version != t.root.Version+1 {
 		return fail(ErrRollback, fmt.Sprintf("root version %d after %d", r.Version, t.root.Version))
 	}
-	rotated := !sameRole(t.root, &r, "timestamp") || !sameRole(t.root, &r, "snapshot")
-	t.root = &r
+	rotated := !sameRole(t.root, r, "timestamp") || !sameRole(t.root, r, "snapshot")
+	t.root = r
 	if rotated && !t.hooks.skipRotationReset {
 		t.timestamp, t.snapshot = nil, nil
 	}
@@ -128,8 +149,7 @@ func (t *Trusted) FinishRoot() error {
 // the floor for the next one. A remote timestamp with the trusted version
 // is ignored (ErrEqualVersion is not an error: nil and no change).
 func (t *Trusted) UpdateTimestamp(data []byte, local bool) error {
-	var ts fileMeta
-	env, err := parse(data, "timestamp", &ts)
+	env, ts, err := parseShared[fileMeta](data, "timestamp", t.memo != nil)
 	if err != nil {
 		return err
 	}
@@ -137,7 +157,7 @@ func (t *Trusted) UpdateTimestamp(data []byte, local bool) error {
 	// signed by rotated-out keys is no floor (the fast-forward defence,
 	// with the deletion in UpdateRoot). The hook trusts storage instead.
 	if !(local && t.hooks.skipRotationReset) {
-		if err := t.verify(env, "timestamp", t.root.Keys, t.root.Roles["timestamp"]); err != nil {
+		if err := t.verifyRoot(env, "timestamp", t.root, "timestamp"); err != nil {
 			return err
 		}
 	}
@@ -159,7 +179,7 @@ func (t *Trusted) UpdateTimestamp(data []byte, local bool) error {
 	if !local && t.expired(&ts.header) {
 		return fail(ErrExpired, fmt.Sprintf("timestamp v%d expired %s", ts.Version, ts.Expires.Format(time.RFC3339)))
 	}
-	t.timestamp = &ts
+	t.timestamp = ts
 	return nil
 }
 
@@ -180,12 +200,11 @@ func (t *Trusted) UpdateSnapshot(data []byte, local bool) (current bool, err err
 			return false, err
 		}
 	}
-	var s fileMeta
-	env, err := parse(data, "snapshot", &s)
+	env, s, err := parseShared[fileMeta](data, "snapshot", t.memo != nil)
 	if err != nil {
 		return false, err
 	}
-	if err := t.verify(env, "snapshot", t.root.Keys, t.root.Roles["snapshot"]); err != nil {
+	if err := t.verifyRoot(env, "snapshot", t.root, "snapshot"); err != nil {
 		return false, err
 	}
 	if old := t.snapshot; old != nil && !t.hooks.skipRollback {
@@ -204,7 +223,7 @@ func (t *Trusted) UpdateSnapshot(data []byte, local bool) (current bool, err err
 	}
 	isCurrent := s.Version == want.Version && !t.expired(&s.header)
 	if local {
-		t.snapshot = &s
+		t.snapshot = s
 		return isCurrent, nil
 	}
 	if s.Version != want.Version && !t.hooks.skipConsistency {
@@ -213,7 +232,7 @@ func (t *Trusted) UpdateSnapshot(data []byte, local bool) (current bool, err err
 	if t.expired(&s.header) {
 		return false, fail(ErrExpired, fmt.Sprintf("snapshot v%d expired %s", s.Version, s.Expires.Format(time.RFC3339)))
 	}
-	t.snapshot = &s
+	t.snapshot = s
 	return true, nil
 }
 
@@ -228,7 +247,7 @@ func (t *Trusted) MetaVersion(role string) int64 {
 
 // UpdateTargets trusts top-level targets (§5.6).
 func (t *Trusted) UpdateTargets(data []byte) error {
-	tg, err := t.checkTargets(data, "targets", t.root.Keys, t.root.Roles["targets"])
+	tg, err := t.checkTargets(data, "targets", sigKey{signer: t.root, role: "targets"}, t.root.Keys, t.root.Roles["targets"])
 	if err != nil {
 		return err
 	}
@@ -252,7 +271,9 @@ func (t *Trusted) UpdateDelegated(name string, data []byte) error {
 	if dr == nil {
 		return fail(ErrMalformed, "no delegation to "+name)
 	}
-	tg, err := t.checkTargets(data, name, t.targets.Delegations.Keys, role{KeyIDs: dr.KeyIDs, Threshold: dr.Threshold})
+	// The delegation is named by its parent document and its name: dr is
+	// the last role of that name in t.targets, as found above.
+	tg, err := t.checkTargets(data, name, sigKey{signer: t.targets, role: name}, t.targets.Delegations.Keys, role{KeyIDs: dr.KeyIDs, Threshold: dr.Threshold})
 	if err != nil {
 		return err
 	}
@@ -260,7 +281,9 @@ func (t *Trusted) UpdateDelegated(name string, data []byte) error {
 	return nil
 }
 
-func (t *Trusted) checkTargets(data []byte, name string, keys map[string]key, r role) (*targetsMeta, error) {
+// checkTargets checks a targets document against keys and r, which
+// k.signer and k.role determine (k.env is filled in here).
+func (t *Trusted) checkTargets(data []byte, name string, k sigKey, keys map[string]key, r role) (*targetsMeta, error) {
 	if t.snapshot == nil {
 		return nil, fail(ErrMalformed, name+" before snapshot")
 	}
@@ -273,12 +296,12 @@ func (t *Trusted) checkTargets(data []byte, name string, keys map[string]key, r 
 			return nil, err
 		}
 	}
-	var tg targetsMeta
-	env, err := parse(data, "targets", &tg)
+	env, tg, err := parseShared[targetsMeta](data, "targets", t.memo != nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.verify(env, name, keys, r); err != nil {
+	k.env = env
+	if err := t.verify(env, name, k, keys, r); err != nil {
 		return nil, err
 	}
 	if tg.Version != want.Version && !t.hooks.skipConsistency {
@@ -287,7 +310,7 @@ func (t *Trusted) checkTargets(data []byte, name string, keys map[string]key, r 
 	if t.expired(&tg.header) {
 		return nil, fail(ErrExpired, fmt.Sprintf("%s v%d expired %s", name, tg.Version, tg.Expires.Format(time.RFC3339)))
 	}
-	return &tg, nil
+	return tg, nil
 }
 
 // checkLengthHashes checks data against the length and hashes a parent
