@@ -103,10 +103,15 @@ type Bin struct {
 // Niculescu-Mizil & Caruana, ICML 2005) of the examples idx in m
 // equal-width bins, the same bins ECE uses.
 func Reliability(o *Outputs, idx []int, m int) ([]Bin, error) {
-	v, err := ECE{Bins: m}.PerExample(o)
-	if err != nil {
+	if err := needRank(o, "ece"); err != nil {
 		return nil, err
 	}
+	return reliability(o.conf, o.correct, idx, m), nil
+}
+
+// reliability is Reliability from the examples' confidence and
+// correctness (what ECE keeps per example).
+func reliability(confidence, correct []float64, idx []int, m int) []Bin {
 	bins := make([]Bin, m)
 	conf := make([]float64, m)
 	corr := make([]float64, m)
@@ -114,10 +119,10 @@ func Reliability(o *Outputs, idx []int, m int) ([]Bin, error) {
 		bins[b].Lo, bins[b].Hi = float64(b)/float64(m), float64(b+1)/float64(m)
 	}
 	for _, i := range idx {
-		b := binOf(v.X[2*i], m)
+		b := binOf(confidence[i], m)
 		bins[b].Count++
-		conf[b] += v.X[2*i]
-		corr[b] += v.X[2*i+1]
+		conf[b] += confidence[i]
+		corr[b] += correct[i]
 	}
 	for b := range bins {
 		bins[b].Confidence, bins[b].Accuracy = Num(math.NaN()), Num(math.NaN())
@@ -125,5 +130,5 @@ func Reliability(o *Outputs, idx []int, m int) ([]Bin, error) {
 			bins[b].Confidence, bins[b].Accuracy = Num(conf[b]/n), Num(corr[b]/n)
 		}
 	}
-	return bins, nil
+	return bins
 }

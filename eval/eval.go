@@ -28,6 +28,9 @@ type Config struct {
 	ECEBins int
 	// BatchSize is the batch the predictors run at; 0 means 256.
 	BatchSize int
+	// ChunkRows is about how many rows EvaluateSource reads at a time
+	// (rounded up to whole batches); 0 means DefaultChunkRows.
+	ChunkRows int
 	// Temperature is the candidate's calibration temperature (its bundle's
 	// calibration.temperature): logits are divided by it before the
 	// softmax. 0 means 1.
@@ -36,7 +39,9 @@ type Config struct {
 
 // Evaluate scores cand (and base, when not nil) on every example of d and
 // estimates every metric on every slice. The report's Model and Baseline
-// carry the predictors' names; callers fill in versions and paths.
+// carry the predictors' names; callers fill in versions and paths. It
+// holds d and both models' scores whole; EvaluateSource computes the same
+// report a chunk of rows at a time.
 func Evaluate(ctx context.Context, d *dataset.Dataset, cand, base Predictor, cfg Config) (*Report, error) {
 	if d.N == 0 {
 		return nil, fmt.Errorf("eval: the data set has no examples")
@@ -45,37 +50,13 @@ func Evaluate(ctx context.Context, d *dataset.Dataset, cand, base Predictor, cfg
 	if err != nil {
 		return nil, err
 	}
-	bins := cfg.ECEBins
-	if bins <= 0 {
-		bins = DefaultECEBins
-	}
-	names := cfg.Metrics
-	if len(names) == 0 {
-		names = DefaultMetrics(cfg.Task)
-	}
-	metrics, err := lookupAll(names, bins)
+	r, metrics, err := newReport(d.Path, d.Format, d.N, cand, cfg)
 	if err != nil {
 		return nil, err
-	}
-	r := &Report{
-		Schema:    Schema,
-		Model:     ModelInfo{Name: cand.Name(), Kind: kindOf(cand)},
-		Data:      DataInfo{Path: d.Path, Format: d.Format, Examples: d.N},
-		Task:      cfg.Task,
-		Labels:    cfg.Labels,
-		Bootstrap: cfg.Bootstrap.withDefaults(),
-		ECEBins:   bins,
-		Pass:      true,
-	}
-	for _, m := range metrics {
-		r.Metrics = append(r.Metrics, MetricInfo{Name: m.Name(), HigherIsBetter: m.HigherIsBetter()})
 	}
 	candOut, candVals, err := score(ctx, cand, d, labels, metrics, cfg, cfg.Temperature)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Task != Regression {
-		r.Scores = candOut.Kind
 	}
 	var baseOut *Outputs
 	var baseVals []Values
@@ -94,35 +75,104 @@ func Evaluate(ctx context.Context, d *dataset.Dataset, cand, base Predictor, cfg
 		}
 		slices = append(slices, s...)
 	}
-	for _, s := range slices {
-		if err := ctx.Err(); err != nil {
+	c, err := scoredOf(candOut, candVals, cfg.Task)
+	if err != nil {
+		return nil, err
+	}
+	var b *scored
+	if baseOut != nil {
+		if b, err = scoredOf(baseOut, baseVals, cfg.Task); err != nil {
 			return nil, err
 		}
-		est := r.Bootstrap.Run(s.Key(), metrics, candVals, baseVals, s.Index)
+	}
+	return r, r.finish(ctx, metrics, slices, c, b, cfg.Task)
+}
+
+// newReport starts the report of cand under cfg and resolves the metrics.
+func newReport(path, format string, n int, cand Predictor, cfg Config) (*Report, []Metric, error) {
+	bins := cfg.ECEBins
+	if bins <= 0 {
+		bins = DefaultECEBins
+	}
+	names := cfg.Metrics
+	if len(names) == 0 {
+		names = DefaultMetrics(cfg.Task)
+	}
+	metrics, err := lookupAll(names, bins)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &Report{
+		Schema:    Schema,
+		Model:     ModelInfo{Name: cand.Name(), Kind: kindOf(cand)},
+		Data:      DataInfo{Path: path, Format: format, Examples: n},
+		Task:      cfg.Task,
+		Labels:    cfg.Labels,
+		Bootstrap: cfg.Bootstrap.withDefaults(),
+		ECEBins:   bins,
+		Pass:      true,
+	}
+	for _, m := range metrics {
+		r.Metrics = append(r.Metrics, MetricInfo{Name: m.Name(), HigherIsBetter: m.HigherIsBetter()})
+	}
+	return r, metrics, nil
+}
+
+// scored is what the report needs of one model's scores: every metric's
+// per-example values and, for ranking and classification, the score kind
+// and each example's confidence and correctness (the reliability diagram
+// and the risk–coverage curve).
+type scored struct {
+	kind          ScoreKind
+	vals          []Values
+	conf, correct []float64
+}
+
+// scoredOf is what the report needs of the outputs o with the metrics'
+// values vals.
+func scoredOf(o *Outputs, vals []Values, task Task) (*scored, error) {
+	sc := &scored{kind: o.Kind, vals: vals}
+	if task != Regression {
+		if err := o.prepare(); err != nil {
+			return nil, err
+		}
+		sc.conf, sc.correct = o.conf, o.correct
+	}
+	return sc, nil
+}
+
+// finish estimates every metric on every slice (the first is every
+// example) and, for ranking and classification, the calibration and the
+// risk–coverage curve. base is nil without a baseline.
+func (r *Report) finish(ctx context.Context, metrics []Metric, slices []Slice, cand, base *scored, task Task) error {
+	if task != Regression {
+		r.Scores = cand.kind
+	}
+	var baseVals []Values
+	if base != nil {
+		baseVals = base.vals
+	}
+	for _, s := range slices {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		est := r.Bootstrap.Run(s.Key(), metrics, cand.vals, baseVals, s.Index)
 		sr := SliceResult{Key: s.Key(), Column: s.Column, Value: s.Value, Examples: len(s.Index), Metrics: map[string]Estimate{}}
 		for j, m := range metrics {
 			sr.Metrics[m.Name()] = est[j]
 		}
 		r.Slices = append(r.Slices, sr)
 	}
-	if cfg.Task != Regression {
+	if task != Regression {
 		all := slices[0].Index
-		c := &Calibration{}
-		if c.Candidate, err = Reliability(candOut, all, bins); err != nil {
-			return nil, err
-		}
-		if baseOut != nil {
-			if c.Baseline, err = Reliability(baseOut, all, bins); err != nil {
-				return nil, err
-			}
+		c := &Calibration{Candidate: reliability(cand.conf, cand.correct, all, r.ECEBins)}
+		if base != nil {
+			c.Baseline = reliability(base.conf, base.correct, all, r.ECEBins)
 		}
 		r.Calibration = c
-		if err := candOut.prepare(); err != nil {
-			return nil, err
-		}
-		r.RiskCoverage = NewRiskCoverage(candOut.conf, candOut.correct, all, DefaultRiskCoveragePoints)
+		r.RiskCoverage = NewRiskCoverage(cand.conf, cand.correct, all, DefaultRiskCoveragePoints)
 	}
-	return r, nil
+	return nil
 }
 
 func kindOf(p Predictor) string {

@@ -27,6 +27,7 @@ type Predictability struct {
 	Clamped  bool    `json:"clamped,omitempty"`
 	idx      []int   // the user's examples
 	seq      []int64 // the sequence
+	hits     float64 // the model's top-1 hits on them, when scored
 }
 
 // LZEntropy is the Lempel-Ziv estimate of the entropy rate of seq in bits
@@ -151,17 +152,22 @@ func UserPredictability(d *dataset.Dataset, userCol, seqCol string) ([]Predictab
 		out[j].seq = append(out[j].seq, int64(seq[i]))
 	}
 	for j := range out {
-		p := &out[j]
-		distinct := map[int64]bool{}
-		for _, s := range p.seq {
-			distinct[s] = true
-		}
-		p.Length, p.Distinct = len(p.seq), len(distinct)
-		s := LZEntropy(p.seq)
-		pi, clamped := MaxPredictability(s, p.Distinct)
-		p.Entropy, p.PiMax, p.Clamped = Num(s), Num(pi), clamped
+		out[j].bound()
 	}
 	return out, nil
+}
+
+// bound computes the user's Length, Distinct, Entropy and PiMax from its
+// sequence.
+func (p *Predictability) bound() {
+	distinct := map[int64]bool{}
+	for _, s := range p.seq {
+		distinct[s] = true
+	}
+	p.Length, p.Distinct = len(p.seq), len(distinct)
+	s := LZEntropy(p.seq)
+	pi, clamped := MaxPredictability(s, p.Distinct)
+	p.Entropy, p.PiMax, p.Clamped = Num(s), Num(pi), clamped
 }
 
 // PredictabilitySummary compares a model's accuracy with the users'
@@ -186,6 +192,20 @@ type PredictabilitySummary struct {
 // (hit[i] is 1 when the model's top-ranked candidate was right on example
 // i), the per-user Acc@1.
 func Summarize(per []Predictability, hit []float64) PredictabilitySummary {
+	if hit != nil {
+		for j := range per {
+			p := &per[j]
+			p.hits = 0
+			for _, i := range p.idx {
+				p.hits += hit[i]
+			}
+		}
+	}
+	return summarize(per, hit != nil)
+}
+
+// summarize is Summarize with each user's hits counted (when scored).
+func summarize(per []Predictability, scored bool) PredictabilitySummary {
 	s := PredictabilitySummary{Users: len(per), PerUser: per}
 	if len(per) == 0 {
 		return s
@@ -201,12 +221,8 @@ func Summarize(per []Predictability, hit []float64) PredictabilitySummary {
 		pis[j] = float64(p.PiMax)
 		sumPi += float64(p.PiMax)
 		sumS += float64(p.Entropy)
-		if hit != nil {
-			var h float64
-			for _, i := range p.idx {
-				h += hit[i]
-			}
-			a := Num(h / float64(len(p.idx)))
+		if scored {
+			a := Num(p.hits / float64(p.Length))
 			p.Acc1 = &a
 			sumAcc += float64(a)
 		}
@@ -218,7 +234,7 @@ func Summarize(per []Predictability, hit []float64) PredictabilitySummary {
 	if len(pis)%2 == 0 {
 		s.MedianPi = Num((pis[len(pis)/2-1] + pis[len(pis)/2]) / 2)
 	}
-	if hit != nil {
+	if scored {
 		acc, ratio := Num(sumAcc/n), Num(sumAcc/n/(sumPi/n))
 		s.MeanAcc1, s.Ratio = &acc, &ratio
 	}
@@ -237,7 +253,13 @@ func TopOneHits(ctx context.Context, p Predictor, d *dataset.Dataset, labels str
 	if err != nil {
 		return nil, err
 	}
-	hit := make([]float64, d.N)
+	return topOneHits(s, lab), nil
+}
+
+// topOneHits is, per example of s, 1 when its highest-scoring candidate
+// (the lowest index among ties) is the label, else 0.
+func topOneHits(s Scores, lab []float64) []float64 {
+	hit := make([]float64, len(lab))
 	for i := range hit {
 		row := s.Row(i)
 		best := 0
@@ -250,5 +272,5 @@ func TopOneHits(ctx context.Context, p Predictor, d *dataset.Dataset, labels str
 			hit[i] = 1
 		}
 	}
-	return hit, nil
+	return hit
 }

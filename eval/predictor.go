@@ -63,11 +63,13 @@ func PredictAll(ctx context.Context, p Predictor, d *dataset.Dataset, batch int)
 // data set's column of the same name, converted to the input's dtype and,
 // when the widths agree, reshaped to its per-example shape (so a [N] column
 // feeds a [batch, 1] input). The scores are one output's values, flattened
-// per example.
+// per example. Bind points it at another data set (the next chunk of a
+// Source) without a new session.
 type ModelPredictor struct {
 	name   string
+	model  *engine.Model
 	sess   *engine.Session
-	cols   []*tensor.Tensor // per graph input, whole data set
+	cols   []*tensor.Tensor // per graph input, the bound data set
 	fixed  int              // the batch dimension when the graph fixes it, else 0
 	output int
 }
@@ -75,7 +77,7 @@ type ModelPredictor struct {
 // NewModelPredictor binds m's inputs to d's columns. output names the graph
 // output holding the scores; empty means the first.
 func NewModelPredictor(name string, m *engine.Model, d *dataset.Dataset, output string) (*ModelPredictor, error) {
-	p := &ModelPredictor{name: name, sess: m.NewSession()}
+	p := &ModelPredictor{name: name, model: m, sess: m.NewSession()}
 	outs := m.OutputNames()
 	p.output = -1
 	for i, o := range outs {
@@ -86,21 +88,31 @@ func NewModelPredictor(name string, m *engine.Model, d *dataset.Dataset, output 
 	if p.output < 0 {
 		return nil, fmt.Errorf("eval: model %s has no output %q (outputs: %v)", name, output, outs)
 	}
+	if err := p.Bind(d); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Bind feeds the model's inputs from d's columns from now on.
+func (p *ModelPredictor) Bind(d *dataset.Dataset) error {
+	name := p.name
 	fixed := 0
-	for _, in := range m.Graph().Inputs {
+	cols := make([]*tensor.Tensor, 0, len(p.model.Graph().Inputs))
+	for _, in := range p.model.Graph().Inputs {
 		col, ok := d.Column(in.Name)
 		if !ok {
-			return nil, fmt.Errorf("eval: model %s input %q has no column in the data (columns: %v)", name, in.Name, d.Columns())
+			return fmt.Errorf("eval: model %s input %q has no column in the data (columns: %v)", name, in.Name, d.Columns())
 		}
 		col, err := dataset.Convert(col, in.Type.DType)
 		if err != nil {
-			return nil, fmt.Errorf("eval: model %s input %q: %w", name, in.Name, err)
+			return fmt.Errorf("eval: model %s input %q: %w", name, in.Name, err)
 		}
 		if in.Type.Known && len(in.Type.Shape) > 0 {
 			dims := in.Type.Shape
 			if dims[0].IsFixed() {
 				if fixed != 0 && fixed != int(dims[0].Size) {
-					return nil, fmt.Errorf("eval: model %s fixes different batch sizes on its inputs", name)
+					return fmt.Errorf("eval: model %s fixes different batch sizes on its inputs", name)
 				}
 				fixed = int(dims[0].Size)
 			}
@@ -120,10 +132,10 @@ func NewModelPredictor(name string, m *engine.Model, d *dataset.Dataset, output 
 				col = &tensor.Tensor{DType: col.DType, Shape: shape, Raw: col.Raw, Strs: col.Strs}
 			}
 		}
-		p.cols = append(p.cols, col)
+		cols = append(cols, col)
 	}
-	p.fixed = fixed
-	return p, nil
+	p.cols, p.fixed = cols, fixed
+	return nil
 }
 
 // Name is the model's name.

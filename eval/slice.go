@@ -97,34 +97,69 @@ func All(n int) Slice {
 
 // Slices cuts d by spec; empty slices are left out.
 func Slices(d *dataset.Dataset, spec SliceSpec) ([]Slice, error) {
-	if err := spec.check(); err != nil {
-		return nil, err
-	}
-	t, err := sliceColumn(d, spec)
+	c, err := newSlicer(spec)
 	if err != nil {
 		return nil, err
 	}
+	if err := c.add(d, 0); err != nil {
+		return nil, err
+	}
+	return c.slices(), nil
+}
+
+// slicer cuts a data set by one spec a chunk of rows at a time: Slices
+// over the chunks in order is Slices over the whole.
+type slicer struct {
+	spec   SliceSpec
+	groups map[string][]int
+	order  []string           // keys in order of first appearance
+	vals   map[string]float64 // categorical numbers: each key's value
+	kind   string             // "strings", "edges" or "categories", from the first chunk
+}
+
+func newSlicer(spec SliceSpec) (*slicer, error) {
+	if err := spec.check(); err != nil {
+		return nil, err
+	}
+	return &slicer{spec: spec, groups: map[string][]int{}, vals: map[string]float64{}}, nil
+}
+
+// add cuts the chunk d, whose first row is row lo of the whole.
+func (c *slicer) add(d *dataset.Dataset, lo int) error {
+	spec := c.spec
+	t, err := sliceColumn(d, spec)
+	if err != nil {
+		return err
+	}
 	if dataset.Width(t) != 1 {
-		return nil, fmt.Errorf("eval: slice column %q has %d values per example; want a scalar (or len(%s))", spec.Column, dataset.Width(t), spec.Column)
+		return fmt.Errorf("eval: slice column %q has %d values per example; want a scalar (or len(%s))", spec.Column, dataset.Width(t), spec.Column)
 	}
-	groups := map[string][]int{}
-	var order []string
 	add := func(key string, i int) {
-		if _, ok := groups[key]; !ok {
-			order = append(order, key)
+		if _, ok := c.groups[key]; !ok {
+			c.order = append(c.order, key)
 		}
-		groups[key] = append(groups[key], i)
+		c.groups[key] = append(c.groups[key], lo+i)
 	}
+	kind := "categories"
 	switch {
 	case t.DType == tensor.String:
+		kind = "strings"
+	case len(spec.Edges) > 0:
+		kind = "edges"
+	}
+	if c.kind != "" && c.kind != kind {
+		return fmt.Errorf("eval: slice column %q changes type between rows", spec.Column)
+	}
+	c.kind = kind
+	switch kind {
+	case "strings":
 		if len(spec.Edges) > 0 {
-			return nil, fmt.Errorf("eval: slice column %q holds strings; edges apply to numbers", spec.Column)
+			return fmt.Errorf("eval: slice column %q holds strings; edges apply to numbers", spec.Column)
 		}
 		for i, s := range t.Strs {
 			add(s, i)
 		}
-		sort.Strings(order)
-	case len(spec.Edges) > 0:
+	case "edges":
 		e := spec.Edges
 		for i := range d.N {
 			x := t.Float64At(i)
@@ -135,25 +170,37 @@ func Slices(d *dataset.Dataset, spec SliceSpec) ([]Slice, error) {
 			b := sort.Search(len(e), func(j int) bool { return e[j] > x }) // bins below x's
 			add(binLabel(e, b), i)
 		}
-		sort.Slice(order, func(a, b int) bool { return binRank(e, order[a]) < binRank(e, order[b]) })
 	default:
-		vals := map[string]float64{}
 		for i := range d.N {
 			x := t.Float64At(i)
 			k := fmtNum(x)
-			vals[k] = x
+			c.vals[k] = x
 			add(k, i)
-			if len(groups) > MaxCategories {
-				return nil, fmt.Errorf("eval: slice column %q has more than %d distinct values; give bin edges (%s:E0,E1,…)", spec.Column, MaxCategories, spec.Column)
+			if len(c.groups) > MaxCategories {
+				return fmt.Errorf("eval: slice column %q has more than %d distinct values; give bin edges (%s:E0,E1,…)", spec.Column, MaxCategories, spec.Column)
 			}
 		}
-		sort.Slice(order, func(a, b int) bool { return vals[order[a]] < vals[order[b]] })
+	}
+	return nil
+}
+
+// slices returns the non-empty slices, sorted by value.
+func (c *slicer) slices() []Slice {
+	order := c.order
+	switch c.kind {
+	case "strings":
+		sort.Strings(order)
+	case "edges":
+		e := c.spec.Edges
+		sort.Slice(order, func(a, b int) bool { return binRank(e, order[a]) < binRank(e, order[b]) })
+	default:
+		sort.Slice(order, func(a, b int) bool { return c.vals[order[a]] < c.vals[order[b]] })
 	}
 	out := make([]Slice, len(order))
 	for i, k := range order {
-		out[i] = Slice{Column: spec.Column, Value: k, Index: groups[k]}
+		out[i] = Slice{Column: c.spec.Column, Value: k, Index: c.groups[k]}
 	}
-	return out, nil
+	return out
 }
 
 // sliceColumn returns the column spec names, deriving len(NAME).

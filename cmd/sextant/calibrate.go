@@ -22,7 +22,7 @@ type calibrateFlags struct {
 	model, data, labels, logits, measure, version, out string
 	server                                             string
 	target                                             float64
-	batch                                              int
+	batch, chunk                                       int
 }
 
 func newCalibrateCmd(e *env) *cobra.Command {
@@ -45,7 +45,10 @@ flagship ETA pair: inputs "route" and "free_flow_s", output "eta_s"): no
 temperature is fitted; instead the deferral head (models/flagship) is
 fitted on the two models' outputs over the data — no labels needed — and
 added as the output "confidence", which the device router reads as the
-cascade's confidence, and the threshold is chosen on it.`,
+cascade's confidence, and the threshold is chosen on it.
+
+A Parquet table is read --chunk-rows rows at a time: what is kept is a few
+numbers per example (with temperature scaling, the logits), not the table.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCalibrate(cmd, e, f) },
 	}
@@ -59,6 +62,7 @@ cascade's confidence, and the threshold is chosen on it.`,
 	fl.StringVar(&f.version, "version", "", "version of the written bundle (default: unchanged); the input's becomes its parent")
 	fl.StringVarP(&f.out, "output", "o", "", "bundle to write")
 	fl.IntVar(&f.batch, "batch", 256, "examples per model run")
+	fl.IntVar(&f.chunk, "chunk-rows", 0, "rows read at a time, rounded up to whole batches (default 2048)")
 	fl.StringVar(&f.server, "server", "", "regression: the server model (.sxm) to fit the deferral head against")
 	return cmd
 }
@@ -103,26 +107,49 @@ func runCalibrate(cmd *cobra.Command, e *env, f *calibrateFlags) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.model, err)
 	}
-	d, err := dataset.Read(f.data)
+	// The data is read a chunk of rows at a time; what is kept is a few
+	// numbers per example (the temperature's fit keeps the logits).
+	src, err := eval.OpenSource(f.data)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	head, err := src.Head(1)
 	if err != nil {
 		return err
 	}
 	if f.server != "" {
-		return calibrateDeferral(cmd, e, f, b, m, d)
+		return calibrateDeferral(cmd, e, f, b, m, src, head)
 	}
-	labels, err := eval.Labels(d, f.labels)
-	if err != nil {
+	if _, err := eval.Labels(head, f.labels); err != nil {
 		return err
 	}
 	output := f.logits
 	if output == "" && len(b.Manifest.Signature.Outputs) > 0 {
 		output = b.Manifest.Signature.Outputs[0].Name
 	}
-	p, err := eval.NewModelPredictor(b.Manifest.Name, m, d, output)
+	p, err := eval.NewModelPredictor(b.Manifest.Name, m, head, output)
 	if err != nil {
 		return err
 	}
-	scores, err := eval.PredictAll(cmd.Context(), p, d, f.batch)
+	var (
+		scores eval.Scores
+		labels []float64
+	)
+	err = src.Each(cmd.Context(), f.chunk, f.batch, nil, func(_ int, d *dataset.Dataset) error {
+		l, err := eval.Labels(d, f.labels)
+		if err != nil {
+			return err
+		}
+		s, err := eval.PredictChunk(cmd.Context(), p, d, f.batch)
+		if err != nil {
+			return err
+		}
+		labels = append(labels, l...)
+		scores.Width = s.Width
+		scores.Values = append(scores.Values, s.Values...)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -177,55 +204,100 @@ func writeCalibrated(f *calibrateFlags, b *bundle.Bundle, man *bundle.Manifest) 
 }
 
 // calibrateDeferral fits the flagship ETA deferral head of the model m
-// (compiled from a copy of b) against --server on d, adds it to b's graph
-// as the output "confidence" and sets the cascade threshold for
-// --target-escalation.
-func calibrateDeferral(cmd *cobra.Command, e *env, f *calibrateFlags, b *bundle.Bundle, m *engine.Model, d *dataset.Dataset) error {
+// (compiled from a copy of b) against --server on src, adds it to b's
+// graph as the output "confidence" and sets the cascade threshold for
+// --target-escalation. It reads src twice a chunk at a time: the models'
+// ETAs and the fit's normal equations, then the head's confidence; what
+// it keeps is a few numbers per trip. first is src's first row.
+func calibrateDeferral(cmd *cobra.Command, e *env, f *calibrateFlags, b *bundle.Bundle, m *engine.Model, src *eval.Source, first *dataset.Dataset) error {
 	ctx := cmd.Context()
 	srv, err := openEvalModel(f.server)
 	if err != nil {
 		return err
 	}
 	defer srv.close()
-	etas := func(name string, m *engine.Model) ([]float64, error) {
-		p, err := eval.NewModelPredictor(name, m, d, "eta_s")
-		if err != nil {
-			return nil, err
-		}
-		s, err := eval.PredictAll(ctx, p, d, f.batch)
-		if err != nil {
-			return nil, err
-		}
-		if s.Width != 1 {
-			return nil, fmt.Errorf("%s: eta_s has %d values per example, want 1", name, s.Width)
-		}
-		return s.Values, nil
-	}
-	small, err := etas(b.Manifest.Name, m)
-	if err != nil {
-		return err
-	}
-	server, err := etas(srv.info.Name, srv.model)
-	if err != nil {
-		return err
-	}
-	col, ok := d.Column("route")
+	col, ok := first.Column("route")
 	if !ok {
 		return fmt.Errorf("%s: no column \"route\" (make it with sextant data features --kind eta)", f.data)
 	}
 	width := dataset.Width(col)
-	rt, err := d.As("route", tensor.Float32, []int{width})
+	predictors := make([]eval.Predictor, 2)
+	for i, mm := range []struct {
+		name string
+		m    *engine.Model
+	}{{b.Manifest.Name, m}, {srv.info.Name, srv.model}} {
+		if predictors[i], err = eval.NewModelPredictor(mm.name, mm.m, first, "eta_s"); err != nil {
+			return err
+		}
+	}
+	route := func(d *dataset.Dataset) ([]float32, error) {
+		rt, err := d.As("route", tensor.Float32, []int{width})
+		if err != nil {
+			return nil, err
+		}
+		return tensor.Data[float32](rt), nil
+	}
+	var small, server []float64
+	fitter := flagship.NewDeferralFitter(width)
+	err = src.Each(ctx, f.chunk, f.batch, nil, func(_ int, d *dataset.Dataset) error {
+		var etas [2][]float64
+		for i, p := range predictors {
+			s, err := eval.PredictChunk(ctx, p, d, f.batch)
+			if err != nil {
+				return err
+			}
+			if s.Width != 1 {
+				return fmt.Errorf("%s: eta_s has %d values per example, want 1", p.Name(), s.Width)
+			}
+			etas[i] = s.Values
+		}
+		rt, err := route(d)
+		if err != nil {
+			return err
+		}
+		if err := fitter.Add(rt, etas[0], etas[1]); err != nil {
+			return err
+		}
+		small, server = append(small, etas[0]...), append(server, etas[1]...)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	route := tensor.Data[float32](rt)
-	head, err := flagship.FitDeferral(route, width, small, server, 1e-3)
+	if len(small) == 0 {
+		return fmt.Errorf("%s: no held-out examples", f.data)
+	}
+	head, err := fitter.Fit(1e-3)
 	if err != nil {
 		return err
 	}
-	conf := make([]float64, len(small))
-	for i := range conf {
-		conf[i] = head.Confidence(route[i*width:(i+1)*width], small[i])
+	// The confidence of every trip, and its label when the data has one.
+	conf := make([]float64, 0, len(small))
+	var labels []float64
+	_, labelErr := eval.Labels(first, f.labels)
+	cols := []string{"route"}
+	if labelErr == nil {
+		cols = append(cols, f.labels)
+	}
+	err = src.Each(ctx, f.chunk, f.batch, cols, func(lo int, d *dataset.Dataset) error {
+		rt, err := route(d)
+		if err != nil {
+			return err
+		}
+		for i := range d.N {
+			conf = append(conf, head.Confidence(rt[i*width:(i+1)*width], small[lo+i]))
+		}
+		if labelErr == nil {
+			l, err := eval.Labels(d, f.labels)
+			if err != nil { // no MAE without every label
+				labelErr, labels = err, nil
+			}
+			labels = append(labels, l...)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	threshold, err := eval.ThresholdForRate(conf, f.target)
 	if err != nil {
@@ -258,7 +330,7 @@ func calibrateDeferral(cmd *cobra.Command, e *env, f *calibrateFlags, b *bundle.
 	fmt.Fprintf(e.stdout, "%s %s: %d held-out examples, deferral head against %s\n", man.Name, man.Version, len(small), srv.info.Name)
 	fmt.Fprintf(e.stdout, "threshold    %.4f   (score; %d of %d = %.1f%% below it, target %.1f%%)\n",
 		threshold, escalated, len(conf), 100*float64(escalated)/float64(len(conf)), 100*f.target)
-	if labels, err := eval.Labels(d, f.labels); err == nil {
+	if labels != nil {
 		mae := func(p []float64) float64 {
 			s := 0.0
 			for i, v := range p {

@@ -132,8 +132,8 @@ func (s *story) evaluateV1(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	return fmt.Sprintf("next destination Acc@1 %.3f vs Markov %.3f, Acc@5 %.3f; ETA small closes %.0f%% of the free-flow gap, server %.0f%%",
-		q.Acc1, q.MarkovAcc1, q.Acc5, 100*s.rep.ETA[0].GapClosed, 100*s.rep.ETA[1].GapClosed), nil
+	return fmt.Sprintf("next destination Acc@1 %.3f vs Markov %.3f, Acc@5 %.3f (held-out week of %s); ETA small closes %.0f%% of the free-flow gap, server %.0f%% (held-out trips of %s)",
+		q.Acc1, q.MarkovAcc1, q.Acc5, q.Scored, 100*s.rep.ETA[0].GapClosed, 100*s.rep.ETA[1].GapClosed, s.rep.ETA[0].Scored), nil
 }
 
 // packageV1 makes the trained bundles shippable: next destination with
@@ -143,7 +143,7 @@ func (s *story) packageV1(ctx context.Context) (string, error) {
 	// The small ETA model learns when to defer: a head fitted on how much
 	// the server model would change its answer (no labels needed), with
 	// the cascade threshold set for about 5 % of requests.
-	etaTest, err := s.table("eta", "test")
+	etaTest, err := s.whole("eta", "test")
 	if err != nil {
 		return "", err
 	}

@@ -61,13 +61,14 @@ svg{max-width:100%;height:auto}.note{color:#555;font-size:.9em}
 <table><thead><tr><th>version</th><th class="n">examples</th><th class="n">Acc@1</th><th class="n">Markov Acc@1</th><th class="n">Acc@5</th><th class="n">MRR</th><th class="n">mean user Acc@1</th><th class="n">mean Π<sub>max</sub></th></tr></thead><tbody>
 {{range .Quality}}<tr><td>{{.Label}} v{{.Version}}</td><td class="n">{{.Examples}}</td><td class="n">{{f3 .Acc1}}</td><td class="n">{{f3 .MarkovAcc1}}</td><td class="n">{{f3 .Acc5}}</td><td class="n">{{f3 .MRR}}</td><td class="n">{{f3 .MeanUserAcc1}}</td><td class="n">{{f3 .PiMax}}</td></tr>{{end}}
 </tbody></table>
-<p class="note">Held-out last week of every user. Π<sub>max</sub> is each user's predictability (Lempel-Ziv entropy and Fano's inequality, Song et al. 2010) on exactly the sequence scored: an upper bound on Acc@1 for long sequences.{{with index .Quality 0}}{{if gt .MeanUserAcc1 .PiMax}} Here the measured mean user Acc@1 exceeds the bound: one held-out week is too short a sequence for the Lempel-Ziv estimate, which then overstates the entropy (and the bound sees only the place sequence, not the time of week the model uses), so read it as indicative only.{{end}}{{end}}</p>{{end}}
+<p class="note">Held-out last week of {{with index .Quality 0}}{{or .Scored "every user"}}{{end}}. Π<sub>max</sub> is each user's predictability (Lempel-Ziv entropy and Fano's inequality, Song et al. 2010) on exactly the sequence scored: an upper bound on Acc@1 for long sequences.{{with index .Quality 0}}{{if gt .MeanUserAcc1 .PiMax}} Here the measured mean user Acc@1 exceeds the bound: one held-out week is too short a sequence for the Lempel-Ziv estimate, which then overstates the entropy (and the bound sees only the place sequence, not the time of week the model uses), so read it as indicative only.{{end}}{{end}}</p>{{end}}
 
 {{if .ETA}}<h2>ETA correction (hybrid)</h2>
 {{safeHTML (gapPlot .ETA)}}
 <table><thead><tr><th>model</th><th class="n">MAE (s)</th><th class="n">free-flow MAE (s)</th><th class="n">noise floor MAE (s)</th><th class="n">gap closed</th></tr></thead><tbody>
 {{range .ETA}}<tr><td>{{.Label}}</td><td class="n">{{f1 .MAE}}</td><td class="n">{{f1 .FreeFlowMAE}}</td><td class="n">{{f1 .FloorMAE}}</td><td class="n">{{pct .GapClosed}}</td></tr>{{end}}
-</tbody></table>{{end}}
+</tbody></table>
+<p class="note">Held-out trips of {{with index .ETA 0}}{{or .Scored "every user"}}{{end}}.</p>{{end}}
 
 {{if .Privacy}}<h2>Privacy cost</h2>
 <table><thead><tr><th>version</th><th>source</th><th class="n">ε</th><th class="n">δ</th></tr></thead><tbody>

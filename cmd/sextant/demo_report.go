@@ -63,9 +63,9 @@ type demoQuality struct {
 	// and MeanUserAcc1 the mean per-user Acc@1 it bounds.
 	PiMax        float64 `json:"mean_pi_max"`
 	MeanUserAcc1 float64 `json:"mean_user_acc@1"`
-	// Sample says which users' held-out weeks were scored when not all
-	// ("the first 10000 of 100000 users …"); "" for all.
-	Sample string `json:"sample,omitempty"`
+	// Scored says whose held-out weeks were scored ("all 100000 users
+	// (2012345 rows)").
+	Scored string `json:"scored,omitempty"`
 }
 
 // demoETA is an ETA model's error on the held-out trips.
@@ -77,8 +77,8 @@ type demoETA struct {
 	// GapClosed is the share of the free-flow − floor gap the model
 	// closes.
 	GapClosed float64 `json:"gap_closed"`
-	// Sample says whose held-out trips were scored when not all users'.
-	Sample string `json:"sample,omitempty"`
+	// Scored says whose held-out trips were scored.
+	Scored string `json:"scored,omitempty"`
 }
 
 type demoPrivacy struct {
@@ -226,11 +226,11 @@ func (r *demoReport) summary(w io.Writer, dir string) {
 		(time.Duration(r.Seconds * float64(time.Second))).Round(time.Second))
 	for _, q := range r.Quality {
 		fmt.Fprintf(w, "  next destination %-14s v%-6s Acc@1 %.3f (Markov %.3f)  Acc@5 %.3f  MRR %.3f  mean user Acc@1 %.3f of Π_max %.3f%s\n",
-			q.Label, q.Version, q.Acc1, q.MarkovAcc1, q.Acc5, q.MRR, q.MeanUserAcc1, q.PiMax, sampleText(q.Sample))
+			q.Label, q.Version, q.Acc1, q.MarkovAcc1, q.Acc5, q.MRR, q.MeanUserAcc1, q.PiMax, scoredText("held-out week", q.Scored))
 	}
 	for _, e := range r.ETA {
 		fmt.Fprintf(w, "  ETA %-10s MAE %.1f s (free-flow %.1f s, noise floor %.1f s): closes %.0f%% of the gap%s\n",
-			e.Label, e.MAE, e.FreeFlowMAE, e.FloorMAE, 100*e.GapClosed, sampleText(e.Sample))
+			e.Label, e.MAE, e.FreeFlowMAE, e.FloorMAE, 100*e.GapClosed, scoredText("held-out trips", e.Scored))
 	}
 	for _, p := range r.Privacy {
 		fmt.Fprintf(w, "  privacy %-28s (ε %.2f, δ %g) — %s\n", p.Version, p.Epsilon, p.Delta, p.Source)
@@ -281,10 +281,11 @@ func (r *demoReport) summary(w io.Writer, dir string) {
 	fmt.Fprintf(w, "Report: %s (numbers: %s)\n", filepath.Join(dir, "report.html"), filepath.Join(dir, "report.json"))
 }
 
-// sampleText is a summary line's note of a sampled evaluation.
-func sampleText(sample string) string {
-	if sample == "" {
+// scoredText is a summary line's note of what was evaluated: " — what
+// of scored".
+func scoredText(what, scored string) string {
+	if scored == "" {
 		return ""
 	}
-	return " — held out of " + sample
+	return " — " + what + " of " + scored
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -10,13 +11,15 @@ import (
 	"github.com/sextant-ml/sextant/tensor"
 )
 
-// sampleUsers bounds the users whose rows the demo's central steps read
-// whole — the held-out evaluation, the ETA models' training and the
-// calibration — so their memory stays that of a 10,000-phone run however
-// large the fleet: past it they read the first sampleUsers users' rows
-// (the tables are grouped by user, in the order users were generated, so
-// that is a sample independent of the data). Each phone still trains and
-// serves on its own rows.
+// sampleUsers bounds the users whose rows the ETA models' training reads
+// whole (sextant train holds its table in memory), so its memory stays
+// that of a 10,000-phone run however large the fleet: past it, it reads
+// the first sampleUsers users' trips (the tables are grouped by user, in
+// the order users were generated, so that is a sample independent of the
+// data). The held-out evaluation and the calibration read every user:
+// eval, predictability and calibrate stream their table a chunk of rows
+// at a time (eval.Source). Each phone still trains and serves on its own
+// rows.
 const sampleUsers = 10000
 
 // demoTable is a table the demo reads centrally: the whole of a feature
@@ -38,6 +41,18 @@ func (t demoTable) note() string {
 	return fmt.Sprintf("the first %d of %d users (%d of %d rows)", t.users, t.of, t.rows, t.total)
 }
 
+// scope says which rows the table holds: "all 1000 users (20621 rows)",
+// or a sample's note; "" for a table not grouped by user.
+func (t demoTable) scope() string {
+	switch {
+	case t.sampled():
+		return t.note()
+	case t.of == 0:
+		return ""
+	}
+	return fmt.Sprintf("all %d users (%d rows)", t.users, t.rows)
+}
+
 // tableCache holds the demo's central tables, made once each.
 type tableCache struct {
 	mu     sync.Mutex
@@ -48,6 +63,13 @@ type tableCache struct {
 // first sampleUsers users written once as data/dir/split-sample.parquet.
 func (s *story) table(dir, split string) (demoTable, error) {
 	return s.tables.get(s.path("data", dir, split+".parquet"), s.path("data", dir, split+"-sample.parquet"), sampleUsers)
+}
+
+// whole returns data/dir/split.parquet itself, described: what the demo
+// evaluates and calibrates on (eval and calibrate stream it).
+func (s *story) whole(dir, split string) (demoTable, error) {
+	src := s.path("data", dir, split+".parquet")
+	return s.tables.get(src, src, math.MaxInt)
 }
 
 // golden returns data/dir/golden.parquet, the first user's rows of the

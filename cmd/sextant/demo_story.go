@@ -255,7 +255,7 @@ const maxDPBatch = 500
 // evaluate scores a next-destination bundle on the held-out week against
 // the Markov baseline and the users' predictability bound, and records it.
 func (s *story) evaluate(ctx context.Context, label, model string) (*demoQuality, error) {
-	tab, err := s.table("nd", "test")
+	tab, err := s.whole("nd", "test")
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ func (s *story) evaluate(ctx context.Context, label, model string) (*demoQuality
 	if err := json.Unmarshal(out, &rep); err != nil {
 		return nil, fmt.Errorf("eval output: %w", err)
 	}
-	q := &demoQuality{Label: label, Model: rep.Model.Name, Version: rep.Model.Version, Examples: rep.Data.Examples, Sample: tab.note()}
+	q := &demoQuality{Label: label, Model: rep.Model.Name, Version: rep.Model.Version, Examples: rep.Data.Examples, Scored: tab.scope()}
 	for _, sl := range rep.Slices {
 		if sl.Key != "all" {
 			continue
@@ -307,12 +307,12 @@ func (s *story) evaluate(ctx context.Context, label, model string) (*demoQuality
 // etaQuality scores an ETA bundle's travel times on the held-out trips
 // against the free-flow estimate and the simulator's noise floor.
 func (s *story) etaQuality(ctx context.Context, label, model string) error {
-	tab, err := s.table("eta", "test")
+	tab, err := s.whole("eta", "test")
 	if err != nil {
 		return err
 	}
 	test := tab.path
-	q := demoETA{Label: label, Sample: tab.note()}
+	q := demoETA{Label: label, Scored: tab.scope()}
 	for _, b := range []struct {
 		col string
 		dst *float64

@@ -25,7 +25,7 @@ type evalFlags struct {
 	metrics, profiles, slices                                          []string
 	asJSON                                                             bool
 	boot                                                               eval.Bootstrap
-	eceBins, batch, candidates, iterations, warmup                     int
+	eceBins, batch, chunk, candidates, iterations, warmup              int
 	history                                                            eval.History
 }
 
@@ -46,6 +46,11 @@ numeric column at those edges; len(COL) is the number of non-pad entries of a
 sequence column. The built-in baselines read the candidate history from
 --history-column (candidate indices, oldest first, --history-pad for empty
 slots).
+
+A Parquet table is read --chunk-rows rows at a time (rounded up to whole
+batches): memory is a chunk plus a few numbers per example (what the
+bootstrap resamples), not the table, and the numbers are those of the table
+read whole.
 
 Prints tables (or the JSON report with --json) and writes an HTML report with
 --report. Exits with status 1 when a gate fails.`,
@@ -71,6 +76,7 @@ Prints tables (or the JSON report with --json) and writes an HTML report with
 	fl.Uint64Var(&f.boot.Seed, "seed", 1, "bootstrap seed")
 	fl.IntVar(&f.eceBins, "ece-bins", eval.DefaultECEBins, "equal-width bins of ECE and the reliability diagram")
 	fl.IntVar(&f.batch, "batch", 256, "examples per model run")
+	fl.IntVar(&f.chunk, "chunk-rows", 0, "rows read at a time, rounded up to whole batches (default 2048); memory is about a chunk plus a few numbers per example")
 	fl.StringVar(&f.history.Column, "history-column", f.history.Column, "built-in baselines: column of recent places as candidate indices, oldest first")
 	fl.Float64Var(&f.history.Pad, "history-pad", f.history.Pad, "built-in baselines: padding value in the history column")
 	fl.IntVar(&f.candidates, "candidates", 0, "built-in baselines: number of candidates K (default: the model's output width)")
@@ -123,12 +129,22 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	if f.model == "" || f.data == "" {
 		return fmt.Errorf("eval needs --model and --data")
 	}
-	d, err := dataset.Read(f.data)
+	// The data is read a chunk of rows at a time (eval.EvaluateSource):
+	// its head gives the columns' types and the latency inputs.
+	src, err := eval.OpenSource(f.data)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if src.N == 0 {
+		return fmt.Errorf("eval: the data set has no examples")
+	}
+	d, err := src.Head(f.batch)
 	if err != nil {
 		return err
 	}
 	cfg := eval.Config{Labels: f.labels, ScoreKind: eval.ScoreKind(f.scores), Metrics: f.metrics,
-		Bootstrap: f.boot, ECEBins: f.eceBins, BatchSize: f.batch, Temperature: bundleTemperature(f.model)}
+		Bootstrap: f.boot, ECEBins: f.eceBins, BatchSize: f.batch, ChunkRows: f.chunk, Temperature: bundleTemperature(f.model)}
 	switch cfg.ScoreKind {
 	case eval.AutoScores, eval.Logits, eval.Probabilities:
 	default:
@@ -198,7 +214,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		}
 	}
 
-	rep, err := eval.Evaluate(ctx, d, cp, bp, cfg)
+	rep, err := eval.EvaluateSource(ctx, src, cp, bp, cfg)
 	if err != nil {
 		return err
 	}
@@ -207,7 +223,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		rep.Baseline = baseInfo
 	}
 	for _, p := range profs {
-		res, err := measureEvalProfile(ctx, f, d, p)
+		res, err := measureEvalProfile(ctx, f, src, p)
 		if err != nil {
 			return err
 		}
@@ -244,13 +260,28 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 }
 
 // measureEvalProfile compiles a fresh copy of the candidate under p (the
-// engine takes ownership of the graph it compiles) and measures it.
-func measureEvalProfile(ctx context.Context, f *evalFlags, d *dataset.Dataset, p *profile.Profile) (eval.ProfileResult, error) {
+// engine takes ownership of the graph it compiles) and measures it on the
+// data's first rows: as many as it cycles through (the timed and warm-up
+// inferences, plus a fixed batch), so its inputs are those of the whole
+// data set.
+func measureEvalProfile(ctx context.Context, f *evalFlags, src *eval.Source, p *profile.Profile) (eval.ProfileResult, error) {
 	g, _, closeFn, err := loadEvalGraph(f.model)
 	if err != nil {
 		return eval.ProfileResult{}, err
 	}
 	defer closeFn()
+	rows := max(f.iterations, f.warmup, 200, 20)
+	for _, in := range g.Inputs {
+		if in.Type.Known && len(in.Type.Shape) > 0 && in.Type.Shape[0].IsFixed() {
+			rows += int(in.Type.Shape[0].Size)
+			break
+		}
+	}
+	rows++ // a batch of one past the last timed example
+	d, err := src.Head(rows)
+	if err != nil {
+		return eval.ProfileResult{}, err
+	}
 	return eval.MeasureProfile(ctx, g, d, p, eval.BenchConfig{Iterations: f.iterations, Warmup: f.warmup, Output: f.output})
 }
 

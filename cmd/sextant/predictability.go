@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/eval"
 )
 
@@ -16,7 +15,7 @@ func newPredictabilityCmd(e *env) *cobra.Command {
 	var (
 		data, model, users, seq, labels, output string
 		asJSON, perUser                         bool
-		batch                                   int
+		batch, chunk                            int
 	)
 	cmd := &cobra.Command{
 		Use:   "predictability --data D.parquet [--model M.sxm]",
@@ -27,36 +26,40 @@ user is the --sequence column (the next place's id) of their rows, in order;
 its Lempel-Ziv entropy rate and number of distinct places give Π_max by
 Fano's inequality. With --model it also scores the examples and reports the
 mean over users of the model's Acc@1 and its ratio to the mean Π_max (the
-next-destination bar asks for at least 0.85).`,
+next-destination bar asks for at least 0.85). A Parquet table is read
+--chunk-rows rows at a time; when it is grouped by user (as sextant data
+features writes it) each user's sequence is let go once scored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if data == "" {
 				return fmt.Errorf("predictability needs --data")
 			}
-			d, err := dataset.Read(data)
+			// Read a chunk of rows at a time; a user's sequence is let go
+			// once their bound is computed (eval.PredictabilityOfSource).
+			src, err := eval.OpenSource(data)
 			if err != nil {
 				return err
 			}
-			per, err := eval.UserPredictability(d, users, seq)
-			if err != nil {
-				return err
-			}
-			var hit []float64
+			defer src.Close()
+			var p eval.Predictor
 			if model != "" {
 				m, err := openEvalModel(model)
 				if err != nil {
 					return err
 				}
 				defer m.close()
-				p, err := eval.NewModelPredictor(m.info.Name, m.model, d, output)
+				head, err := src.Head(1)
 				if err != nil {
 					return err
 				}
-				if hit, err = eval.TopOneHits(cmd.Context(), p, d, labels, batch); err != nil {
+				if p, err = eval.NewModelPredictor(m.info.Name, m.model, head, output); err != nil {
 					return err
 				}
 			}
-			s := eval.Summarize(per, hit)
+			s, err := eval.PredictabilityOfSource(cmd.Context(), src, p, eval.PredictabilityConfig{User: users, Sequence: seq, Labels: labels, BatchSize: batch, ChunkRows: chunk})
+			if err != nil {
+				return err
+			}
 			if asJSON {
 				if !perUser {
 					s.PerUser = nil
@@ -93,5 +96,6 @@ next-destination bar asks for at least 0.85).`,
 	fl.BoolVar(&asJSON, "json", false, "print JSON")
 	fl.BoolVar(&perUser, "per-user", false, "list every user")
 	fl.IntVar(&batch, "batch", 256, "examples per model run")
+	fl.IntVar(&chunk, "chunk-rows", 0, "rows read at a time, rounded up to whole batches (default 2048)")
 	return cmd
 }

@@ -59,14 +59,40 @@ func FitDeferral(route []float32, d int, small, server []float64, ridge float64)
 	if n == 0 || d <= 0 || len(route) != n*d || len(server) != n {
 		return Deferral{}, fmt.Errorf("flagship: deferral fit on %d route values of width %d for %d and %d outputs", len(route), d, n, len(server))
 	}
-	// Normal equations (XᵀX + λI) β = Xᵀy with X = [route, 1].
+	f := NewDeferralFitter(d)
+	if err := f.Add(route, small, server); err != nil {
+		return Deferral{}, err
+	}
+	return f.Fit(ridge)
+}
+
+// DeferralFitter is FitDeferral a batch of trips at a time: Add the
+// batches in order, then Fit, and the head is FitDeferral's on all of
+// them, bit for bit. It holds the (d+1)² normal equations, not the trips.
+type DeferralFitter struct {
+	d, n   int
+	a, rhs []float64
+	x      []float64
+}
+
+// NewDeferralFitter starts a fit on route features of width d.
+func NewDeferralFitter(d int) *DeferralFitter {
 	p := d + 1
-	a := make([]float64, p*p)
-	rhs := make([]float64, p)
-	x := make([]float64, p)
+	return &DeferralFitter{d: d, a: make([]float64, p*p), rhs: make([]float64, p), x: make([]float64, p)}
+}
+
+// Add adds trips: route holds len(small) × d route features, small and
+// server the two models' eta_s.
+func (f *DeferralFitter) Add(route []float32, small, server []float64) error {
+	d, n := f.d, len(small)
+	if d <= 0 || len(route) != n*d || len(server) != n {
+		return fmt.Errorf("flagship: deferral fit on %d route values of width %d for %d and %d outputs", len(route), d, n, len(server))
+	}
+	// Normal equations (XᵀX + λI) β = Xᵀy with X = [route, 1].
+	p, a, rhs, x := d+1, f.a, f.rhs, f.x
 	for i := range n {
 		if !(small[i] > 0 && server[i] > 0) {
-			return Deferral{}, fmt.Errorf("flagship: trip %d: non-positive ETA %v, %v", i, small[i], server[i])
+			return fmt.Errorf("flagship: trip %d: non-positive ETA %v, %v", f.n+i, small[i], server[i])
 		}
 		y := math.Log(math.Abs(math.Log(small[i]/server[i])) + deferralFloor)
 		for j := range d {
@@ -80,10 +106,22 @@ func FitDeferral(route []float32, d int, small, server []float64, ridge float64)
 			}
 		}
 	}
+	f.n += n
+	return nil
+}
+
+// Fit solves for the head with ridge (≥ 0) on the weights, not the bias.
+// The fitter is spent.
+func (f *DeferralFitter) Fit(ridge float64) (Deferral, error) {
+	d, n, a := f.d, f.n, f.a
+	if n == 0 {
+		return Deferral{}, fmt.Errorf("flagship: deferral fit on no trips")
+	}
+	p := d + 1
 	for j := range d {
 		a[j*p+j] += ridge * float64(n)
 	}
-	beta, err := solve(a, rhs, p)
+	beta, err := solve(a, f.rhs, p)
 	if err != nil {
 		return Deferral{}, err
 	}
