@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/sextant-ml/sextant/bundle"
 	"github.com/sextant-ml/sextant/dataset"
@@ -126,13 +127,31 @@ func packageBundle(ctx context.Context, src, dst string, r release) error {
 // golden outputs come from the broken weights, as they would from a buggy
 // converter); only the quality gates can catch it.
 func corruptQuantization(b *bundle.Bundle) (map[string]bool, error) {
+	return corruptWeights(b, 64, false)
+}
+
+// corruptQuantizationAll is corruptQuantization's bug on every float
+// tensor of two or more elements (biases and the scoring head too), each
+// also read back to front (a layout bug): the demo's fallback when the
+// narrower bug happens to leave a ranker that still orders candidates
+// well enough for the fleet's gates to miss.
+func corruptQuantizationAll(b *bundle.Bundle) (map[string]bool, error) {
+	return corruptWeights(b, 2, true)
+}
+
+// corruptWeights applies the unpacking bug to every float32 initializer
+// of at least minLen elements, reversed when reverse is set.
+func corruptWeights(b *bundle.Bundle, minLen int, reverse bool) (map[string]bool, error) {
 	changed := map[string]bool{}
 	for _, v := range b.Graph.Initializers {
-		if v.Const == nil || v.Const.DType != tensor.Float32 || v.Const.Len() < 64 {
+		if v.Const == nil || v.Const.DType != tensor.Float32 || v.Const.Len() < minLen {
 			continue
 		}
 		c := v.Const.Clone()
 		w := tensor.Data[float32](c)
+		if reverse {
+			slices.Reverse(w)
+		}
 		maxAbs := float32(0)
 		for _, x := range w {
 			maxAbs = max(maxAbs, x, -x)
