@@ -120,7 +120,9 @@ func packageBundle(ctx context.Context, src, dst string, r release) error {
 // the bytes read back as unsigned (a negative weight q·scale becomes
 // (q + 256)·scale) and every second one negated (a pair's sign extension
 // botched). Measured on six federated v2s (default runs of three seeds,
-// two --fast runs), it leaves held-out Acc@1 at 1–2 %;
+// two --fast runs), it leaves held-out Acc@1 at 1–2 %, though one later
+// --fast v2 lost only about 10 points on device (badRollout then widens
+// the bug: corruptQuantizationAll);
 // simpler variants did not (every weight shifted by the same half range
 // cost one federated v2 only 1.5 points: a uniform shift moves a layer's
 // outputs alike). The bundle is well formed, installs and passes its self-test (its
