@@ -343,3 +343,36 @@ func TestCompromisedDirectorCannotInstallUnlisted(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectsDuplicateDelegation: a targets document that delegates to one
+// role name twice would pair one entry's paths with the other's keys (a
+// delegation is looked up by name), so it is refused as malformed.
+func TestRejectsDuplicateDelegation(t *testing.T) {
+	s := newRepoSim(t)
+	s.assign("dev-1", s.publish("next-place", "1.0.0", []byte("good")))
+	top := s.repo.Latest()["targets"]
+	md, err := metadata.Targets().FromBytes(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.Signed.Delegations == nil || len(md.Signed.Delegations.Roles) == 0 {
+		t.Fatal("the repository's targets delegate nothing")
+	}
+	dup := md.Signed.Delegations.Roles[0]
+	dup.Paths = []string{"*"}
+	md.Signed.Delegations.Roles = append(md.Signed.Delegations.Roles, dup)
+	signWith(t, md, s.targets)
+	data, err := md.ToBytes(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.override[simImage+"/"+signing.MetadataPath("targets", versionOf(t, top))] = data
+	c := s.client("dev-1")
+	// The snapshot's length and hash of the top-level targets would refuse
+	// the document first; the check under test is the one after them.
+	c.hooks.skipConsistency = true
+	paths, err := update(t, c)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("duplicate delegation: %v %v, want ErrMalformed", paths, err)
+	}
+}

@@ -36,9 +36,10 @@
 // the image repository, the director's in [Client]) do no I/O.
 //
 // A Client also remembers, for its lifetime, which documents passed their
-// signature checks under which keys in its last update (as python-tuf's
-// ngclient keeps its trusted metadata for the updater's lifetime), and
-// parses of the same bytes are shared in the process. An update that finds
+// signature checks under which keys in its last update, and parses of the
+// same bytes are shared in the process (python-tuf's ngclient keeps its
+// trusted metadata for one refresh; this keeps only signature results
+// across updates and runs every other check again). An update that finds
 // nothing new therefore re-reads its stored documents and compares their
 // bytes (by SHA-256) but does not parse or verify them again; every other
 // check — versions, rollback, expiry against the clock, lengths and hashes

@@ -49,6 +49,8 @@ var parsed sync.Map
 // parseShared is parse through the process-wide cache of parses: the same
 // bytes parsed as the same type return the same pointers while anyone holds
 // them. Failed parses are not cached. With cache false it parses afresh.
+// Callers must not modify data afterwards (the key is its hash), nor the
+// parse it returns.
 func parseShared[T any, PT interface {
 	*T
 	hdr() *header

@@ -310,6 +310,18 @@ func (t *Trusted) checkTargets(data []byte, name string, k sigKey, keys map[stri
 	if t.expired(&tg.header) {
 		return nil, fail(ErrExpired, fmt.Sprintf("%s v%d expired %s", name, tg.Version, tg.Expires.Format(time.RFC3339)))
 	}
+	if tg.Delegations != nil {
+		// A delegation is looked up by name (UpdateDelegated), so two
+		// of one name would pair one's paths with the other's keys;
+		// python-tuf's Delegations refuses them too.
+		seen := make(map[string]bool, len(tg.Delegations.Roles))
+		for _, dr := range tg.Delegations.Roles {
+			if seen[dr.Name] {
+				return nil, fail(ErrMalformed, fmt.Sprintf("%s delegates to %q twice", name, dr.Name))
+			}
+			seen[dr.Name] = true
+		}
+	}
 	return tg, nil
 }
 
