@@ -49,11 +49,11 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}h2{margin-top:1.6em
 svg{max-width:100%;height:auto}.note{color:#555;font-size:.9em}
 </style></head><body>
 <h1>Sextant demo</h1>
-<p>{{.Devices}} simulated phones, {{.Weeks}} weeks of synthetic mobility on OpenStreetMap geography (© OpenStreetMap contributors, ODbL 1.0), seed {{.Seed}}{{if .Fast}}, fast mode{{end}}; started {{.Started}}, {{f1 .Seconds}} s. Every number below was measured in this run.</p>
+<p>{{.Devices}} simulated phones, {{.Weeks}} weeks of synthetic mobility on OpenStreetMap geography (© OpenStreetMap contributors, ODbL 1.0), seed {{.Seed}}{{if .Fast}}, fast mode{{end}}; started {{.Started}}, {{f1 .Seconds}} s. Every number below was measured in this run, except the phases' time budgets: those are the targets set for an otherwise idle 2-core machine.</p>
 
 <h2>Phases</h2>
-<table><thead><tr><th>phase</th><th class="n">seconds</th><th>what happened</th></tr></thead><tbody>
-{{range .Phases}}<tr><td>{{.Name}}</td><td class="n">{{f1 .Seconds}}</td><td>{{.Summary}}</td></tr>{{end}}
+<table><thead><tr><th>phase</th><th class="n">seconds</th><th class="n">budget</th><th>what happened</th></tr></thead><tbody>
+{{range .Phases}}<tr><td>{{.Name}}</td><td class="n">{{f1 .Seconds}}</td><td class="n">{{if .BudgetSeconds}}{{f1 .BudgetSeconds}}{{if gt .Seconds .BudgetSeconds}} (over){{end}}{{end}}</td><td>{{.Summary}}</td></tr>{{end}}
 </tbody></table>
 
 {{if .Quality}}<h2>Next destination (on device, private inputs)</h2>

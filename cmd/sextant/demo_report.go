@@ -46,6 +46,9 @@ type demoPhase struct {
 	// resident set sampled during the phase (every 100 ms).
 	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
 	PeakRSSBytes  uint64 `json:"peak_rss_bytes"`
+	// BudgetSeconds is the phase's time budget for this fleet
+	// (phaseBudget), 0 for a phase without one.
+	BudgetSeconds float64 `json:"budget_seconds"`
 }
 
 // demoQuality is a next-destination version's quality on the held-out week.
@@ -278,6 +281,7 @@ func (r *demoReport) summary(w io.Writer, dir string) {
 		}
 		fmt.Fprintln(w)
 	}
+	writeBudgets(w, r)
 	fmt.Fprintf(w, "Report: %s (numbers: %s)\n", filepath.Join(dir, "report.html"), filepath.Join(dir, "report.json"))
 }
 

@@ -151,8 +151,10 @@ func (s *story) phase(name string, fn func() (string, error)) error {
 	summary, err := fn()
 	d := time.Since(t0)
 	heap, rss := s.mem.peaks()
-	s.rep.Phases = append(s.rep.Phases, demoPhase{Name: name, Seconds: d.Seconds(), Summary: summary, PeakHeapBytes: heap, PeakRSSBytes: rss})
-	s.disp.end(name, summary, d, err)
+	budget := phaseBudget(name, s.cfg.devices)
+	s.rep.Phases = append(s.rep.Phases, demoPhase{Name: name, Seconds: d.Seconds(), Summary: summary, PeakHeapBytes: heap, PeakRSSBytes: rss,
+		BudgetSeconds: budget.Seconds()})
+	s.disp.end(name, summary+overBudget(d, budget), d, err)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

@@ -68,6 +68,14 @@ func TestDemoFast(t *testing.T) {
 	if rep.Devices != 300 || len(rep.Quality) == 0 || len(rep.ETA) != 2 || len(rep.Privacy) == 0 {
 		t.Fatalf("report: %+v", rep)
 	}
+	for _, p := range rep.Phases {
+		if p.BudgetSeconds <= 0 {
+			t.Errorf("phase %s has no time budget in report.json", p.Name)
+		}
+	}
+	if !strings.Contains(out, " s budget") {
+		t.Errorf("the summary does not compare the phases' time with their budget:\n%s", out)
+	}
 	q := rep.Quality[0]
 	if q.Acc1 <= 0 || q.Acc1 > 1 || q.Acc5 < q.Acc1 || q.MRR < q.Acc1 || q.MarkovAcc1 <= 0 {
 		t.Errorf("next destination quality %+v", q)
