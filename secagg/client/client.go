@@ -59,8 +59,17 @@ type Client struct {
 	// secrets are the c-key agreements with the neighbours, kept from
 	// step 1 to open their boxes in step 4.
 	secrets map[uint32][]byte
+	// sAgreed are the s-key agreements with the neighbours, made in step
+	// 1 in the same batch as the c-key ones and used in step 2.
+	sAgreed map[uint32]agreed
 	input   []uint32 // Dim+1 words; nil until set
 	signed  []uint32 // U3 as signed in step 3
+}
+
+// agreed is one X25519 agreement's result (secagg.Agreements).
+type agreed struct {
+	secret []byte
+	err    error
 }
 
 // New returns a client for one round.
