@@ -17,7 +17,6 @@ import (
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/models/flagship"
 	"github.com/sextant-ml/sextant/tensor"
-	"github.com/sextant-ml/sextant/train/arch"
 )
 
 // TestCalibrateEndToEnd: a 3-class linear model whose logits are 4× the
@@ -125,22 +124,7 @@ func TestCalibrateEndToEnd(t *testing.T) {
 // "confidence" output and sets the threshold for the target escalation.
 func TestCalibrateDeferral(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string, build func(arch.Spec) (*arch.Model, error), seed uint64) string {
-		m, err := build(arch.Spec{Rand: rand.New(rand.NewPCG(seed, 1))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := graph.Infer(m.Graph, nil); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, name+".sxm")
-		man := &bundle.Manifest{Name: name, Version: "1.0.0", Signature: bundle.SignatureOf(m.Graph)}
-		if err := bundle.WriteFile(path, m.Graph, man); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	small, server := write("eta-small", flagship.ETASmall, 1), write("eta-server", flagship.ETAServer, 2)
+	small, server := writeFlagship(t, dir, "eta-small", flagship.ETASmall, 1), writeFlagship(t, dir, "eta-server", flagship.ETAServer, 2)
 	const n = 2000
 	d := features.RouteFeatures
 	rng := rand.New(rand.NewPCG(5, 6))

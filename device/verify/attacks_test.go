@@ -7,7 +7,6 @@ package verify
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -183,14 +182,7 @@ func TestRecoversFromFastForward(t *testing.T) {
 		}
 		delete(s.override, simImage+"/timestamp.json")
 		// Recovery: rotate the timestamp key; the server re-signs.
-		nk, _ := signing.GenerateKey("timestamp", rand.Reader)
-		files, err := s.repo.RotateKeys(s.clk.Now(), "timestamp", []*signing.Key{nk}, []*signing.Key{s.root})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.addImage(files)
-		s.timestamp = nk
-		s.refresh()
+		s.rotateTimestamp()
 		c.hooks.skipRotationReset = !defence
 		paths, err := update(t, c)
 		if defence {

@@ -135,17 +135,7 @@ func TestMemoMatchesUncachedUnderAttack(t *testing.T) {
 	// The image timestamp key rotates: the timestamp the old key signed,
 	// whose signature the memo passed under the old root, is refused.
 	oldTS := s.image["timestamp.json"]
-	nk, err := signing.GenerateKey("timestamp", rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := s.repo.RotateKeys(s.clk.Now(), "timestamp", []*signing.Key{nk}, []*signing.Key{s.root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addImage(files)
-	s.timestamp = nk
-	s.refresh()
+	s.rotateTimestamp()
 	s.override[timestamp] = oldTS
 	tw.step(t, "timestamp by the rotated-out key", ErrSignature)
 	delete(s.override, timestamp)
@@ -156,7 +146,8 @@ func TestMemoMatchesUncachedUnderAttack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files, err = s.repo.RotateKeys(s.clk.Now(), "targets", []*signing.Key{nt}, []*signing.Key{s.root}); err != nil {
+	files, err := s.repo.RotateKeys(s.clk.Now(), "targets", []*signing.Key{nt}, []*signing.Key{s.root})
+	if err != nil {
 		t.Fatal(err)
 	}
 	s.addImage(files)

@@ -125,6 +125,23 @@ func (s *repoSim) publish(model, version string, content []byte) signing.Bundle 
 	return b
 }
 
+// rotateTimestamp has the root key replace the timestamp key with a new
+// one and the server re-sign with it.
+func (s *repoSim) rotateTimestamp() {
+	s.t.Helper()
+	nk, err := signing.GenerateKey("timestamp", rand.Reader)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	files, err := s.repo.RotateKeys(s.clk.Now(), "timestamp", []*signing.Key{nk}, []*signing.Key{s.root})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.addImage(files)
+	s.timestamp = nk
+	s.refresh()
+}
+
 // revoke delists a bundle.
 func (s *repoSim) revoke(b signing.Bundle) {
 	s.t.Helper()
