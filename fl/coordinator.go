@@ -75,6 +75,9 @@ type Coordinator struct {
 	noiseUnits, noiseEff float64
 	// lastSum is the last aggregate before noise (for tests).
 	lastSum []float64
+	// vecBuf receives each masked vector deliver decodes (the round sums
+	// it and keeps none).
+	vecBuf []uint32
 }
 
 // Open resumes the task persisted at cfg.StatePath, or starts cfg.Task.

@@ -82,7 +82,13 @@ func (c *Coordinator) deliver(b []byte, id uint32) (secagg.Header, error) {
 	if c.sa == nil || (c.st.Phase != PhaseConfiguration && c.st.Phase != PhaseReporting) {
 		return secagg.Header{}, fmt.Errorf("%w: secure-aggregation message in %s", ErrPhase, c.st.Phase)
 	}
-	m, err := secagg.Unmarshal(b, c.sa.Limits())
+	// The round sums a masked vector and keeps none of it, so every
+	// client's is decoded into the same buffer (c.mu is held).
+	lim := c.sa.Limits()
+	if cap(c.vecBuf) < lim.MaxVector {
+		c.vecBuf = make([]uint32, lim.MaxVector)
+	}
+	m, err := secagg.UnmarshalWith(b, lim, c.vecBuf)
 	if err != nil {
 		return secagg.Header{}, fmt.Errorf("fl: receive: %w", err)
 	}
@@ -196,8 +202,12 @@ func (c *Coordinator) Advance() (*RoundRecord, error) {
 		return nil, fmt.Errorf("fl: advance: %w", err)
 	}
 	if c.st.Phase == PhaseConfiguration {
+		// Not persisted: a restart fails a round in configuration and in
+		// reporting alike (Open), so the state file would gain nothing but
+		// a JSON encoding of the global model and an fsync per SecAgg
+		// round (plaintext rounds have no such step).
 		c.st.Phase = PhaseReporting
-		return nil, save(c.cfg.StatePath, c.st)
+		return nil, nil
 	}
 	if c.sa.Step() != secagg.StepDone {
 		return nil, nil

@@ -1,5 +1,10 @@
 package secagg
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // AES-256 key expansion (FIPS 197 §5.2) for the vector mask kernel, which
 // runs the rounds with VAESENC and so needs the round keys themselves;
 // crypto/aes keeps its own private. TestExpandKey256 checks it against the
@@ -50,23 +55,33 @@ func gmul(a, b byte) byte {
 }
 
 // expandKey256 returns the 60 words of the AES-256 key schedule, in byte
-// order (round key r is bytes 16r to 16r+15).
+// order (round key r is bytes 16r to 16r+15). The words are kept
+// big-endian in uint32s (byte 0 in the top bits), so RotWord is a rotate
+// and SubWord four table lookups.
 func expandKey256(key *[32]byte) (w [roundKeyBytes]byte) {
-	copy(w[:32], key[:])
-	rcon := byte(1)
+	var k [60]uint32
+	for i := range 8 {
+		k[i] = binary.BigEndian.Uint32(key[4*i:])
+	}
+	rcon := uint32(1)
 	for i := 8; i < 60; i++ {
-		var t [4]byte
-		copy(t[:], w[4*(i-1):4*i])
+		t := k[i-1]
 		switch i % 8 {
 		case 0:
-			t = [4]byte{sbox[t[1]] ^ rcon, sbox[t[2]], sbox[t[3]], sbox[t[0]]}
-			rcon = gmul(rcon, 2)
+			t = subWord(bits.RotateLeft32(t, 8)) ^ rcon<<24
+			rcon = uint32(gmul(byte(rcon), 2))
 		case 4:
-			t = [4]byte{sbox[t[0]], sbox[t[1]], sbox[t[2]], sbox[t[3]]}
+			t = subWord(t)
 		}
-		for j := range 4 {
-			w[4*i+j] = w[4*(i-8)+j] ^ t[j]
-		}
+		k[i] = k[i-8] ^ t
+	}
+	for i, x := range k {
+		binary.BigEndian.PutUint32(w[4*i:], x)
 	}
 	return w
+}
+
+// subWord applies the S-box to each byte of x.
+func subWord(x uint32) uint32 {
+	return uint32(sbox[x>>24])<<24 | uint32(sbox[x>>16&0xff])<<16 | uint32(sbox[x>>8&0xff])<<8 | uint32(sbox[x&0xff])
 }

@@ -194,15 +194,7 @@ func (m *MaskedInput) AppendBinary(b []byte) ([]byte, error) {
 		return b, err
 	}
 	b = appendCount(b, len(m.Vector))
-	n := len(b)
-	b = growBytes(b, 4*len(m.Vector))[:n+4*len(m.Vector)]
-	// Stores into the grown slice: a quarter of the cost of an append
-	// (with its capacity check) per word.
-	out := b[n:]
-	for i, w := range m.Vector {
-		binary.LittleEndian.PutUint32(out[4*i:4*i+4], w)
-	}
-	return b, nil
+	return appendWords(b, m.Vector), nil
 }
 
 // AppendBinary implements Message.

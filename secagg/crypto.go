@@ -5,8 +5,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ed25519"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -124,18 +122,12 @@ func derive(secret []byte, label string, round uint64, u, v uint32) [32]byte {
 	if u > v {
 		u, v = v, u
 	}
-	info := make([]byte, 0, len(label)+16)
-	info = append(info, label...)
+	var buf [hmacMaxMsg - 1]byte
+	info := append(buf[:0], label...)
 	info = binary.LittleEndian.AppendUint64(info, round)
 	info = binary.LittleEndian.AppendUint32(info, u)
 	info = binary.LittleEndian.AppendUint32(info, v)
-	k, err := hkdf.Key(sha256.New, secret, nil, string(info), 32)
-	if err != nil {
-		panic(err) // 32 bytes of SHA-256 HKDF output cannot fail
-	}
-	var out [32]byte
-	copy(out[:], k)
-	return out
+	return hkdfSHA256(secret, info)
 }
 
 // PairwiseSeed returns the seed of the pairwise mask between clients u and v
@@ -188,25 +180,51 @@ func SealSharesWith(dst []byte, secret []byte, round uint64, from, to uint32, s,
 	return sealShares(dst, aead, nonce, ad, from, to, s, b), nil
 }
 
-func shareAEADOf(s []byte, round uint64, from, to uint32) (cipher.AEAD, []byte, []byte, error) {
-	k := derive(s, labelAEAD, round, from, to)
+// BoxKey is the AES-256-GCM key of the boxes between two clients in a
+// round, made from their c-key agreement (ShareSecret or Agreements): the
+// same for both directions, so a client that keeps it from sealing its
+// shares (step 1) opens the peer's box (step 4) without deriving it again.
+func BoxKey(secret []byte, round uint64, u, v uint32) (cipher.AEAD, error) {
+	k := derive(secret, labelAEAD, round, u, v)
 	block, err := aes.NewCipher(k[:])
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+// SealSharesBox is SealShares with the pair's BoxKey.
+func SealSharesBox(dst []byte, key cipher.AEAD, round uint64, from, to uint32, s, b *Share) []byte {
+	nonce, ad := boxNonceAD(key, round, from, to)
+	return sealShares(dst, key, nonce, ad, from, to, s, b)
+}
+
+// OpenSharesBox is OpenShares with the pair's BoxKey.
+func OpenSharesBox(key cipher.AEAD, round uint64, from, to uint32, box []byte) (s, b Share, err error) {
+	nonce, ad := boxNonceAD(key, round, from, to)
+	return openShares(key, nonce, ad, from, to, box)
+}
+
+func shareAEADOf(s []byte, round uint64, from, to uint32) (cipher.AEAD, []byte, []byte, error) {
+	aead, err := BoxKey(s, round, from, to)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	nonce, ad := boxNonceAD(aead, round, from, to)
+	return aead, nonce, ad, nil
+}
+
+// boxNonceAD returns the nonce and associated data of the box from → to.
+func boxNonceAD(aead cipher.AEAD, round uint64, from, to uint32) (nonce, ad []byte) {
 	// The key is fresh per round and pair and seals one box per direction,
 	// so the direction is a unique nonce.
-	nonce := make([]byte, aead.NonceSize())
+	nonce = make([]byte, aead.NonceSize())
 	binary.LittleEndian.PutUint32(nonce, from)
 	binary.LittleEndian.PutUint32(nonce[4:], to)
-	ad := binary.LittleEndian.AppendUint64(nil, round)
+	ad = binary.LittleEndian.AppendUint64(nil, round)
 	ad = binary.LittleEndian.AppendUint32(ad, from)
 	ad = binary.LittleEndian.AppendUint32(ad, to)
-	return aead, nonce, ad, nil
+	return nonce, ad
 }
 
 // SealShares encrypts the shares of s_sk and b_u that client from gives

@@ -161,6 +161,14 @@ func (d *decoder) owned(lim Limits) []OwnedShare {
 // bounds) before allocating, and rejects anything AppendBinary would not
 // have produced. Errors wrap ErrMalformed. The result does not alias b.
 func Unmarshal(b []byte, lim Limits) (Message, error) {
+	return UnmarshalWith(b, lim, nil)
+}
+
+// UnmarshalWith is Unmarshal that decodes a MaskedInput's vector into vec
+// when it fits vec's capacity (the result's Vector then aliases vec), so
+// a server that sums each vector and keeps none reuses one buffer instead
+// of allocating Dim+1 words per client.
+func UnmarshalWith(b []byte, lim Limits, vec []uint32) (Message, error) {
 	lim = lim.norm()
 	d := &decoder{b: b}
 	magic := d.take(4)
@@ -214,10 +222,12 @@ func Unmarshal(b []byte, lim Limits) (Message, error) {
 		v := &MaskedInput{Header: h}
 		if n := d.count(lim.MaxVector, 4); n > 0 {
 			if p := d.take(4 * n); len(p) == 4*n {
-				v.Vector = make([]uint32, n)
-				for i := range v.Vector {
-					v.Vector[i] = binary.LittleEndian.Uint32(p[4*i : 4*i+4])
+				if cap(vec) >= n {
+					v.Vector = vec[:n]
+				} else {
+					v.Vector = make([]uint32, n)
 				}
+				readWords(v.Vector, p)
 			}
 		}
 		m = v

@@ -18,20 +18,20 @@ const prgBlock = 16 << 10
 //
 // On amd64 with VAES and AVX-512 the keystream is made sixteen blocks at a
 // time in vector registers and added to dst in the same pass (no keystream
-// buffer); elsewhere crypto/aes's CTR mode fills scratch (if at least
-// prgBlock bytes; else a buffer is allocated) and a word loop adds it. Both
-// produce the same words (TestMaskMatchesAESCTR).
+// buffer; the last words go through a one-chunk buffer); elsewhere
+// crypto/aes's CTR mode fills scratch (if at least prgBlock bytes; else a
+// buffer is allocated) and a word loop adds it. Both produce the same
+// words (TestMaskMatchesAESCTR).
 func Mask(dst []uint32, seed *[SecretSize]byte, neg bool, scratch []byte) {
 	if len(dst) == 0 {
+		return
+	}
+	if maskFast(dst, seed, neg) == len(dst) {
 		return
 	}
 	block, err := aes.NewCipher(seed[:])
 	if err != nil {
 		panic(err) // a 32-byte key is always valid
-	}
-	if done := maskFast(dst, seed, neg); done > 0 {
-		maskTail(dst[done:], block, uint64(done/4), neg)
-		return
 	}
 	maskCTR(dst, block, neg, scratch)
 }
@@ -69,20 +69,6 @@ func addWords(d []uint32, b []byte, neg bool) {
 	for i := range d {
 		d[i] += binary.LittleEndian.Uint32(b[4*i:])
 	}
-}
-
-// maskTail masks dst with the keystream from block counter ctr on (the
-// words after the ones the vector kernel did, fewer than 64).
-func maskTail(dst []uint32, block cipher.Block, ctr uint64, neg bool) {
-	if len(dst) == 0 {
-		return
-	}
-	var iv [aes.BlockSize]byte
-	binary.BigEndian.PutUint64(iv[8:], ctr)
-	var buf [256]byte
-	b := buf[:4*len(dst)]
-	cipher.NewCTR(block, iv[:]).XORKeyStream(b, zeroBlock[:len(b)])
-	addWords(dst, b, neg)
 }
 
 // NewScratch returns a keystream buffer for Mask.

@@ -15,17 +15,6 @@ DATA ctrBswap<>+48(SB)/8, $0x0706050403020100
 DATA ctrBswap<>+56(SB)/8, $0x08090a0b0c0d0e0f
 GLOBL ctrBswap<>(SB), RODATA|NOPTR, $64
 
-// ctrStart holds the counters 0, 1, 2, 3 of the first four blocks.
-DATA ctrStart<>+0(SB)/8, $0
-DATA ctrStart<>+8(SB)/8, $0
-DATA ctrStart<>+16(SB)/8, $0
-DATA ctrStart<>+24(SB)/8, $1
-DATA ctrStart<>+32(SB)/8, $0
-DATA ctrStart<>+40(SB)/8, $2
-DATA ctrStart<>+48(SB)/8, $0
-DATA ctrStart<>+56(SB)/8, $3
-GLOBL ctrStart<>(SB), RODATA|NOPTR, $64
-
 // ctrStep adds 4 to each lane's counter.
 DATA ctrStep<>+0(SB)/8, $0
 DATA ctrStep<>+8(SB)/8, $4
@@ -37,16 +26,18 @@ DATA ctrStep<>+48(SB)/8, $0
 DATA ctrStep<>+56(SB)/8, $4
 GLOBL ctrStep<>(SB), RODATA|NOPTR, $64
 
-// func ctrMask512(rk *[240]byte, dst *uint32, chunks int, neg bool)
+// func ctrMask512(rk *[240]byte, dst *uint32, chunks int, neg bool, ctr *[8]uint64)
 //
-// Z0–Z14 hold the round keys, Z15 the byte swap, Z20 the next counters,
-// Z21 the step; each iteration encrypts 16 counter blocks in Z16–Z19 and
-// adds them to (or subtracts them from) 64 words of dst.
-TEXT ·ctrMask512(SB), NOSPLIT, $0-25
+// Z0–Z14 hold the round keys, Z15 the byte swap, Z20 the next counters
+// (from ctr: the counters of the first four blocks, each lane's high
+// quadword), Z21 the step; each iteration encrypts 16 counter blocks in
+// Z16–Z19 and adds them to (or subtracts them from) 64 words of dst.
+TEXT ·ctrMask512(SB), NOSPLIT, $0-40
 	MOVQ rk+0(FP), AX
 	MOVQ dst+8(FP), DI
 	MOVQ chunks+16(FP), CX
 	MOVBQZX neg+24(FP), DX
+	MOVQ ctr+32(FP), R8
 	VBROADCASTI32X4 0(AX), Z0
 	VBROADCASTI32X4 16(AX), Z1
 	VBROADCASTI32X4 32(AX), Z2
@@ -63,7 +54,7 @@ TEXT ·ctrMask512(SB), NOSPLIT, $0-25
 	VBROADCASTI32X4 208(AX), Z13
 	VBROADCASTI32X4 224(AX), Z14
 	VMOVDQU64 ctrBswap<>(SB), Z15
-	VMOVDQU64 ctrStart<>(SB), Z20
+	VMOVDQU64 (R8), Z20
 	VMOVDQU64 ctrStep<>(SB), Z21
 
 loop:

@@ -170,3 +170,11 @@ func TestAgreeMatchesECDH(t *testing.T) {
 		t.Errorf("short key: %v", err)
 	}
 }
+
+// BenchmarkExpandKey256 is the key schedule every Mask call runs.
+func BenchmarkExpandKey256(b *testing.B) {
+	var seed [SecretSize]byte
+	for b.Loop() {
+		expandKey256(&seed)
+	}
+}

@@ -15,6 +15,7 @@
 package client
 
 import (
+	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
@@ -56,9 +57,9 @@ type Client struct {
 	bSeed [secagg.SecretSize]byte
 	peers map[uint32]*secagg.PeerKeys // U1 ∩ N(u), from the KeyList
 	boxes map[uint32]*[secagg.SealedSize]byte
-	// secrets are the c-key agreements with the neighbours, kept from
-	// step 1 to open their boxes in step 4.
-	secrets map[uint32][]byte
+	// boxKeys are the box keys (secagg.BoxKey of the c-key agreements)
+	// with the neighbours, kept from step 1 to open their boxes in step 4.
+	boxKeys map[uint32]cipher.AEAD
 	// sAgreed are the s-key agreements with the neighbours, made in step
 	// 1 in the same batch as the c-key ones and used in step 2.
 	sAgreed map[uint32]agreed

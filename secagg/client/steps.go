@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/cipher"
 	"fmt"
 	"io"
 	"slices"
@@ -57,7 +58,7 @@ func (c *Client) shareKeys(m *secagg.KeyList) (*secagg.EncryptedShares, error) {
 		return nil, err
 	}
 	out := &secagg.EncryptedShares{Header: c.header(secagg.StepShareKeys), Boxes: make([]secagg.Sealed, len(xs))}
-	c.secrets = make(map[uint32][]byte, len(xs))
+	c.boxKeys = make(map[uint32]cipher.AEAD, len(xs))
 	// Both keys' agreements with every neighbour in one batch (eight lanes
 	// of an X25519 ladder at a time where the CPU has AVX-512 IFMA): the
 	// c-key ones seal the boxes now, the s-key ones wait for step 2, which
@@ -80,11 +81,12 @@ func (c *Client) shareKeys(m *secagg.KeyList) (*secagg.EncryptedShares, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sealing for client %d: %w", v, err)
 		}
-		c.secrets[v] = secret
-		box, err := secagg.SealSharesWith(out.Boxes[i].Box[:0], secret, c.p.Round, c.id, v, &sShares[i], &bShares[i])
+		key, err := secagg.BoxKey(secret, c.p.Round, c.id, v)
 		if err != nil {
 			return nil, fmt.Errorf("sealing for client %d: %w", v, err)
 		}
+		c.boxKeys[v] = key
+		box := secagg.SealSharesBox(out.Boxes[i].Box[:0], key, c.p.Round, c.id, v, &sShares[i], &bShares[i])
 		if len(box) != secagg.SealedSize {
 			return nil, fmt.Errorf("secagg client: sealed box of %d bytes", len(box))
 		}
@@ -217,11 +219,11 @@ func (c *Client) unmask(m *secagg.UnmaskRequest) (*secagg.UnmaskResponse, error)
 	}
 	slices.Sort(ids)
 	for _, v := range ids {
-		secret := c.secrets[v]
-		if secret == nil {
+		key := c.boxKeys[v]
+		if key == nil {
 			continue // a box from a peer the client sent no shares to
 		}
-		s, b, err := secagg.OpenSharesWith(secret, c.p.Round, v, c.id, c.boxes[v][:])
+		s, b, err := secagg.OpenSharesBox(key, c.p.Round, v, c.id, c.boxes[v][:])
 		if err != nil {
 			continue // a neighbour's bad box costs only its own recovery
 		}
@@ -232,6 +234,6 @@ func (c *Client) unmask(m *secagg.UnmaskRequest) (*secagg.UnmaskResponse, error)
 		}
 	}
 	c.next = secagg.StepDone
-	c.cKey, c.sKey, c.boxes, c.input, c.secrets = nil, nil, nil, nil, nil // nothing more to reveal
+	c.cKey, c.sKey, c.boxes, c.input, c.boxKeys = nil, nil, nil, nil, nil // nothing more to reveal
 	return out, nil
 }

@@ -99,8 +99,9 @@ func (r *Round) masked(m *secagg.MaskedInput) error {
 		return fmt.Errorf("%w: vector of %d words, want %d", secagg.ErrMalformed, len(m.Vector), r.p.Dim+1)
 	}
 	// The sum is kept, not the vectors: memory is one vector per round.
+	sum := r.sum[:len(m.Vector)] // one bounds check, not one a word
 	for i, w := range m.Vector {
-		r.sum[i] += w
+		sum[i] += w
 	}
 	r.u3[m.Sender] = true
 	return nil
