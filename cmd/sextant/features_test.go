@@ -50,7 +50,7 @@ func TestDataFeaturesWorkers(t *testing.T) {
 			outs[w] = filepath.Join(dir, kind+"-"+w)
 			args := []string{"data", "features", "--kind", kind, "--in", mob, "-o", outs[w], "--holdout-weeks", "1", "--workers", w, "--chunk-rows", "250"}
 			if kind == "next-destination" {
-				args = append(args, "--donors", "0.5", "--new-users", "0.3", "--cold-start-candidates")
+				args = append(args, "--donors", "0.5", "--new-users", "0.3", "--new-user-days", "2-6", "--cold-start-candidates")
 			}
 			runCLI(t, args...)
 		}
@@ -70,6 +70,25 @@ func TestDataFeaturesWorkers(t *testing.T) {
 			if len(a) == 0 || !bytes.Equal(a, b) {
 				t.Errorf("%s %s: %d bytes with 1 worker, %d different bytes with 3", kind, f, len(a), len(b))
 			}
+		}
+	}
+}
+
+// --new-user-days takes N or LO-HI whole days, and says what is wrong
+// with anything else.
+func TestDayRange(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		lo, hi int
+		ok     bool
+	}{
+		{"7", 0, 7, true}, {"1-7", 1, 7, true}, {" 2 - 5 ", 2, 5, true}, {"3-3", 3, 3, true},
+		{"0", 0, 0, false}, {"7-1", 0, 0, false}, {"0-4", 0, 0, false}, {"x", 0, 0, false},
+		{"1-", 0, 0, false}, {"-3", 0, 0, false}, {"", 0, 0, false}, {"1-2-3", 0, 0, false},
+	} {
+		lo, hi, err := dayRange(c.in)
+		if (err == nil) != c.ok || (c.ok && (lo != c.lo || hi != c.hi)) {
+			t.Errorf("dayRange(%q) = %d, %d, %v; want %d, %d, ok %v", c.in, lo, hi, err, c.lo, c.hi, c.ok)
 		}
 	}
 }

@@ -105,12 +105,24 @@ provenance records the rounds and the combined (ε, δ).`,
 			}
 			if p := rep.Personalization; p != nil {
 				fmt.Fprintf(w, "Acc@1 on %d users' held-out weeks (fine-tuned: %v; local-only: %v from initial weights)\n", p.Users, p.Params, p.LocalParams)
-				fmt.Fprintf(w, "%-22s %6s %8s %8s %10s %10s\n", "slice", "users", "examples", "global", "fine-tuned", "local-only")
-				for _, s := range []struct {
+				fmt.Fprintf(w, "%-22s %6s %8s %8s %10s %10s %8s\n", "slice", "users", "examples", "global", "fine-tuned", "local-only", "markov")
+				type row struct {
 					name string
 					a    flsim.SliceAcc
-				}{{"all", p.All}, {fmt.Sprintf("≤ %d days of history", p.NewUserDays), p.New}, {"longer history", p.Other}} {
-					fmt.Fprintf(w, "%-22s %6d %8d %8.4f %10.4f %10.4f\n", s.name, s.a.Users, s.a.Examples, s.a.Global, s.a.FineTuned, s.a.LocalOnly)
+				}
+				rows := []row{{"all", p.All}, {fmt.Sprintf("≤ %d days of history", p.NewUserDays), p.New}}
+				for _, d := range p.NewByDays {
+					rows = append(rows, row{fmt.Sprintf("  %d days", d.Days), d.SliceAcc})
+				}
+				for _, s := range append(rows, row{"longer history", p.Other}) {
+					fmt.Fprintf(w, "%-22s %6d %8d %8.4f %10.4f %10.4f %8.4f\n", s.name, s.a.Users, s.a.Examples, s.a.Global, s.a.FineTuned, s.a.LocalOnly, s.a.Markov)
+				}
+				if p.Untrained > 0 {
+					fmt.Fprintf(w, "not scored: %d users with held-out rows but no training row", p.Untrained)
+					if len(p.UntrainedByDays) > 0 {
+						fmt.Fprintf(w, " (new users by days of history: %v)", p.UntrainedByDays)
+					}
+					fmt.Fprintln(w)
 				}
 			}
 			return nil

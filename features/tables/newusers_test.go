@@ -92,3 +92,80 @@ func TestNextDestinationNewUsers(t *testing.T) {
 		t.Errorf("--new-users 0.5 marked %d of %d users", n, len(byUser))
 	}
 }
+
+// --new-user-days LO-HI gives each new user a history of its own length,
+// drawn per user: a user's rows are those of a run where every new user
+// has that many days, and say how many in new_user_days.
+func TestNextDestinationNewUserDaysRange(t *testing.T) {
+	in := generate(t, 24, 4)
+	mixed := t.TempDir()
+	if _, err := NextDestination(in, mixed, Config{HoldoutWeeks: 1, NewUsers: 1, NewUserDaysMin: 1, NewUserDays: 5}); err != nil {
+		t.Fatal(err)
+	}
+	// rowsByUser is each user's rows of a split as (new_user_days,
+	// history_visits, label) triples.
+	rowsByUser := func(dir, split string) map[int64][][3]int64 {
+		d, err := dataset.Read(filepath.Join(dir, split+".parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, _ := column[int64](t, d, "user_id")
+		days, _ := column[int64](t, d, "new_user_days")
+		hv, _ := column[int64](t, d, "history_visits")
+		label, _ := column[int64](t, d, "label")
+		m := map[int64][][3]int64{}
+		for i, id := range ids {
+			m[id] = append(m[id], [3]int64{days[i], hv[i], label[i]})
+		}
+		return m
+	}
+	seen := map[int64]int{}
+	for _, split := range []string{"train", "test"} {
+		got := rowsByUser(mixed, split)
+		fixed := map[int64]map[int64][][3]int64{}
+		for id, rows := range got {
+			d := rows[0][0]
+			if d < 1 || d > 5 {
+				t.Fatalf("user %d: new_user_days %d outside 1–5", id, d)
+			}
+			seen[d]++
+			if fixed[d] == nil {
+				dir := t.TempDir()
+				if _, err := NextDestination(in, dir, Config{HoldoutWeeks: 1, NewUsers: 1, NewUserDays: int(d)}); err != nil {
+					t.Fatal(err)
+				}
+				fixed[d] = rowsByUser(dir, split)
+			}
+			want := fixed[d][id]
+			if len(rows) != len(want) {
+				t.Fatalf("%s: user %d with %d days: %d rows, %d when every new user has %d days", split, id, d, len(rows), len(want), d)
+			}
+			for i := range rows {
+				if rows[i] != want[i] {
+					t.Fatalf("%s: user %d row %d: %v, want %v", split, id, i, rows[i], want[i])
+				}
+			}
+		}
+	}
+	if len(seen) < 3 {
+		t.Errorf("24 users drew only %d distinct history lengths from 1–5: %v", len(seen), seen)
+	}
+	// Users who are not new say 0; a fixed length says it on every row.
+	for _, c := range []struct {
+		cfg  Config
+		want int64
+	}{{Config{HoldoutWeeks: 1}, 0}, {Config{HoldoutWeeks: 1, NewUsers: 1, NewUserDays: 3}, 3}} {
+		dir := t.TempDir()
+		if _, err := NextDestination(in, dir, c.cfg); err != nil {
+			t.Fatal(err)
+		}
+		for id, rows := range rowsByUser(dir, "train") {
+			if rows[0][0] != c.want {
+				t.Fatalf("%+v: user %d new_user_days %d, want %d", c.cfg, id, rows[0][0], c.want)
+			}
+		}
+	}
+	if _, err := NextDestination(in, t.TempDir(), Config{HoldoutWeeks: 1, NewUsers: 1, NewUserDaysMin: 6, NewUserDays: 2}); err == nil {
+		t.Error("--new-user-days 6-2 accepted")
+	}
+}

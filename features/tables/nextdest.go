@@ -2,7 +2,6 @@ package tables
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 
 	"github.com/sextant-ml/sextant/features"
@@ -28,15 +27,14 @@ func NextDestination(dir, out string, cfg Config) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	if cfg.NewUsers < 0 || cfg.NewUsers > 1 || cfg.NewUserDays < 0 {
-		return st, fmt.Errorf("tables: --new-users %v must be in [0, 1] and --new-user-days %d ≥ 0", cfg.NewUsers, cfg.NewUserDays)
+	if err := cfg.checkNewUsers(); err != nil {
+		return st, err
 	}
-	start := historyStart(st.Boundary, cfg.NewUserDays)
 	city, err := loadCity(dir, cfg)
 	if err != nil {
 		return st, err
 	}
-	run := ndRun{dir: dir, out: out, cfg: cfg, boundary: st.Boundary, start: start, city: city, kinds: kinds}
+	run := ndRun{dir: dir, out: out, cfg: cfg, boundary: st.Boundary, city: city, kinds: kinds}
 	if city != nil {
 		return runND[ndRowPublic](run, st)
 	}
@@ -45,11 +43,11 @@ func NextDestination(dir, out string, cfg Config) (Stats, error) {
 
 // ndRun is what every worker of a next-destination run shares (read-only).
 type ndRun struct {
-	dir, out        string
-	cfg             Config
-	boundary, start int64
-	city            *features.City
-	kinds           map[int64]int64
+	dir, out string
+	cfg      Config
+	boundary int64
+	city     *features.City
+	kinds    map[int64]int64
 }
 
 // ndCols are the next-destination columns, in name order; public_label
@@ -67,6 +65,7 @@ type ndCols struct {
 	Label         int64     `parquet:"label"`
 	Markov        []float32 `parquet:"markov,list"`
 	NewUser       int64     `parquet:"new_user"`
+	NewUserDays   int64     `parquet:"new_user_days"`
 	NextPlace     int64     `parquet:"next_place"`
 }
 
@@ -161,17 +160,21 @@ func (w *ndWorker[T, P]) chunk(visits []visit) (ndChunk, error) {
 	ex, markov, st := w.ex, w.markov, &c.st
 	var u *features.User
 	cur := int64(-1)
-	isNew := false
+	isNew, days, start := false, 0, int64(0)
 	for i := range visits {
 		v := &visits[i]
 		if u == nil || v.user != cur {
 			cur, u = v.user, features.NewUser()
-			isNew = newUser(v.user, w.cfg.NewUsers)
+			isNew, days = newUser(v.user, w.cfg.NewUsers), 0
+			if isNew {
+				days = w.cfg.historyDays(v.user)
+				start = historyStart(w.boundary, days)
+			}
 			u.SetCity(w.city)
 			c.cov.user(v.user, isNew)
 			st.Users++
 		}
-		if isNew && v.Arrive < w.start {
+		if isNew && v.Arrive < start {
 			continue // before a new user's history begins
 		}
 		if u.Extract(mustCurrent(u).Depart, ex) {
@@ -208,6 +211,7 @@ func (w *ndWorker[T, P]) chunk(visits []visit) (ndChunk, error) {
 				r.Explorer = w.kinds[v.user]
 				r.HistoryVisits = int64(u.Visits())
 				r.NewUser = boolInt(isNew)
+				r.NewUserDays = int64(days)
 				if w.city != nil {
 					row.setPublic(boolInt(ex.Candidates[label*features.CandidateFeatures+10] < 0))
 				}

@@ -26,8 +26,16 @@ type Config struct {
 	// are extracted, so their candidates, visit counts and recency come
 	// from those days alone — the users a "≤ 7 days of history" benchmark
 	// is about (next destination only). Rows carry a new_user column.
-	NewUsers    float64
-	NewUserDays int
+	//
+	// With NewUserDaysMin in [1, NewUserDays), each new user's history is
+	// instead a whole number of days drawn uniformly from NewUserDaysMin
+	// to NewUserDays by another hash of user_id: a cohort of users who
+	// joined on different days of the last week, as "≤ 7 days of history"
+	// says. Rows carry the user's days in a new_user_days column (0 for
+	// users who are not new).
+	NewUsers       float64
+	NewUserDays    int
+	NewUserDaysMin int
 	// ColdStart fills the candidate slots a user's own places leave empty
 	// with public places of the city (features.City, from places.parquet),
 	// ranked with ColdStartPrior (PriorRelevance, the default, or
@@ -53,13 +61,36 @@ func newUser(id int64, f float64) bool {
 	return f >= 1 || hashFraction(uint64(id)^0x6e657775736572) < f // "newuser"
 }
 
-// historyStart is the first Unix second of a new user's history: newDays
-// days before the test split at boundary.
-func historyStart(boundary int64, newDays int) int64 {
-	if newDays <= 0 {
-		newDays = 7
+// historyDays is the days of history new user id has at the test split:
+// NewUserDays (default 7), or a day count drawn uniformly from
+// [NewUserDaysMin, NewUserDays] by a hash of id independent of newUser's.
+func (cfg *Config) historyDays(id int64) int {
+	hi := cfg.NewUserDays
+	if hi <= 0 {
+		hi = 7
 	}
-	return boundary - int64(newDays)*24*3600
+	lo := cfg.NewUserDaysMin
+	if lo <= 0 || lo >= hi {
+		return hi
+	}
+	n := int(hashFraction(uint64(id)^0x6e657764617973) * float64(hi-lo+1)) // "newdays"
+	return lo + min(n, hi-lo)
+}
+
+// checkNewUsers reports a bad new-user configuration.
+func (cfg *Config) checkNewUsers() error {
+	if cfg.NewUsers < 0 || cfg.NewUsers > 1 || cfg.NewUserDays < 0 || cfg.NewUserDaysMin < 0 ||
+		(cfg.NewUserDaysMin > 0 && cfg.NewUserDays > 0 && cfg.NewUserDaysMin > cfg.NewUserDays) {
+		return fmt.Errorf("tables: --new-users %v must be in [0, 1] and --new-user-days %d–%d a range of days ≥ 1",
+			cfg.NewUsers, cfg.NewUserDaysMin, cfg.NewUserDays)
+	}
+	return nil
+}
+
+// historyStart is the first Unix second of a new user's history: days
+// days before the test split at boundary.
+func historyStart(boundary int64, days int) int64 {
+	return boundary - int64(days)*24*3600
 }
 
 // Stats counts what a run wrote.

@@ -59,7 +59,11 @@ type nextDest struct {
 	// train and test are the open tables, read a user at a time.
 	train, test *dataset.ParquetFile
 	users       []ndUser
-	eval        []int // users scored, indices into users
+	// untrained is the first held-out row of each user with held-out rows
+	// but no training row: not a device, never scored (local-only would
+	// have nothing to train on), counted in Personalization.
+	untrained []int64
+	eval      []int // users scored, indices into users
 	// evalTest is the scored users' held-out rows, concatenated.
 	evalTest []*tensor.Tensor
 	// prior, when set (model.init), is the federated starting point.
@@ -82,6 +86,9 @@ type ndUser struct {
 	lo, hi   int
 	tlo, thi int
 	isNew    bool
+	// days is a marked new user's days of history (the table's
+	// new_user_days column), 0 when the table does not say.
+	days int
 }
 
 // scanRows is the most rows openNextDest reads at once.
@@ -129,6 +136,17 @@ func openNextDest(spec Spec, s uint64) (nd *nextDest, err error) {
 	for i, id := range testIdx.Keys {
 		tests[id] = i
 	}
+	trained := make(map[int64]bool, len(trainIdx.Keys))
+	for _, id := range trainIdx.Keys {
+		trained[id] = true
+	}
+	for i, id := range testIdx.Keys {
+		if !trained[id] {
+			tlo, _ := testIdx.Range(i)
+			nd.untrained = append(nd.untrained, tlo)
+		}
+	}
+	slices.Sort(nd.untrained)
 	nd.users = make([]ndUser, len(trainIdx.Keys))
 	for i, id := range trainIdx.Keys {
 		lo, hi := trainIdx.Range(i)
@@ -149,13 +167,18 @@ func openNextDest(spec Spec, s uint64) (nd *nextDest, err error) {
 // --new-users` marks its new users, whose features already see only their
 // last days of visits: they are the new users, whatever data.new_users
 // says. Otherwise data.new_users picks them by a hash of user_id and their
-// training rows are cut to their last data.new_user_days days. One
-// streaming pass over two columns, scanRows rows at a time.
+// training rows are cut to their last data.new_user_days days. A table
+// whose new users' histories differ in length says each one's days in
+// new_user_days. One streaming pass over up to three columns, scanRows
+// rows at a time.
 func (nd *nextDest) markNew() error {
 	cols := []string{"hour_of_week"}
-	hasMark := nd.train.HasColumn("new_user")
+	hasMark, hasDays := nd.train.HasColumn("new_user"), nd.train.HasColumn(newDaysColumn)
 	if hasMark {
 		cols = append(cols, "new_user")
+	}
+	if hasDays {
+		cols = append(cols, newDaysColumn)
 	}
 	marks := make([]bool, len(nd.users))
 	cuts := make([]int32, len(nd.users)) // rows before a hash-new user's last days
@@ -182,11 +205,22 @@ func (nd *nextDest) markNew() error {
 			}
 			mark = tensor.Data[int64](t)
 		}
+		var days []int64
+		if hasDays {
+			t, err := d.As(newDaysColumn, tensor.Int64, []int{})
+			if err != nil {
+				return fmt.Errorf("flsim: %w", err)
+			}
+			days = tensor.Data[int64](t)
+		}
 		for i := a; i < b; i++ {
 			lo, hi := nd.users[i].lo-base, nd.users[i].hi-base
 			if mark != nil {
 				marks[i] = mark[lo] == 1
 				marked = marked || slices.Contains(mark[lo:hi], 1)
+			}
+			if days != nil && marks[i] {
+				nd.users[i].days = int(days[lo])
 			}
 			if isNewUser(nd.users[i].id, nd.spec.Data.Seed, nd.spec.Data.NewUsers) {
 				cuts[i] = int32(lastDays(tensor.Data[int64](how)[lo:hi], nd.spec.Data.NewUserDays))
@@ -205,6 +239,46 @@ func (nd *nextDest) markNew() error {
 		}
 	}
 	return nil
+}
+
+// newDaysColumn is the tables' column of a new user's days of history
+// (features/tables' new_user_days).
+const newDaysColumn = "new_user_days"
+
+// untrainedByDays counts the users with held-out rows but no training
+// row: the new ones by their days of history (when the table says), and
+// all of them.
+func (nd *nextDest) untrainedByDays() (byDays map[int]int, all int, err error) {
+	byDays = map[int]int{}
+	if !nd.test.HasColumn("new_user") || !nd.test.HasColumn(newDaysColumn) {
+		return byDays, len(nd.untrained), nil
+	}
+	for a := 0; a < len(nd.untrained); {
+		b := a + 1
+		for b < len(nd.untrained) && nd.untrained[b]-nd.untrained[a] < scanRows {
+			b++
+		}
+		base := nd.untrained[a]
+		d, err := nd.test.ReadRows([]string{"new_user", newDaysColumn}, base, nd.untrained[b-1]+1)
+		if err != nil {
+			return nil, 0, fmt.Errorf("flsim: %w", err)
+		}
+		var cols [2][]int64
+		for k, name := range []string{"new_user", newDaysColumn} {
+			t, err := d.As(name, tensor.Int64, []int{})
+			if err != nil {
+				return nil, 0, fmt.Errorf("flsim: %w", err)
+			}
+			cols[k] = tensor.Data[int64](t)
+		}
+		for _, row := range nd.untrained[a:b] {
+			if cols[0][row-base] == 1 {
+				byDays[int(cols[1][row-base])]++
+			}
+		}
+		a = b
+	}
+	return byDays, len(nd.untrained), nil
 }
 
 // Close closes the tables.
@@ -437,15 +511,24 @@ func acc1(ctx context.Context, g *graph.Graph, data []*tensor.Tensor) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	k := len(logits) / n
+	return top1Hits(logits, labels), nil
+}
+
+// top1Hits counts the rows of scores (len(labels) rows, row-major) whose
+// top score (the lowest index on ties) is at the label.
+func top1Hits(scores []float32, labels []int64) int {
+	if len(labels) == 0 {
+		return 0
+	}
+	k := len(scores) / len(labels)
 	right := 0
 	for i, y := range labels {
-		row := logits[i*k : (i+1)*k]
+		row := scores[i*k : (i+1)*k]
 		if int64(slices.Index(row, slices.Max(row))) == y {
 			right++
 		}
 	}
-	return right, nil
+	return right
 }
 
 // logits runs g on data's rows (inputs, then labels; at least one row).

@@ -187,3 +187,125 @@ min_reports: 2
 		next = u.hi
 	}
 }
+
+// A table whose new users' histories differ in length (--new-user-days
+// LO-HI) is scored by days of history too; the Markov column's Acc@1 and
+// the users left unscored (held-out rows, no training row) are counted
+// from the tables.
+func TestNextDestinationNewUsersByDays(t *testing.T) {
+	in := mobtest.Population(t, "../../mobility/wilmington/wilmington-newark.city.gz", mobility.Config{Users: 24, Weeks: 4, Seed: 3, Workers: 1})
+	dir := t.TempDir()
+	if _, err := tables.NextDestination(in, dir, tables.Config{HoldoutWeeks: 1, NewUsers: 0.7, NewUserDaysMin: 1, NewUserDays: 4}); err != nil {
+		t.Fatal(err)
+	}
+	spec := parse(t, `
+name: nd
+model: {arch: next-destination}
+data: {holdout: 1000, seed: 1}
+plan: {epochs: 1, batch_size: 10, lr: 0.05, clip_norm: 1}
+target: 8
+min_reports: 2
+personalize: {epochs: 2}
+local: {epochs: 3}
+`)
+	spec.Data.Path = dir
+	rep, err := Run(context.Background(), Config{Spec: spec, Devices: 1000, Rounds: 2, Seed: 1, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.Personalization
+	if p == nil {
+		t.Fatal("no personalization")
+	}
+	t.Logf("%+v", *p)
+
+	// Expected, from the tables: each user's days, the test rows the
+	// Markov column ranks right, and who has no training row.
+	read := func(split string, cols ...string) map[string][]float32 {
+		d, err := dataset.ReadParquet(filepath.Join(dir, split+".parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]float32{}
+		for _, c := range cols {
+			x, err := d.As(c, tensor.Float32, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[c] = tensor.Data[float32](x)
+		}
+		return out
+	}
+	tr := read("train", "user_id")
+	trained := map[int64]bool{}
+	for _, id := range tr["user_id"] {
+		trained[int64(id)] = true
+	}
+	te := read("test", "user_id", "new_user", "new_user_days", "label", "markov")
+	type want struct{ users, rows, markov int }
+	byDays := map[int]*want{}
+	untrained := map[int64]bool{}
+	untrainedNew := map[int]int{}
+	users := map[int64]bool{}
+	k := len(te["markov"]) / len(te["label"])
+	for i, f := range te["user_id"] {
+		id, d := int64(f), int(te["new_user_days"][i])
+		if !trained[id] {
+			if !untrained[id] {
+				untrained[id] = true
+				if te["new_user"][i] == 1 {
+					untrainedNew[d]++
+				}
+			}
+			continue
+		}
+		if te["new_user"][i] != 1 {
+			continue
+		}
+		if byDays[d] == nil {
+			byDays[d] = &want{}
+		}
+		w := byDays[d]
+		if !users[id] {
+			users[id] = true
+			w.users++
+		}
+		w.rows++
+		row := te["markov"][i*k : (i+1)*k]
+		if slices.Index(row, slices.Max(row)) == int(te["label"][i]) {
+			w.markov++
+		}
+	}
+	if len(p.NewByDays) != len(byDays) || len(byDays) < 2 {
+		t.Fatalf("by days %+v, want %d lengths (at least 2)", p.NewByDays, len(byDays))
+	}
+	var sum counts
+	for _, g := range p.NewByDays {
+		w := byDays[g.Days]
+		if w == nil || g.Users != w.users || g.Examples != w.rows {
+			t.Fatalf("%d days: %d users, %d rows; the table has %+v", g.Days, g.Users, g.Examples, w)
+		}
+		if got, exp := g.Markov, float64(w.markov)/float64(w.rows); got != exp {
+			t.Errorf("%d days: Markov Acc@1 %.4f, the table's column gives %.4f", g.Days, got, exp)
+		}
+		sum.users += g.Users
+		sum.n += g.Examples
+	}
+	if sum.users != p.New.Users || sum.n != p.New.Examples {
+		t.Errorf("by days: %d users, %d rows; new users' slice %d, %d", sum.users, sum.n, p.New.Users, p.New.Examples)
+	}
+	if p.NewUserDaysMin != p.NewByDays[0].Days || p.NewUserDays != p.NewByDays[len(p.NewByDays)-1].Days {
+		t.Errorf("range %d–%d, by days %+v", p.NewUserDaysMin, p.NewUserDays, p.NewByDays)
+	}
+	if p.Untrained != len(untrained) {
+		t.Errorf("%d users unscored for want of training rows, the tables have %d", p.Untrained, len(untrained))
+	}
+	for d, n := range untrainedNew {
+		if p.UntrainedByDays[d] != n {
+			t.Errorf("%d days: %d new users without training rows, the tables have %d", d, p.UntrainedByDays[d], n)
+		}
+	}
+	if !(p.All.Markov > 0.2 && p.All.Markov <= 1) {
+		t.Errorf("Markov Acc@1 %.3f", p.All.Markov)
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/fl/client"
@@ -30,10 +32,27 @@ type Personalization struct {
 	All   SliceAcc `json:"all"`
 	New   SliceAcc `json:"new_users"`
 	Other SliceAcc `json:"other_users"`
-	// NewUserDays is the new users' history in days.
-	NewUserDays int `json:"new_user_days"`
+	// NewUserDays is the new users' history in days; when the table's
+	// new users have histories of different lengths (its new_user_days
+	// column), NewUserDaysMin..NewUserDays is their range and NewByDays
+	// breaks the new users' slice down by days of history.
+	NewUserDays    int       `json:"new_user_days"`
+	NewUserDaysMin int       `json:"new_user_days_min,omitempty"`
+	NewByDays      []DaysAcc `json:"new_users_by_days,omitempty"`
+	// Untrained counts the users with held-out rows but no training row
+	// (all of them, and the new ones by days of history): they are no
+	// device of the simulation and are not scored, as local-only would
+	// have nothing to train on.
+	Untrained       int         `json:"users_without_training_rows,omitempty"`
+	UntrainedByDays map[int]int `json:"new_users_without_training_rows,omitempty"`
 	// Tuning is the validation choice, when the task has a tune section.
 	Tuning *Tuning `json:"tuning,omitempty"`
+}
+
+// DaysAcc is the new users with Days days of history.
+type DaysAcc struct {
+	Days int `json:"days"`
+	SliceAcc
 }
 
 // SliceAcc is one slice's Acc@1 three ways.
@@ -43,6 +62,11 @@ type SliceAcc struct {
 	Global    float64 `json:"global"`
 	FineTuned float64 `json:"fine_tuned"`
 	LocalOnly float64 `json:"local_only"`
+	// Markov is the Acc@1 of the table's markov column (a first-order
+	// Markov chain over the user's own history with a visit-frequency
+	// backoff, features.User.Markov): what the device ranks with no model
+	// at all, when the table has the column.
+	Markov float64 `json:"markov,omitempty"`
 	// Uncovered is the held-out examples dropped from test.parquet (next
 	// place not a candidate); the *All fields are Acc@1 over Examples +
 	// Uncovered, and Coverage is Examples over that (when known).
@@ -53,13 +77,14 @@ type SliceAcc struct {
 	LocalOnlyAll float64 `json:"local_only_all,omitempty"`
 }
 
-type counts struct{ users, n, unc, global, tuned, local int }
+type counts struct{ users, n, unc, global, tuned, local, markov int }
 
 func (c counts) acc(known bool) SliceAcc {
 	s := SliceAcc{Users: c.users, Examples: c.n, Uncovered: c.unc}
 	if c.n > 0 {
 		d := float64(c.n)
 		s.Global, s.FineTuned, s.LocalOnly = float64(c.global)/d, float64(c.tuned)/d, float64(c.local)/d
+		s.Markov = float64(c.markov) / d
 	}
 	if known && c.n+c.unc > 0 {
 		d := float64(c.n + c.unc)
@@ -85,6 +110,7 @@ func (nd *nextDest) personalize(ctx context.Context, global []float32, params []
 		choose = tuning.choice
 	}
 	var all, fresh, other counts
+	byDays := map[int]*counts{}
 	for _, i := range nd.eval {
 		u := nd.users[i]
 		ft, lo := choose(u.isNew)
@@ -96,24 +122,79 @@ func (nd *nextDest) personalize(ctx context.Context, global []float32, params []
 		if err != nil {
 			return nil, err
 		}
+		mk, err := nd.markovHits(u.tlo, u.thi)
+		if err != nil {
+			return nil, err
+		}
 		r := rand.New(rand.NewChaCha8(seed(s, 5<<40|uint64(i))))
 		gr, tr, lr, err := nd.threeWays(ctx, global, params, true, ft, lo, trainRows, testRows, r)
 		if err != nil {
 			return nil, fmt.Errorf("flsim: user %d: %w", u.id, err)
 		}
-		for _, c := range []*counts{&all, map[bool]*counts{true: &fresh, false: &other}[u.isNew]} {
+		into := []*counts{&all, map[bool]*counts{true: &fresh, false: &other}[u.isNew]}
+		if u.isNew && u.days > 0 {
+			if byDays[u.days] == nil {
+				byDays[u.days] = &counts{}
+			}
+			into = append(into, byDays[u.days])
+		}
+		for _, c := range into {
 			c.users++
 			c.n += u.thi - u.tlo
 			c.unc += unc[u.id]
 			c.global += gr
 			c.tuned += tr
 			c.local += lr
+			c.markov += mk
 		}
 	}
 	ft, lo := choose(true)
-	return &Personalization{Users: all.users, Params: ft.Params, LocalParams: lo.Params, All: all.acc(known), New: fresh.acc(known),
-		Other: other.acc(known), NewUserDays: nd.spec.Data.NewUserDays, Tuning: tuning}, nil
+	p := &Personalization{Users: all.users, Params: ft.Params, LocalParams: lo.Params, All: all.acc(known), New: fresh.acc(known),
+		Other: other.acc(known), NewUserDays: nd.spec.Data.NewUserDays, Tuning: tuning}
+	if p.UntrainedByDays, p.Untrained, err = nd.untrainedByDays(); err != nil {
+		return nil, err
+	}
+	if len(p.UntrainedByDays) == 0 {
+		p.UntrainedByDays = nil
+	}
+	for _, d := range slices.Sorted(maps.Keys(byDays)) {
+		p.NewByDays = append(p.NewByDays, DaysAcc{Days: d, SliceAcc: byDays[d].acc(known)})
+	}
+	if n := len(p.NewByDays); n > 0 {
+		p.NewUserDaysMin, p.NewUserDays = p.NewByDays[0].Days, p.NewByDays[n-1].Days
+		if n == 1 {
+			p.NewUserDaysMin, p.NewByDays = 0, nil // one length: the new users' slice says it all
+		}
+	}
+	return p, nil
 }
+
+// markovHits counts the held-out rows [lo, hi) whose markov column ranks
+// the label first (the lowest index on ties), 0 when the table has no
+// such column.
+func (nd *nextDest) markovHits(lo, hi int) (int, error) {
+	if lo == hi || !nd.test.HasColumn(markovColumn) {
+		return 0, nil
+	}
+	nd.reads <- struct{}{}
+	d, err := nd.test.ReadRows([]string{markovColumn, labelColumn}, int64(lo), int64(hi))
+	<-nd.reads
+	if err != nil {
+		return 0, fmt.Errorf("flsim: %w", err)
+	}
+	m, err := d.As(markovColumn, tensor.Float32, []int{-1})
+	if err != nil {
+		return 0, fmt.Errorf("flsim: %w", err)
+	}
+	l, err := d.As(labelColumn, tensor.Int64, []int{})
+	if err != nil {
+		return 0, fmt.Errorf("flsim: %w", err)
+	}
+	return top1Hits(tensor.Data[float32](m), tensor.Data[int64](l)), nil
+}
+
+// markovColumn is the tables' per-candidate Markov score.
+const markovColumn = "markov"
 
 // threeWays counts the rows of eval the global model (when scoreGlobal),
 // the global model fine-tuned (ft) on fit, and a model trained from scratch
