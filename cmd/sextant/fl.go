@@ -105,7 +105,7 @@ provenance records the rounds and the combined (ε, δ).`,
 			}
 			if p := rep.Personalization; p != nil {
 				fmt.Fprintf(w, "Acc@1 on %d users' held-out weeks (fine-tuned: %v; local-only: %v from initial weights)\n", p.Users, p.Params, p.LocalParams)
-				fmt.Fprintf(w, "%-22s %6s %8s %8s %10s %10s %8s\n", "slice", "users", "examples", "global", "fine-tuned", "local-only", "markov")
+				fmt.Fprintf(w, "%-22s %6s %8s %8s %10s %10s %8s  %s\n", "slice", "users", "examples", "global", "fine-tuned", "local-only", "markov", "fine-tuned − local-only [95% CI over users]")
 				type row struct {
 					name string
 					a    flsim.SliceAcc
@@ -115,7 +115,11 @@ provenance records the rounds and the combined (ε, δ).`,
 					rows = append(rows, row{fmt.Sprintf("  %d days", d.Days), d.SliceAcc})
 				}
 				for _, s := range append(rows, row{"longer history", p.Other}) {
-					fmt.Fprintf(w, "%-22s %6d %8d %8.4f %10.4f %10.4f %8.4f\n", s.name, s.a.Users, s.a.Examples, s.a.Global, s.a.FineTuned, s.a.LocalOnly, s.a.Markov)
+					fmt.Fprintf(w, "%-22s %6d %8d %8.4f %10.4f %10.4f %8.4f  %+.4f", s.name, s.a.Users, s.a.Examples, s.a.Global, s.a.FineTuned, s.a.LocalOnly, s.a.Markov, s.a.FineTuned-s.a.LocalOnly)
+					if ci := s.a.GapCI; ci != nil {
+						fmt.Fprintf(w, " [%+.4f, %+.4f]", float64(ci.Lo), float64(ci.Hi))
+					}
+					fmt.Fprintln(w)
 				}
 				if p.Untrained > 0 {
 					fmt.Fprintf(w, "not scored: %d users with held-out rows but no training row", p.Untrained)

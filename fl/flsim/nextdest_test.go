@@ -308,4 +308,47 @@ local: {epochs: 3}
 	if !(p.All.Markov > 0.2 && p.All.Markov <= 1) {
 		t.Errorf("Markov Acc@1 %.3f", p.All.Markov)
 	}
+	for _, a := range []SliceAcc{p.All, p.New, p.Other} {
+		gap := a.FineTuned - a.LocalOnly
+		if ci := a.GapCI; ci == nil || !(float64(ci.Lo) <= float64(ci.Hi)) || !ci.Contains(gap) {
+			t.Errorf("gap %.4f, interval %+v", gap, a.GapCI)
+		}
+	}
+}
+
+// The gap's interval resamples users, pooling their rows: no difference
+// gives [0, 0]; one model right on every row of every user gives a
+// positive interval; and heterogeneous users widen it with their count.
+func TestGapCI(t *testing.T) {
+	same := []userRows{{n: 10, tuned: 7, local: 7}, {n: 3, tuned: 1, local: 1}, {n: 20, tuned: 12, local: 12}}
+	if ci := gapCI("same", same); ci == nil || ci.Lo != 0 || ci.Hi != 0 {
+		t.Errorf("equal models: %+v, want [0, 0]", ci)
+	}
+	better := []userRows{{n: 10, tuned: 9, local: 3}, {n: 5, tuned: 5, local: 1}, {n: 8, tuned: 6, local: 2}}
+	if ci := gapCI("better", better); ci == nil || !(ci.Lo > 0) || !(ci.Hi <= 1) {
+		t.Errorf("better on every user: %+v, want inside (0, 1]", ci)
+	}
+	if gapCI("one", []userRows{{n: 5, tuned: 3, local: 1}}) != nil {
+		t.Error("an interval from one user")
+	}
+	// Half the users gain 0.6, half lose 0.2: the interval straddles the
+	// pooled gap (+0.2) and narrows with more users.
+	width := func(users int) float64 {
+		var us []userRows
+		for i := range users {
+			if i%2 == 0 {
+				us = append(us, userRows{n: 10, tuned: 8, local: 2})
+			} else {
+				us = append(us, userRows{n: 10, tuned: 3, local: 5})
+			}
+		}
+		ci := gapCI("mixed", us)
+		if !ci.Contains(0.2) {
+			t.Errorf("%d users: %+v does not contain the pooled gap 0.2", users, ci)
+		}
+		return float64(ci.Hi - ci.Lo)
+	}
+	if w10, w1000 := width(10), width(1000); !(w1000 < w10/5) {
+		t.Errorf("interval width %.3f at 10 users, %.3f at 1,000", w10, w1000)
+	}
 }

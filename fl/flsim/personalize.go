@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/sextant-ml/sextant/dataset"
+	"github.com/sextant-ml/sextant/eval"
 	"github.com/sextant-ml/sextant/fl/client"
 	"github.com/sextant-ml/sextant/graph"
 	"github.com/sextant-ml/sextant/tensor"
@@ -75,12 +76,18 @@ type SliceAcc struct {
 	GlobalAll    float64 `json:"global_all,omitempty"`
 	FineTunedAll float64 `json:"fine_tuned_all,omitempty"`
 	LocalOnlyAll float64 `json:"local_only_all,omitempty"`
+	// GapCI is the 95% interval of FineTuned − LocalOnly, by a paired
+	// bootstrap over the slice's users (usergap.go).
+	GapCI *eval.Interval `json:"fine_tuned_minus_local_ci,omitempty"`
 }
 
-type counts struct{ users, n, unc, global, tuned, local, markov int }
+type counts struct {
+	users, n, unc, global, tuned, local, markov int
+	perUser                                     []userRows
+}
 
-func (c counts) acc(known bool) SliceAcc {
-	s := SliceAcc{Users: c.users, Examples: c.n, Uncovered: c.unc}
+func (c *counts) acc(key string, known bool) SliceAcc {
+	s := SliceAcc{Users: c.users, Examples: c.n, Uncovered: c.unc, GapCI: gapCI(key, c.perUser)}
 	if c.n > 0 {
 		d := float64(c.n)
 		s.Global, s.FineTuned, s.LocalOnly = float64(c.global)/d, float64(c.tuned)/d, float64(c.local)/d
@@ -146,11 +153,12 @@ func (nd *nextDest) personalize(ctx context.Context, global []float32, params []
 			c.tuned += tr
 			c.local += lr
 			c.markov += mk
+			c.perUser = append(c.perUser, userRows{n: u.thi - u.tlo, tuned: tr, local: lr})
 		}
 	}
 	ft, lo := choose(true)
-	p := &Personalization{Users: all.users, Params: ft.Params, LocalParams: lo.Params, All: all.acc(known), New: fresh.acc(known),
-		Other: other.acc(known), NewUserDays: nd.spec.Data.NewUserDays, Tuning: tuning}
+	p := &Personalization{Users: all.users, Params: ft.Params, LocalParams: lo.Params, All: all.acc("all", known),
+		New: fresh.acc("new", known), Other: other.acc("other", known), NewUserDays: nd.spec.Data.NewUserDays, Tuning: tuning}
 	if p.UntrainedByDays, p.Untrained, err = nd.untrainedByDays(); err != nil {
 		return nil, err
 	}
@@ -158,7 +166,7 @@ func (nd *nextDest) personalize(ctx context.Context, global []float32, params []
 		p.UntrainedByDays = nil
 	}
 	for _, d := range slices.Sorted(maps.Keys(byDays)) {
-		p.NewByDays = append(p.NewByDays, DaysAcc{Days: d, SliceAcc: byDays[d].acc(known)})
+		p.NewByDays = append(p.NewByDays, DaysAcc{Days: d, SliceAcc: byDays[d].acc(fmt.Sprintf("new/%d days", d), known)})
 	}
 	if n := len(p.NewByDays); n > 0 {
 		p.NewUserDaysMin, p.NewUserDays = p.NewByDays[0].Days, p.NewByDays[n-1].Days
