@@ -17,15 +17,17 @@ var hasIFMA = cpu.X86.HasAVX512 && cpu.X86.HasAVX512IFMA && cpu.X86.HasAVX512DQ
 type fe8 [5][Lanes]uint64
 
 // ladderState is ladder8's memory: the ladder's points, its temporaries and
-// the per-step swap masks. batch_amd64.s hard-codes the offsets.
+// the swap masks (setSwaps). batch_amd64.s hard-codes the offsets.
 type ladderState struct {
-	x1, x2, z2, x3, z3                fe8
-	a, b, c, d, aa, bb, e, da, cb, tt fe8
-	masks                             [256][Lanes]uint64
+	x1, x2, z2, x3, z3       fe8
+	a, b, c, d, aa, bb, e, f fe8
+	swaps                    [256]uint8
 }
 
+// ladder8 runs n ladder steps (255 for X25519) and the final swap.
+//
 //go:noescape
-func ladder8(st *ladderState)
+func ladder8(st *ladderState, n int)
 
 //go:noescape
 func feMul8(out, a, b *fe8)
@@ -33,12 +35,22 @@ func feMul8(out, a, b *fe8)
 //go:noescape
 func feSqrN8(out, a *fe8, n int)
 
+// Test hooks for the interleaved routines the ladder uses: two products
+// (raw: limbs below 267·2^52, not carried) and two squares (carried).
+
+//go:noescape
+func feMul2x8(o1, a1, b1, o2, a2, b2 *fe8)
+
+//go:noescape
+func feSqr2x8(o1, a1, o2, a2 *fe8)
+
 const mask51 = 1<<51 - 1
 
 // scalarMult8 sets out[l] = X25519(scalars[l], points[l]) for the eight
 // lanes.
 func scalarMult8(out, scalars, points *[Lanes][Size]byte) {
 	st := new(ladderState)
+	var k [Lanes][4]uint64
 	for l := range Lanes {
 		// u: little-endian, top bit masked (RFC 7748 §5), split in
 		// 51-bit limbs; a u ≥ p is a loose representative of u mod p.
@@ -59,23 +71,16 @@ func scalarMult8(out, scalars, points *[Lanes][Size]byte) {
 		}
 		st.x2[0][l], st.z3[0][l] = 1, 1
 
-		// Clamp (RFC 7748 §5): clear bits 0–2 and 255, set bit 254. Row i
-		// of the masks swaps for bit 254−i: all ones where that bit
-		// differs from the previous one (the ladder's "swap ^= k_t").
-		var k [Size]byte = scalars[l]
-		k[0] &= 248
-		k[31] = k[31]&127 | 64
-		var prev uint64
-		for i := range 255 {
-			t := 254 - i
-			bit := uint64(k[t>>3]>>(t&7)) & 1
-			st.masks[i][l] = -(bit ^ prev)
-			prev = bit
+		// Clamp (RFC 7748 §5): clear bits 0–2 and 255, set bit 254.
+		for j := range 4 {
+			k[l][j] = binary.LittleEndian.Uint64(scalars[l][8*j:])
 		}
-		st.masks[255][l] = -prev
-		clear(k[:])
+		k[l][0] &^= 7
+		k[l][3] = k[l][3]&^(1<<63) | 1<<62
 	}
-	ladder8(st)
+	st.setSwaps(&k, 255)
+	clear(k[:])
+	ladder8(st, 255)
 
 	// out = x2 · z2^(p−2) (Fermat; 0 for z2 = 0, as RFC 7748 wants).
 	var r fe8
@@ -88,9 +93,60 @@ func scalarMult8(out, scalars, points *[Lanes][Size]byte) {
 		}
 		encode(&out[l], &v)
 	}
-	// The masks are the scalars' bits; the rest derives from them.
+	// The swaps are the scalars' bits; the rest derives from them.
 	*st = ladderState{}
 	clear(r[:])
+}
+
+// setSwaps sets st.swaps for a ladder over bits 254, 253, …, 255 − n of
+// the scalars k (k[l][j]: little-endian word j of lane l's scalar; bit 255
+// counts as 0): swaps[t] has bit l set where lane l's bits t and t+1
+// differ, swaps[255] where its bit 255 − n is set (the final swap). The
+// swap bits s = k ⊕ (k >> 1) of the eight lanes are transposed eight by
+// eight bits at a time, with no data-dependent branch or index.
+func (st *ladderState) setSwaps(k *[Lanes][4]uint64, n int) {
+	var s [Lanes][4]uint64
+	for l := range Lanes {
+		w := k[l]
+		w[3] &^= 1 << 63
+		for j := range 3 {
+			s[l][j] = w[j] ^ (w[j]>>1 | w[j+1]<<63)
+		}
+		s[l][3] = w[3] ^ w[3]>>1
+	}
+	for b := range 32 {
+		// x: byte l is lane l's bits 8b..8b+7; transposed, byte j has
+		// bit l = lane l's bit 8b+j.
+		var x uint64
+		for l := range Lanes {
+			x |= (s[l][b/8] >> (8 * (b % 8)) & 0xff) << (8 * l)
+		}
+		x = transpose8(x)
+		for j := range 8 {
+			if t := 8*b + j; t < 255 {
+				st.swaps[t] = uint8(x >> (8 * j))
+			}
+		}
+	}
+	t := 255 - n
+	var f uint8
+	for l := range Lanes {
+		f |= uint8(k[l][t/64]>>(t%64)&1) << l
+	}
+	st.swaps[255] = f
+	clear(s[:])
+}
+
+// transpose8 transposes the 8×8 bit matrix x (row r = byte r, column c =
+// bit c of it) by three rounds of swapping off-diagonal blocks: 1×1 blocks
+// within 2×2, 2×2 within 4×4, 4×4 within 8×8.
+func transpose8(x uint64) uint64 {
+	t := (x ^ x>>7) & 0x00aa00aa00aa00aa
+	x ^= t ^ t<<7
+	t = (x ^ x>>14) & 0x0000cccc0000cccc
+	x ^= t ^ t<<14
+	t = (x ^ x>>28) & 0x00000000f0f0f0f0
+	return x ^ t ^ t<<28
 }
 
 // invert8 sets out = z^(p−2) = z^(2^255−21) by a chain of 254 squarings
