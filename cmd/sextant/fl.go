@@ -112,7 +112,11 @@ provenance records the rounds and the combined (ε, δ).`,
 				}
 				rows := []row{{"all", p.All}, {fmt.Sprintf("≤ %d days of history", p.NewUserDays), p.New}}
 				for _, d := range p.NewByDays {
-					rows = append(rows, row{fmt.Sprintf("  %d days", d.Days), d.SliceAcc})
+					unit := "days"
+					if d.Days == 1 {
+						unit = "day"
+					}
+					rows = append(rows, row{fmt.Sprintf("  %d %s", d.Days, unit), d.SliceAcc})
 				}
 				for _, s := range append(rows, row{"longer history", p.Other}) {
 					fmt.Fprintf(w, "%-22s %6d %8d %8.4f %10.4f %10.4f %8.4f  %+.4f", s.name, s.a.Users, s.a.Examples, s.a.Global, s.a.FineTuned, s.a.LocalOnly, s.a.Markov, s.a.FineTuned-s.a.LocalOnly)
