@@ -40,8 +40,9 @@ type Personalization struct {
 	NewUserDays    int       `json:"new_user_days"`
 	NewUserDaysMin int       `json:"new_user_days_min,omitempty"`
 	NewByDays      []DaysAcc `json:"new_users_by_days,omitempty"`
-	// Untrained counts the users with held-out rows but no training row
-	// (all of them, and the new ones by days of history): they are no
+	// Untrained counts the table's users with held-out rows but no
+	// training row (all of them, and the new ones by days of history;
+	// over the whole table, whatever the population's size): they are no
 	// device of the simulation and are not scored, as local-only would
 	// have nothing to train on.
 	Untrained       int         `json:"users_without_training_rows,omitempty"`

@@ -8,7 +8,8 @@
 # FL + on-device fine-tuning, local-only from initial weights), with both
 # sides' local hyperparameters chosen on a validation split of each
 # user's training rows (the tune section), never on the held-out week.
-# Once without DP, once with user-level DP-FedAvg (z = 0.8, C = 1).
+# Once without DP, once with user-level DP-FedAvg (z = 0.8, C = 1,
+# δ = 10⁻⁵ = 1/10⁵ users).
 # Usage: models/flagship/fl-bar.sh [WORKDIR] [DAYS]   (run from the
 # repository root; DAYS is --new-user-days, default 1-7; about 10 minutes
 # on 2 idle cores and 3 GB of disk; ~1 GB of memory per simulation)
@@ -34,6 +35,7 @@ secagg_plus: true
 selection_window: 30m
 round_deadline: 60m
 optimizer: {kind: fedavgm, lr: 1, beta1: 0.9}
+delta: 1e-5
 tune:
   validation_share: 0.25
   personalize:
