@@ -30,8 +30,8 @@ fills the slots a short history leaves empty with public places of the city
 (features.City). --new-users makes a fraction of users new: their history
 starts --new-user-days days before the test split (7, or a range such as
 1-7, each new user's days drawn uniformly from it by a hash of the id; rows
-carry new_user and new_user_days). OUT/coverage.parquet counts each user's held-out examples,
-written and dropped. --workers goroutines compute chunks of users in
+carry new_user and new_user_days). OUT/coverage.parquet counts each user's
+held-out examples, written and dropped. --workers goroutines compute chunks of users in
 parallel (default: all cores); the output files are the same bytes
 whatever their number.`,
 		Args: cobra.NoArgs,
