@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 )
 
@@ -56,8 +57,9 @@ const dgReach = 12
 //
 // Random words: AES-256-CTR keyed with 32 bytes from the *rand.Rand given
 // (CryptoRand in production; a seeded one reproduces a run), made 4 KiB at a
-// time — a buffered CSPRNG that costs under 2 ns a word with AES-NI, against
-// two interface calls and a ChaCha8 step for each rand.Rand.Uint64.
+// time — a buffered CSPRNG that costs about 1.1 ns a word with AES-NI
+// (crypto/cipher), against two interface calls and a ChaCha8 step for each
+// rand.Rand.Uint64.
 type DiscreteGaussian struct {
 	sigma  float64
 	inv2s2 float64 // 1/(2σ²)
@@ -67,13 +69,22 @@ type DiscreteGaussian struct {
 	// The random words: AES-256-CTR keyed with 32 bytes of the source
 	// given to NewDiscreteGaussian, dgBuffer bytes at a time.
 	stream cipher.Stream
-	buf    []byte
+	buf    [dgBuffer]byte
 	pos    int
 	// keep[j] and alias[j]: a block slot j drawn uniformly stays j if a
 	// uniform 64-bit word is below keep[j], else becomes alias[j].
 	keep  [dgBlocks]uint64
 	alias [dgBlocks]uint16
-	lo2   [dgBlocks]float64 // 2kW, block k's start doubled
+	// The fast path's tables (see setFast): keep's leading nA bits with
+	// the bits below set; the quick acceptance test's slopes and bound.
+	fastTop [dgBlocks]uint64
+	lowMask uint64 // the bits below a word's top nA
+	offMask uint64 // W − 1
+	// Slot j's block's start kW and quick test slope, then slot j's
+	// alias's.
+	fastStart [2 * dgBlocks]uint64
+	fastSlope [2 * dgBlocks]int64
+	quickLim  int64
 }
 
 // NewDiscreteGaussian returns a sampler of N_Z(0, σ²) drawing from r.
@@ -93,8 +104,7 @@ func NewDiscreteGaussian(sigma float64, r *rand.Rand) (*DiscreteGaussian, error)
 		return nil, fmt.Errorf("noise: %w", err)
 	}
 	var iv [aes.BlockSize]byte
-	d := &DiscreteGaussian{sigma: sigma, inv2s2: 1 / (2 * sigma * sigma),
-		stream: cipher.NewCTR(block, iv[:]), buf: make([]byte, dgBuffer)}
+	d := &DiscreteGaussian{sigma: sigma, inv2s2: 1 / (2 * sigma * sigma), stream: cipher.NewCTR(block, iv[:])}
 	d.pos = len(d.buf)
 	if need := dgReach * sigma / dgBlocks; need > 1 {
 		d.bits = uint(math.Ceil(math.Log2(need)))
@@ -108,10 +118,59 @@ func NewDiscreteGaussian(sigma float64, r *rand.Rand) (*DiscreteGaussian, error)
 	for k := range w {
 		x := float64(uint64(k) << d.bits)
 		w[k] = math.Exp(-x * x * d.inv2s2)
-		d.lo2[k] = 2 * x
 	}
 	d.buildAlias(&w)
+	d.setFast()
 	return d, nil
+}
+
+// setFast fills the fast path's tables. A trial's word shifted left by
+// one (the sign dropped), w1, holds from the top: the alias bits hiA (nA),
+// U's leading bits R (nU), the offset i (b) and the slot k (9), then a 0.
+//
+// The alias test compares hiA with keep's leading nA bits top: with the bits
+// below both set, w1|lowMask against fastTop[k], the order of the two words
+// is that of hiA and top (equal when they tie). fastStart[j] and
+// fastSlope[j] are slot j's own block's, [512 + j] its alias's: the choice
+// is of an index.
+//
+// The quick acceptance test: with K = nU + b + 10,
+//
+//	(w1 & lowMask) + i·slope ≤ quickLim,
+//
+// where w1 & lowMask = 2^10·(R·W + i) + 2j (j the slot), block k's slope
+// is C_k − 2^10 with C_k ≥ (2k + 1)·W·2^K/(2σ²) (from the float 1/(2σ²)
+// that a uses, rounded up with room) and
+// quickLim ≤ (1 − 2·10^-12)·2^K − 2^10·W, implies
+// (R + 1)·2^-nU + i·C_k·2^-K ≤ 1 − 2·10^-12. As
+// a = i(2kW + i)/(2σ²) ≤ i(2k + 1)W/(2σ²) for i < W, that is
+// (R + 1)·2^-nU ≤ 1 − a − 2·10^-12: far inside the float test
+// u0 + 2^-nU ≤ 1 − a − 10^-12 (u0 + 2^-nU = (R + 1)·2^-nU exactly, and the
+// rounding of the right side is below 10^-15), so a trial that passes is
+// accepted. It is a shortcut to the float test's answer, not a new test:
+// it changes no draw. K ≤ 55 and i·C_k < 1.2·2^K (a < 1.125), so nothing
+// overflows.
+func (d *DiscreteGaussian) setFast() {
+	d.lowMask = 1<<(64-d.nA) - 1
+	d.offMask = 1<<d.bits - 1
+	for j := range d.fastTop {
+		d.fastTop[j] = d.keep[j] | d.lowMask
+	}
+	var slope [dgBlocks]int64
+	if d.bits > 0 {
+		kk := int(d.nU + d.bits + 10)
+		scale := math.Ldexp(d.inv2s2, kk) * float64(uint64(1)<<d.bits)
+		for k := range slope {
+			c := math.Ceil(float64(2*k+1)*scale*(1+1e-12)) + 1
+			slope[k] = int64(c) - 1<<10
+		}
+		d.quickLim = int64(math.Ldexp(1-2e-12, kk)) - int64(1<<10)<<d.bits
+	}
+	for j := range dgBlocks {
+		k := uint64(d.alias[j])
+		d.fastStart[j], d.fastSlope[j] = uint64(j)<<d.bits, slope[j]
+		d.fastStart[dgBlocks+j], d.fastSlope[dgBlocks+j] = k<<d.bits, slope[k]
+	}
 }
 
 // buildAlias fills keep and alias for block weights w (Vose's method).
@@ -150,7 +209,7 @@ func (d *DiscreteGaussian) buildAlias(w *[dgBlocks]float64) {
 // threshold maps a probability in [0, 1] to the 64-bit word a uniform word
 // must stay below.
 func threshold(p float64) uint64 {
-	if x := math.Ldexp(p, 64); x < 1<<64 {
+	if x := p * 0x1p64; x < 1<<64 { // exact, as math.Ldexp(p, 64)
 		return uint64(max(x, 0))
 	}
 	return math.MaxUint64
@@ -173,70 +232,175 @@ func (d *DiscreteGaussian) Sample() int64 {
 // uniform, nU bits that start the acceptance test's U, and the sign (bit 63).
 // Each of the two uniforms is completed from a fresh word only when its
 // leading bits do not decide the comparison.
+//
+// Most trials are decided by their own word: addFast runs those, in stream
+// order, until it meets one that needs a further word (or the buffer or x
+// ends); trial then runs that one trial, reading words as it needs them,
+// and addFast resumes. The draws are the same as trial's alone, one after
+// another.
 func (d *DiscreteGaussian) AddTo(x []int64) {
-	const eps = 1e-12 // far above the rounding of 1 − a and a²/2
-	b, nA, nU := d.bits, d.nA, d.nU
-	offMask, uMask := uint64(1)<<b-1, uint64(1)<<nU-1
-	inv2s2, uScale := d.inv2s2, d.uScale
-	// The stream position lives in a local (the compiler cannot keep d.pos
-	// in a register across the stores to x); it is written back before
-	// each call that reads a word and at the end.
-	buf, pos := d.buf, d.pos
 	for j := 0; j < len(x); {
-		var w uint64
-		if pos+8 <= len(buf) {
-			w = binary.LittleEndian.Uint64(buf[pos:])
-			pos += 8
-		} else {
-			d.pos = pos
-			w = d.word()
-			pos = d.pos
-		}
-		k := w & (dgBlocks - 1)
-		rest := w << 1 >> (dgBlockBits + b + 1) // nA + nU bits
-		hiA, keep, alt := rest>>nU, d.keep[k], uint64(d.alias[k])
-		// The slot's alias is taken about as often as not: the choice is
-		// a conditional move, not a branch the CPU would mispredict. Only
-		// a tie of the leading bits (probability 2^-nA) reads a word more.
-		top := keep >> (64 - nA)
-		swap := hiA > top
-		if hiA == top {
-			d.pos = pos
-			swap = d.word()>>nA >= keep<<nA>>nA
-			pos = d.pos
-		}
-		if swap {
-			k = alt
-		}
-		i := (w >> dgBlockBits) & offMask
-		m := k<<b | i
-		// The sign is bit 63, applied without a branch: s = 0 or −1,
-		// (m ^ s) − s = ±m.
-		s := int64(w) >> 63
-		if m == 0 && s != 0 {
-			continue
-		}
-		if i != 0 {
-			// Bernoulli(exp(−a)) with U ∈ [u0, u0 + 2^-nU).
-			fi := float64(int64(i))
-			a := fi * (d.lo2[k&(dgBlocks-1)] + fi) * inv2s2
-			u0 := float64(int64(rest&uMask)) * uScale
-			if u0+uScale > 1-a-eps {
-				if u0 >= 1-a+a*a/2+eps {
-					continue
-				}
-				d.pos = pos
-				ok := d.acceptExact(u0, a)
-				pos = d.pos
-				if !ok {
-					continue
-				}
+		j += d.addFast(x[j:])
+		if j < len(x) {
+			if z, ok := d.trial(); ok {
+				x[j] += z
+				j++
 			}
 		}
-		x[j] += (int64(m) ^ s) - s
-		j++
 	}
-	d.pos = pos
+}
+
+// dgEps is the acceptance test's margin, far above the rounding of 1 − a
+// and a²/2.
+const dgEps = 1e-12
+
+// trial runs one trial from the next word of the stream: its draw, or false
+// if it is rejected.
+func (d *DiscreteGaussian) trial() (int64, bool) {
+	b, nA, nU := d.bits&63, d.nA&63, d.nU&63
+	w := d.word()
+	k := w & (dgBlocks - 1)
+	rest := w << 1 >> ((dgBlockBits + b + 1) & 63) // nA + nU bits
+	hiA, keep, alt := rest>>nU, d.keep[k], uint64(d.alias[k])
+	top := keep >> ((64 - nA) & 63)
+	swap := hiA > top
+	if hiA == top {
+		swap = d.word()>>nA >= keep<<nA>>nA
+	}
+	if swap {
+		k = alt
+	}
+	i := (w >> dgBlockBits) & (1<<b - 1)
+	m := k<<b | i
+	s := int64(w) >> 63 // 0 or −1: (m ^ s) − s = ±m
+	if m == 0 && s != 0 {
+		return 0, false // −0
+	}
+	if i != 0 {
+		// Bernoulli(exp(−a)) with U ∈ [u0, u0 + 2^-nU).
+		fi := float64(int64(i))
+		a := fi * (float64(2*k<<b) + fi) * d.inv2s2 // 2kW + i
+		u0 := float64(int64(rest&(1<<nU-1))) * d.uScale
+		if u0+d.uScale > 1-a-dgEps {
+			if u0 >= 1-a+a*a/2+dgEps || !d.acceptExact(u0, a) {
+				return 0, false
+			}
+		}
+	}
+	return (int64(m) ^ s) - s, true
+}
+
+// b2u is 1 for true and 0 for false (a SETcc, not a branch).
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// addFast runs trials from the words left in the buffer, at most len(x)
+// of them, adding the accepted draws to x in order, and returns how many it
+// added. It stops before the first trial whose word does not decide it: a
+// tie of the alias uniform's leading bits, or U between the acceptance
+// test's bounds. The alias choice is made without a branch (it goes either
+// way about as often); a trial that passes the quick test (setFast) is
+// accepted without float arithmetic, and the rest (about a fraction E[a],
+// mostly rejections) take trial's float test inline. Shift counts are
+// masked (they are below 64) or constant, so shifts compile without Go's
+// handling of counts ≥ 64.
+func (d *DiscreteGaussian) addFast(x []int64) int {
+	if d.bits == 0 {
+		return d.addFastUnit(x)
+	}
+	// The loop's constants are read from d as it goes (memory operands,
+	// not registers, which the loop is short of). Trial j's word is at
+	// base + 8j: base moves on at each rejection, and xs (x up to the
+	// words left) is cut to match, so j < len(xs) is both the loop's test
+	// and x's bounds check.
+	base := d.pos
+	xs := x[:min((len(d.buf)-base)/8, len(x))]
+	j := 0
+	for j < len(xs) {
+		p := (base + 8*j) & (dgBuffer - 8)
+		w := binary.LittleEndian.Uint64(d.buf[p : p+8])
+		slot := w & (dgBlocks - 1)
+		w1 := w << 1
+		// The slot's alias is taken about as often as not: the choice is
+		// by a mask (top − hi borrows iff hi > top), not a branch.
+		diff, swap := bits.Sub64(d.fastTop[slot], w1|d.lowMask, 0)
+		blk := slot | (-swap & dgBlocks)
+		if diff == 0 {
+			break // an alias tie: the next word decides
+		}
+		i := (w >> dgBlockBits) & d.offMask
+		m := d.fastStart[blk] + i
+		s := int64(w) >> 63
+		v := (int64(m) ^ s) - s
+		if int64(w1&d.lowMask)+int64(i)*d.fastSlope[blk] <= d.quickLim && m != 0 {
+			xs[j] += v
+			j++
+			continue
+		}
+		// Not decided by the quick test (rejections, mostly), or ±0: as
+		// in trial.
+		if m == 0 {
+			if s == 0 {
+				xs[j] += v // +0
+				j++
+				continue
+			}
+		} else if i != 0 {
+			fi := float64(int64(i))
+			a := fi * (float64(2*d.fastStart[blk]) + fi) * d.inv2s2
+			u0 := float64(int64(w1&d.lowMask>>(dgBlockBits+1)>>(d.bits&63))) * d.uScale
+			if u0+d.uScale > 1-a-dgEps {
+				if !(u0 >= 1-a+a*a/2+dgEps) {
+					break // the exact test reads another word
+				}
+			} else {
+				xs[j] += v
+				j++
+				continue
+			}
+		} else {
+			xs[j] += v // i = 0: no test
+			j++
+			continue
+		}
+		// Rejected.
+		base += 8
+		xs = xs[:min((len(d.buf)-base)/8, len(xs))]
+	}
+	d.pos = base + 8*j
+	return j
+}
+
+// addFastUnit is addFast for blocks of one integer (b = 0): the offset is
+// always 0 and every proposal but −0 is accepted. Each trial's draw is
+// written to x[j] whether or not it is accepted: j moves on only if it is,
+// and a −0 adds 0.
+func (d *DiscreteGaussian) addFastUnit(x []int64) int {
+	n := min((len(d.buf)-d.pos)/8, len(x))
+	j := 0
+	for t := range n {
+		p := (d.pos + 8*t) & (dgBuffer - 8)
+		w := binary.LittleEndian.Uint64(d.buf[p : p+8])
+		slot := w & (dgBlocks - 1)
+		diff, swap := bits.Sub64(d.fastTop[slot], w<<1|d.lowMask, 0)
+		k := d.fastStart[slot|(-swap&dgBlocks)] // the block: m = k
+		if diff == 0 {
+			d.pos += 8 * t
+			return j // an alias tie: the next word decides
+		}
+		// −0 is rejected (up to a third of the trials for small σ):
+		// without a branch.
+		s := int64(w) >> 63
+		take := 1 &^ (b2u(k == 0) & uint64(s))
+		x[j] += ((int64(k) ^ s) - s) & -int64(take)
+		j += int(take)
+	}
+	d.pos += 8 * n
+	return j
 }
 
 // acceptExact completes U from a fresh word and compares it with exp(−a).
@@ -257,6 +421,6 @@ func (d *DiscreteGaussian) word() uint64 {
 
 // refill encrypts the next dgBuffer bytes of the stream.
 func (d *DiscreteGaussian) refill() {
-	d.stream.XORKeyStream(d.buf, dgZeros[:])
+	d.stream.XORKeyStream(d.buf[:], dgZeros[:])
 	d.pos = 0
 }
