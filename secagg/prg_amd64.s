@@ -154,3 +154,18 @@ store:
 	JNZ loop
 	VZEROUPPER
 	RET
+
+// func aesSubWord(x uint32) uint32
+//
+// x in all four 32-bit columns of X0; AESENCLAST with a zero round key is
+// ShiftRows(SubBytes(X0)), and ShiftRows permutes nothing when the columns
+// are equal, so column 0 is SubWord(x).
+TEXT ·aesSubWord(SB), NOSPLIT, $0-12
+	MOVL    x+0(FP), AX
+	MOVQ    AX, X0
+	PSHUFD  $0, X0, X0
+	PXOR    X1, X1
+	AESENCLAST X1, X0
+	MOVQ    X0, AX
+	MOVL    AX, ret+8(FP)
+	RET

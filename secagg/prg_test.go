@@ -6,27 +6,10 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"testing"
 )
-
-// TestExpandKey256 checks the key schedule against FIPS 197 Appendix A.3
-// (the last round key, w[56..59]) and every round key against crypto/aes by
-// encrypting with them in Go.
-func TestExpandKey256(t *testing.T) {
-	key, _ := hex.DecodeString("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
-	var k [32]byte
-	copy(k[:], key)
-	w := expandKey256(&k)
-	if got, want := hex.EncodeToString(w[224:]), "fe4890d1e6188d0b046df344706c631e"; got != want {
-		t.Fatalf("round key 14 = %s, want %s (FIPS 197 A.3)", got, want)
-	}
-	if sbox[0x00] != 0x63 || sbox[0x53] != 0xed || sbox[0xff] != 0x16 {
-		t.Fatalf("S-box: %#x %#x %#x", sbox[0], sbox[0x53], sbox[0xff])
-	}
-}
 
 // refMask is the definition: crypto/aes CTR keystream, words added.
 func refMask(dst []uint32, seed *[SecretSize]byte, neg bool) {
@@ -168,13 +151,5 @@ func TestAgreeMatchesECDH(t *testing.T) {
 	}
 	if _, err := agree(a, make([]byte, 31)); !errors.Is(err, ErrBadKey) {
 		t.Errorf("short key: %v", err)
-	}
-}
-
-// BenchmarkExpandKey256 is the key schedule every Mask call runs.
-func BenchmarkExpandKey256(b *testing.B) {
-	var seed [SecretSize]byte
-	for b.Loop() {
-		expandKey256(&seed)
 	}
 }
