@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -112,11 +115,7 @@ provenance records the rounds and the combined (ε, δ).`,
 				}
 				rows := []row{{"all", p.All}, {fmt.Sprintf("≤ %d days of history", p.NewUserDays), p.New}}
 				for _, d := range p.NewByDays {
-					unit := "days"
-					if d.Days == 1 {
-						unit = "day"
-					}
-					rows = append(rows, row{fmt.Sprintf("  %d %s", d.Days, unit), d.SliceAcc})
+					rows = append(rows, row{"  " + daysString(d.Days), d.SliceAcc})
 				}
 				for _, s := range append(rows, row{"longer history", p.Other}) {
 					fmt.Fprintf(w, "%-22s %6d %8d %8.4f %10.4f %10.4f %8.4f  %+.4f", s.name, s.a.Users, s.a.Examples, s.a.Global, s.a.FineTuned, s.a.LocalOnly, s.a.Markov, s.a.FineTuned-s.a.LocalOnly)
@@ -128,7 +127,11 @@ provenance records the rounds and the combined (ε, δ).`,
 				if p.Untrained > 0 {
 					fmt.Fprintf(w, "not scored: %d users with held-out rows but no training row", p.Untrained)
 					if len(p.UntrainedByDays) > 0 {
-						fmt.Fprintf(w, " (new users by days of history: %v)", p.UntrainedByDays)
+						var parts []string
+						for _, d := range slices.Sorted(maps.Keys(p.UntrainedByDays)) {
+							parts = append(parts, fmt.Sprintf("%d with %s", p.UntrainedByDays[d], daysString(d)))
+						}
+						fmt.Fprintf(w, "; new users among them: %s", strings.Join(parts, ", "))
 					}
 					fmt.Fprintln(w)
 				}
@@ -158,4 +161,12 @@ func costString(c *bundle.PrivacyCost) string {
 		return "no DP guarantee"
 	}
 	return fmt.Sprintf("(ε %.4g, δ %.3g) [%s]", c.Epsilon, c.Delta, c.Accountant)
+}
+
+// daysString is "1 day" or "N days".
+func daysString(n int) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return fmt.Sprintf("%d days", n)
 }
