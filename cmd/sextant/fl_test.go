@@ -48,3 +48,37 @@ distributed_dp: true
 		t.Error("a task with an unknown key ran")
 	}
 }
+
+// fl simulate on a next-destination table whose new users have 1–3 days
+// of history prints the comparison by days of history, with the gap's
+// interval and the Markov column, and counts the users it cannot score.
+func TestFLSimulateByDays(t *testing.T) {
+	dir := t.TempDir()
+	mob, nd := filepath.Join(dir, "mob"), filepath.Join(dir, "nd")
+	runCLI(t, "data", "generate", "--users", "40", "--weeks", "3", "--seed", "5", "--city", "../../mobility/wilmington/wilmington-newark.city.gz", "-o", mob, "-q")
+	runCLI(t, "data", "features", "--in", mob, "-o", nd, "--holdout-weeks", "1", "--new-users", "0.7", "--new-user-days", "1-3")
+	task := filepath.Join(dir, "task.yaml")
+	os.WriteFile(task, []byte(`
+model: {arch: next-destination}
+data: {path: `+nd+`, holdout: 40, seed: 1}
+plan: {epochs: 1, batch_size: 10, lr: 0.05, clip_norm: 1}
+target: 10
+min_reports: 3
+personalize: {epochs: 1}
+local: {epochs: 2}
+`), 0o644)
+	out, _ := runCLI(t, "fl", "simulate", "--task", task, "--devices", "40", "--rounds", "1", "--no-progress")
+	for _, want := range []string{"≤ 3 days of history", "  2 days ", "  3 days ", "markov", "[95% CI over users]", "longer history"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	// Every new user's row, and the other users', carry an interval.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "≤ 3 days") || strings.HasPrefix(line, "all ") {
+			if !strings.Contains(line, "[") {
+				t.Errorf("no interval in %q", line)
+			}
+		}
+	}
+}
