@@ -52,8 +52,8 @@ const dgReach = 12
 // a margin for rounding; only U between the two bounds (probability about
 // a²/2) compares with exp(−a). The leading bits of both the alias table's
 // uniform and U come from the trial's random word, so a trial usually costs
-// one word. For σ ≤ 21 the blocks are single integers (W = 1) and the
-// sampler is an alias table.
+// one word. For 12σ ≤ 512 (σ ≤ 42.67) the blocks are single integers
+// (W = 1) and the sampler is an alias table.
 //
 // Random words: AES-256-CTR keyed with 32 bytes from the *rand.Rand given
 // (CryptoRand in production; a seeded one reproduces a run), made 4 KiB at a
@@ -89,8 +89,10 @@ type DiscreteGaussian struct {
 
 // NewDiscreteGaussian returns a sampler of N_Z(0, σ²) drawing from r.
 func NewDiscreteGaussian(sigma float64, r *rand.Rand) (*DiscreteGaussian, error) {
-	if !(sigma > 0) || sigma > 1<<40 {
-		return nil, fmt.Errorf("noise: discrete Gaussian sigma %v outside (0, 2^40]", sigma)
+	// Below 1e-150, 1/(2σ²) overflows to +Inf and the blocks' weights
+	// would be NaN: refuse it (such a σ is all zeros, no noise at all).
+	if !(sigma >= 1e-150) || sigma > 1<<40 {
+		return nil, fmt.Errorf("noise: discrete Gaussian sigma %v outside [1e-150, 2^40]", sigma)
 	}
 	if r == nil {
 		return nil, fmt.Errorf("noise: nil random source")
@@ -228,8 +230,8 @@ func (d *DiscreteGaussian) Sample() int64 {
 // AddTo adds independent draws to each coordinate of x.
 //
 // A trial's random word w holds, from the low end: the block slot (9 bits),
-// the offset (b bits), then nA bits that start the alias table's 64-bit
-// uniform, nU bits that start the acceptance test's U, and the sign (bit 63).
+// the offset (b bits), then nU bits that start the acceptance test's U, nA
+// bits that start the alias table's 64-bit uniform, and the sign (bit 63).
 // Each of the two uniforms is completed from a fresh word only when its
 // leading bits do not decide the comparison.
 //

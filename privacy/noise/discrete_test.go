@@ -181,9 +181,21 @@ func TestDiscreteGaussianAliasTable(t *testing.T) {
 }
 
 func TestDiscreteGaussianRejectsBadSigma(t *testing.T) {
-	for _, s := range []float64{0, -1, math.NaN(), math.Inf(1), 1<<40 + 1} {
+	for _, s := range []float64{0, -1, math.NaN(), math.Inf(1), 1<<40 + 1, 1e-160} {
 		if _, err := NewDiscreteGaussian(s, rand.New(rand.NewPCG(1, 1))); err == nil {
 			t.Errorf("σ=%v accepted", s)
+		}
+	}
+	// The smallest σ taken is all zeros (its weights stay finite).
+	d, err := NewDiscreteGaussian(1e-150, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]int64, 1000)
+	d.AddTo(x)
+	for i, v := range x {
+		if v != 0 {
+			t.Fatalf("σ=1e-150: draw %d is %d", i, v)
 		}
 	}
 	if _, err := NewDiscreteGaussian(1, nil); err == nil {
