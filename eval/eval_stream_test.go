@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/sextant-ml/sextant/dataset"
 	"github.com/sextant-ml/sextant/engine"
 	"github.com/sextant-ml/sextant/graph"
+	"github.com/sextant-ml/sextant/internal/heapstat"
 	"github.com/sextant-ml/sextant/tensor"
 )
 
@@ -301,16 +301,8 @@ type heapPeak struct {
 }
 
 func (h *heapPeak) Predict(ctx context.Context, b Batch) (Scores, error) {
-	h.peak = max(h.peak, liveHeap())
+	h.peak = max(h.peak, heapstat.Live())
 	return h.Predictor.Predict(ctx, b)
-}
-
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 // TestEvaluateSourceMemoryFlat evaluates tables of N and 4N users whose
@@ -340,7 +332,7 @@ func TestEvaluateSourceMemoryFlat(t *testing.T) {
 	growth := func(whole bool) int64 {
 		heap := map[int]uint64{}
 		for _, users := range []int{n, 4 * n} {
-			base := liveHeap()
+			base := heapstat.Live()
 			cand := &heapPeak{Predictor: visitScores{}}
 			if whole {
 				d, err := dataset.Read(paths[users])

@@ -3,20 +3,12 @@ package sim
 import (
 	"context"
 	"os"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
-)
 
-// heapInUse is the live Go heap after a full collection.
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
+	"github.com/sextant-ml/sextant/internal/heapstat"
+)
 
 // TestFleetMemoryPerDevice: an enrolled phone that has installed v1 and
 // sits idle between check-ins keeps little on the Go heap (its store,
@@ -69,7 +61,7 @@ func TestFleetMemoryPerDevice(t *testing.T) {
 				t.Fatalf("device %d runs %q after install: %v", d.Index(), d.Version(ModelName), d.Err())
 			}
 		}
-		return f, heapInUse()
+		return f, heapstat.Live()
 	}
 	f1, one := base(1)
 	f1.Close()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sextant-ml/sextant/delivery/signing"
+	"github.com/sextant-ml/sextant/internal/heapstat"
 )
 
 // TestNoChangeUpdateRunsNoSignatureChecks: an update that finds nothing
@@ -229,16 +230,9 @@ func TestClientMemory(t *testing.T) {
 		devices[i] = fmt.Sprintf("device-%06d", i)
 		s.assign(devices[i], b)
 	}
-	heap := func() uint64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
 	per := func(uncached bool) float64 {
 		cs := make([]*Client, n)
-		before := heap()
+		before := heapstat.Live()
 		for i := range cs {
 			c, err := New(Config{ImageURL: simImage, DirectorURL: simDirector, Device: devices[i], ImageRoot: s.imageRoot, DirectorRoot: s.dirRoot},
 				s, discardStore{}, s.clk)
@@ -254,7 +248,7 @@ func TestClientMemory(t *testing.T) {
 			cs[i] = c
 		}
 		clear(s.read)
-		after := heap()
+		after := heapstat.Live()
 		runtime.KeepAlive(cs)
 		return (float64(after) - float64(before)) / n
 	}

@@ -4,24 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/sextant-ml/sextant/features/tables"
+	"github.com/sextant-ml/sextant/internal/heapstat"
 	"github.com/sextant-ml/sextant/mobility"
 	mdata "github.com/sextant-ml/sextant/mobility/dataset"
 )
-
-// liveHeap is the heap still reachable after two collections (the second
-// empties sync.Pool's victim caches).
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
-}
 
 // ndTables simulates the largest of sizes users × 2 weeks once and writes,
 // for each size, the next-destination tables (the second week held out)
@@ -104,10 +94,10 @@ secagg_plus: true
 	heap := map[int]uint64{}
 	for k, users := range sizes {
 		spec.Data.Path = dirs[k]
-		base := liveHeap()
+		base := heapstat.Live()
 		var peak uint64
 		rep, err := Run(context.Background(), Config{Spec: spec, Devices: users, Rounds: 3, Seed: 1, Dir: t.TempDir(),
-			NoPersonalize: true, Progress: func(RoundReport) { peak = max(peak, liveHeap()) }})
+			NoPersonalize: true, Progress: func(RoundReport) { peak = max(peak, heapstat.Live()) }})
 		if err != nil {
 			t.Fatal(err)
 		}
